@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(__PLEXUS_H_INSIDE__) && !defined(PLEXUS_COMPILATION)
+#error "Only <plexus.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+#include "plexus-enums.h"
+#include "plexus-provider.h"
+
+G_BEGIN_DECLS
+
+/**
+ * PlexusBrokerClockFunc:
+ * @user_data: data given to plexus_broker_set_clock()
+ *
+ * Returns: the current time in microseconds on a monotonic clock
+ */
+typedef gint64 (*PlexusBrokerClockFunc) (gpointer user_data);
+
+#define PLEXUS_TYPE_BROKER (plexus_broker_get_type ())
+G_DECLARE_FINAL_TYPE (PlexusBroker, plexus_broker, PLEXUS, BROKER, GObject)
+
+/* The broker is a pure state machine: it does no I/O and reads time only
+ * through its clock, so a simulator can drive it. Signals:
+ *   provider-added    (PlexusProvider *provider)
+ *   provider-removed  (PlexusProvider *provider)
+ *   provider-selected (const gchar *service, PlexusProvider *provider, const gchar *reason)
+ *   failover          (const gchar *service, PlexusProvider *from, PlexusProvider *to, const gchar *reason)
+ * "to" may be NULL when nothing is left to fail over to. */
+PlexusBroker   *plexus_broker_new (void);
+
+void            plexus_broker_set_clock (PlexusBroker          *self,
+                                         PlexusBrokerClockFunc  func,
+                                         gpointer               user_data);
+void            plexus_broker_set_mode (PlexusBroker *self,
+                                        PlexusMode    mode);
+PlexusMode      plexus_broker_get_mode (PlexusBroker *self);
+void            plexus_broker_set_local_region (PlexusBroker *self,
+                                                const gchar  *region);
+
+gboolean        plexus_broker_add_provider (PlexusBroker   *self,
+                                            PlexusProvider *provider,
+                                            GError        **error);
+gboolean        plexus_broker_remove_provider (PlexusBroker *self,
+                                               const gchar  *service,
+                                               const gchar  *peer_id);
+PlexusProvider *plexus_broker_lookup_provider (PlexusBroker *self,
+                                               const gchar  *service,
+                                               const gchar  *peer_id);
+/* (element-type PlexusProvider) (transfer container); service NULL = all,
+ * sorted by service then by score, best first */
+GPtrArray      *plexus_broker_list_providers (PlexusBroker *self,
+                                              const gchar  *service);
+
+/* The documented score of a provider, higher is better; see
+ * doc/architecture.md. Unusable providers (unavailable, excluded by the
+ * mode, unhealthy) score below zero. */
+gdouble         plexus_broker_score (PlexusBroker   *self,
+                                     PlexusProvider *provider);
+
+/* Up to k usable providers, the current selection first. The selection
+ * changes only when the current one is unusable or another beats it by the
+ * hysteresis margin; a change emits provider-selected. */
+GPtrArray      *plexus_broker_select (PlexusBroker *self,
+                                      const gchar  *service,
+                                      guint         k,
+                                      GError      **error);
+PlexusProvider *plexus_broker_get_selected (PlexusBroker *self,
+                                            const gchar  *service);
+
+/* Outcomes of real requests: they drive RTT, reputation and health. A
+ * failure of the selected provider that makes it unhealthy fails over. */
+void            plexus_broker_report_success (PlexusBroker   *self,
+                                              PlexusProvider *provider,
+                                              gdouble         rtt_ms);
+void            plexus_broker_report_failure (PlexusBroker   *self,
+                                              PlexusProvider *provider,
+                                              const gchar    *reason);
+gboolean        plexus_broker_provider_is_healthy (PlexusBroker   *self,
+                                                   PlexusProvider *provider);
+
+G_END_DECLS
