@@ -97,6 +97,20 @@ gboolean      plexus_config_set_override_list (PlexusConfig        *self,
                                                const gchar         *key,
                                                const gchar * const *values,
                                                GError             **error);
+/* As above, with @origin (e.g. "--listen") naming the source in errors and
+ * in plexus_config_get_origin() instead of "command line". */
+gboolean      plexus_config_set_override_from (PlexusConfig *self,
+                                               const gchar  *origin,
+                                               const gchar  *group,
+                                               const gchar  *key,
+                                               const gchar  *value,
+                                               GError      **error);
+gboolean      plexus_config_set_override_list_from (PlexusConfig        *self,
+                                                    const gchar         *origin,
+                                                    const gchar         *group,
+                                                    const gchar         *key,
+                                                    const gchar * const *values,
+                                                    GError             **error);
 
 /* Effective values: the last layer that set the key, else the default.
  * Asking for a key not in the schema is a programming error. */
@@ -119,6 +133,14 @@ gdouble       plexus_config_get_double (PlexusConfig *self,
 const gchar  *plexus_config_get_origin (PlexusConfig *self,
                                         const gchar  *group,
                                         const gchar  *key);
+
+/* The names plugin metadata uses for a PlexusConfigType: "string",
+ * "string-list", "boolean", "integer", "double", "enum", "enum-list",
+ * "address", "uri", "uri-list". */
+const gchar  *plexus_config_type_to_string (PlexusConfigType type);
+gboolean      plexus_config_type_from_string (const gchar      *str,
+                                              PlexusConfigType *type,
+                                              GError          **error);
 
 /* Parses HOST:PORT ("[::1]:0", "127.0.0.1:4000", "localhost:0"). */
 gboolean      plexus_config_parse_address (const gchar *address,

@@ -11,6 +11,7 @@
 #include "plexus-capabilities.h"
 #include "plexus-config.h"
 #include "plexus-enums.h"
+#include "plexus-enum-types.h"
 #include "plexus-identity.h"
 
 G_BEGIN_DECLS

@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+
+#include "plexus-daemon.h"
+#include "plexus-dbus-generated.h"
+
+/**
+ * SECTION:plexus-daemon
+ * @title: PlexusDaemon
+ * @short_description: plexusd: configuration, identity, plugins and the D-Bus service
+ *
+ * The daemon wires the shared types together. Start-up order matters:
+ * identity first (its directory is a command-line choice), then plugin
+ * metadata (plugins add keys to the config schema), then every config
+ * layer, then the plugins, and last the bus name, so that owning
+ * `org.plexus.Plexus1` means "ready".
+ */
+
+#define PLEXUS_DBUS_NAME "org.plexus.Plexus1"
+#define PLEXUS_DBUS_PATH "/org/plexus/Plexus1"
+
+struct _PlexusDaemon {
+  GObject                   parent_instance;
+
+  PlexusContext            *context;
+  PlexusPluginLoader       *loader;
+  GBusType                  bus_type;
+  PlexusDaemonState         state;
+
+  GMainLoop                *loop;
+  int                       exit_status;
+  guint                     sigint_id;
+  guint                     sigterm_id;
+
+  GDBusObjectManagerServer *object_manager;
+  PlexusDBusManager        *manager_iface;
+  PlexusDBusBroker         *broker_iface;
+  guint                     name_owner_id;
+  gboolean                  name_acquired;
+};
+
+G_DEFINE_TYPE (PlexusDaemon, plexus_daemon, G_TYPE_OBJECT)
+
+static void plexus_daemon_on_provider_added (PlexusBroker *broker, PlexusProvider *provider, PlexusDaemon *self);
+static void plexus_daemon_on_provider_removed (PlexusBroker *broker, PlexusProvider *provider, PlexusDaemon *self);
+static void plexus_daemon_on_provider_selected (PlexusBroker *broker, const gchar *service,
+                                                PlexusProvider *provider, const gchar *reason,
+                                                PlexusDaemon *self);
+static void plexus_daemon_on_failover (PlexusBroker *broker, const gchar *service, PlexusProvider *from,
+                                       PlexusProvider *to, const gchar *reason, PlexusDaemon *self);
+
+static void
+plexus_daemon_set_state (PlexusDaemon *self, PlexusDaemonState state)
+{
+  self->state = state;
+  if (self->manager_iface != NULL)
+    plexus_dbus_manager_set_state (self->manager_iface, plexus_daemon_state_to_string (state));
+}
+
+/**
+ * plexus_daemon_default_state_dir:
+ *
+ * Returns: (transfer full): `$XDG_DATA_HOME/plexus`
+ */
+gchar *
+plexus_daemon_default_state_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "plexus", NULL);
+}
+
+static gboolean
+plexus_daemon_load_config (PlexusDaemon *self, const PlexusDaemonOptions *options, GError **error)
+{
+  PlexusConfig *config = plexus_context_get_config (self->context);
+  const gchar *system_file = g_getenv ("PLEXUS_SYSTEM_CONFIG");
+  g_autofree gchar *system_default = g_build_filename (PLEXUS_SYSCONFDIR, "plexus", "plexus.conf", NULL);
+  g_autofree gchar *user_file = NULL;
+
+  if (system_file == NULL)
+    system_file = system_default;
+  if (!plexus_config_load_file (config, system_file, FALSE, error))
+    return FALSE;
+
+  /* --config replaces the user file, not the system one: an administrator's
+   * settings still apply underneath. */
+  if (options->config_file != NULL) {
+    if (!plexus_config_load_file (config, options->config_file, TRUE, error))
+      return FALSE;
+  } else {
+    user_file = g_build_filename (g_get_user_config_dir (), "plexus", "plexus.conf", NULL);
+    if (!plexus_config_load_file (config, user_file, FALSE, error))
+      return FALSE;
+  }
+
+  if (options->roles != NULL &&
+      !plexus_config_set_override_list_from (config, "--role", "node", "roles",
+                                        (const gchar * const *) options->roles, error))
+    return FALSE;
+  if (options->mode != NULL &&
+      !plexus_config_set_override_from (config, "--mode", "node", "mode", options->mode, error))
+    return FALSE;
+  if (options->listen != NULL &&
+      !plexus_config_set_override_from (config, "--listen", "node", "listen", options->listen, error))
+    return FALSE;
+  if (options->bootstrap != NULL &&
+      !plexus_config_set_override_list_from (config, "--bootstrap", "node", "bootstrap",
+                                        (const gchar * const *) options->bootstrap, error))
+    return FALSE;
+  if (options->server != NULL &&
+      !plexus_config_set_override_from (config, "--server", "node", "server", options->server, error))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+plexus_daemon_apply_config (PlexusDaemon *self, GError **error)
+{
+  PlexusConfig *config = plexus_context_get_config (self->context);
+  PlexusCapabilities *caps = plexus_context_get_capabilities (self->context);
+  g_autofree gchar *mode_str = plexus_config_get_string (config, "node", "mode");
+  g_auto(GStrv) roles_strv = plexus_config_get_string_list (config, "node", "roles");
+  g_autofree gchar *region = plexus_config_get_string (config, "node", "region");
+  g_autofree gchar *timezone = plexus_config_get_string (config, "node", "timezone");
+  PlexusMode mode;
+  PlexusRole roles;
+
+  /* The schema already validated both; these cannot fail on a value the
+   * config accepted, but an error is still better than an assertion. */
+  if (!plexus_mode_from_string (mode_str, &mode, error))
+    return FALSE;
+  if (!plexus_roles_from_strv ((const gchar * const *) roles_strv, &roles, error))
+    return FALSE;
+  /* Every node is a standard peer; the other roles come on top. */
+  roles |= PLEXUS_ROLE_STANDARD;
+
+  plexus_context_set_mode (self->context, mode);
+  plexus_context_set_roles (self->context, roles);
+  if (region != NULL && region[0] != '\0') {
+    plexus_capabilities_set_region (caps, region);
+    plexus_broker_set_local_region (plexus_context_get_broker (self->context), region);
+  }
+  if (timezone != NULL && timezone[0] != '\0')
+    plexus_capabilities_set_timezone (caps, timezone);
+  return TRUE;
+}
+
+static void
+plexus_daemon_add_plugin_paths (PlexusDaemon *self)
+{
+  const gchar *env = g_getenv ("PLEXUS_PLUGIN_PATH");
+
+  if (env != NULL) {
+    g_auto(GStrv) dirs = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
+    for (guint i = 0; dirs[i] != NULL; i++) {
+      if (dirs[i][0] != '\0')
+        plexus_plugin_loader_add_search_path (self->loader, dirs[i]);
+    }
+  }
+  plexus_plugin_loader_add_search_path (self->loader, PLEXUS_PLUGINDIR);
+}
+
+/**
+ * plexus_daemon_setup:
+ * @self: a #PlexusDaemon
+ * @options: the command-line options
+ * @error: return location for a #GError
+ *
+ * Loads the identity, the configuration layers and the plugins. On error
+ * the daemon must not start; the error says why.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+plexus_daemon_setup (PlexusDaemon *self, const PlexusDaemonOptions *options, GError **error)
+{
+  g_autofree gchar *state_dir = NULL;
+  g_autoptr(PlexusIdentity) identity = NULL;
+  g_autoptr(PlexusConfig) config = NULL;
+  g_autoptr(PlexusBroker) broker = NULL;
+  PlexusConfig *cfg;
+  g_auto(GStrv) enabled = NULL;
+  g_auto(GStrv) disabled = NULL;
+
+  g_return_val_if_fail (PLEXUS_IS_DAEMON (self), FALSE);
+  g_return_val_if_fail (self->context == NULL, FALSE);
+
+  self->bus_type = options->bus;
+  state_dir = options->state_dir != NULL ? g_strdup (options->state_dir)
+                                         : plexus_daemon_default_state_dir ();
+  identity = plexus_identity_load_or_create (state_dir, error);
+  if (identity == NULL)
+    return FALSE;
+
+  config = plexus_config_new ();
+  broker = plexus_broker_new ();
+  self->context = plexus_context_new (config, identity, broker, state_dir);
+  g_signal_connect (broker, "provider-added", G_CALLBACK (plexus_daemon_on_provider_added), self);
+  g_signal_connect (broker, "provider-removed", G_CALLBACK (plexus_daemon_on_provider_removed), self);
+  g_signal_connect (broker, "provider-selected", G_CALLBACK (plexus_daemon_on_provider_selected), self);
+  g_signal_connect (broker, "failover", G_CALLBACK (plexus_daemon_on_failover), self);
+  self->loader = plexus_plugin_loader_new (self->context);
+  plexus_daemon_add_plugin_paths (self);
+  plexus_plugin_loader_scan (self->loader);
+  plexus_plugin_loader_register_config (self->loader, config);
+
+  if (!plexus_daemon_load_config (self, options, error))
+    return FALSE;
+  if (!plexus_daemon_apply_config (self, error))
+    return FALSE;
+
+  cfg = plexus_context_get_config (self->context);
+  enabled = plexus_config_get_string_list (cfg, "plugins", "enabled");
+  disabled = plexus_config_get_string_list (cfg, "plugins", "disabled");
+  plexus_plugin_loader_load (self->loader,
+                             (const gchar * const *) enabled,
+                             (const gchar * const *) disabled);
+  return TRUE;
+}
+
+/* ---- D-Bus: Manager ---- */
+
+static GVariant *
+plexus_daemon_plugin_to_variant (PlexusPluginInfo *info)
+{
+  GVariantDict dict;
+  g_auto(GStrv) roles = plexus_roles_to_strv (plexus_plugin_info_get_roles (info));
+  const gchar * const *services = plexus_plugin_info_get_services (info);
+  const gchar *empty[] = { NULL };
+  const gchar *message = plexus_plugin_info_get_message (info);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "name", "s", plexus_plugin_info_get_name (info));
+  g_variant_dict_insert (&dict, "description", "s",
+                         plexus_plugin_info_get_description (info) != NULL ? plexus_plugin_info_get_description (info) : "");
+  g_variant_dict_insert (&dict, "filename", "s",
+                         plexus_plugin_info_get_filename (info) != NULL ? plexus_plugin_info_get_filename (info) : "");
+  g_variant_dict_insert_value (&dict, "services",
+                               g_variant_new_strv (services != NULL ? services : empty, -1));
+  g_variant_dict_insert_value (&dict, "roles", g_variant_new_strv ((const gchar * const *) roles, -1));
+  g_variant_dict_insert (&dict, "state", "s",
+                         plexus_plugin_state_to_string (plexus_plugin_info_get_state (info)));
+  g_variant_dict_insert (&dict, "message", "s", message != NULL ? message : "");
+  return g_variant_dict_end (&dict);
+}
+
+static gboolean
+plexus_daemon_handle_list_plugins (PlexusDBusManager     *iface,
+                                   GDBusMethodInvocation *invocation,
+                                   gpointer               user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+  g_autoptr(GPtrArray) infos = plexus_plugin_loader_list (self->loader);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < infos->len; i++)
+    g_variant_builder_add_value (&builder, plexus_daemon_plugin_to_variant (g_ptr_array_index (infos, i)));
+  plexus_dbus_manager_complete_list_plugins (iface, invocation, g_variant_builder_end (&builder));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+plexus_daemon_handle_get_capabilities (PlexusDBusManager     *iface,
+                                       GDBusMethodInvocation *invocation,
+                                       gpointer               user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+  g_autofree gchar *json = plexus_capabilities_to_string (plexus_context_get_capabilities (self->context));
+
+  plexus_dbus_manager_complete_get_capabilities (iface, invocation, json);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- D-Bus: Broker ---- */
+
+static GVariant *
+plexus_daemon_provider_to_variant (PlexusDaemon *self, PlexusProvider *provider)
+{
+  PlexusBroker *broker = plexus_context_get_broker (self->context);
+  const gchar *service = plexus_provider_get_service (provider);
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "service", "s", service);
+  g_variant_dict_insert (&dict, "peer_id", "s", plexus_provider_get_peer_id (provider));
+  g_variant_dict_insert (&dict, "kind", "s", plexus_provider_kind_to_string (plexus_provider_get_kind (provider)));
+  g_variant_dict_insert (&dict, "address", "s",
+                         plexus_provider_get_address (provider) != NULL ? plexus_provider_get_address (provider) : "");
+  g_variant_dict_insert (&dict, "available", "b", plexus_provider_get_available (provider));
+  g_variant_dict_insert (&dict, "healthy", "b", plexus_broker_provider_is_healthy (broker, provider));
+  g_variant_dict_insert (&dict, "selected", "b", plexus_broker_get_selected (broker, service) == provider);
+  g_variant_dict_insert (&dict, "score", "d", plexus_broker_score (broker, provider));
+  g_variant_dict_insert (&dict, "load", "d", plexus_provider_get_load (provider));
+  g_variant_dict_insert (&dict, "capacity", "x", plexus_provider_get_capacity (provider));
+  g_variant_dict_insert (&dict, "rtt_ms", "d", plexus_provider_get_rtt_ms (provider));
+  g_variant_dict_insert (&dict, "region", "s",
+                         plexus_provider_get_region (provider) != NULL ? plexus_provider_get_region (provider) : "");
+  g_variant_dict_insert (&dict, "uptime", "d", plexus_provider_get_uptime (provider));
+  g_variant_dict_insert (&dict, "reputation", "d", plexus_provider_get_reputation (provider));
+  return g_variant_dict_end (&dict);
+}
+
+static gboolean
+plexus_daemon_handle_list_providers (PlexusDBusBroker      *iface,
+                                     GDBusMethodInvocation *invocation,
+                                     const gchar           *service,
+                                     gpointer               user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+  PlexusBroker *broker = plexus_context_get_broker (self->context);
+  g_autoptr(GPtrArray) providers = NULL;
+  GVariantBuilder builder;
+
+  if (service[0] != '\0' && !plexus_service_name_is_known (service)) {
+    g_autofree gchar *known = g_strjoinv (", ", (gchar **) plexus_service_names ());
+    g_dbus_method_invocation_return_error (invocation, PLEXUS_ERROR, PLEXUS_ERROR_UNKNOWN_SERVICE,
+                                           "unknown service '%s'; known services: %s",
+                                           service, known);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+
+  providers = plexus_broker_list_providers (broker, service[0] != '\0' ? service : NULL);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < providers->len; i++)
+    g_variant_builder_add_value (&builder, plexus_daemon_provider_to_variant (self, g_ptr_array_index (providers, i)));
+  plexus_dbus_broker_complete_list_providers (iface, invocation, g_variant_builder_end (&builder));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+plexus_daemon_on_provider_added (PlexusBroker *broker, PlexusProvider *provider, PlexusDaemon *self)
+{
+  g_message ("provider added: %s by %s (%s)",
+             plexus_provider_get_service (provider),
+             plexus_provider_get_peer_id (provider),
+             plexus_provider_kind_to_string (plexus_provider_get_kind (provider)));
+  if (self->broker_iface != NULL)
+    plexus_dbus_broker_emit_provider_added (self->broker_iface,
+                                            plexus_provider_get_service (provider),
+                                            plexus_provider_get_peer_id (provider),
+                                            plexus_provider_kind_to_string (plexus_provider_get_kind (provider)));
+}
+
+static void
+plexus_daemon_on_provider_removed (PlexusBroker *broker, PlexusProvider *provider, PlexusDaemon *self)
+{
+  g_message ("provider removed: %s by %s",
+             plexus_provider_get_service (provider),
+             plexus_provider_get_peer_id (provider));
+  if (self->broker_iface != NULL)
+    plexus_dbus_broker_emit_provider_removed (self->broker_iface,
+                                              plexus_provider_get_service (provider),
+                                              plexus_provider_get_peer_id (provider));
+}
+
+static void
+plexus_daemon_on_provider_selected (PlexusBroker   *broker,
+                                    const gchar    *service,
+                                    PlexusProvider *provider,
+                                    const gchar    *reason,
+                                    PlexusDaemon   *self)
+{
+  g_message ("provider selected for %s: %s (%s)", service,
+             plexus_provider_get_peer_id (provider), reason);
+  if (self->broker_iface != NULL)
+    plexus_dbus_broker_emit_provider_selected (self->broker_iface, service,
+                                               plexus_provider_get_peer_id (provider), reason);
+}
+
+static void
+plexus_daemon_on_failover (PlexusBroker   *broker,
+                           const gchar    *service,
+                           PlexusProvider *from,
+                           PlexusProvider *to,
+                           const gchar    *reason,
+                           PlexusDaemon   *self)
+{
+  const gchar *from_id = from != NULL ? plexus_provider_get_peer_id (from) : "";
+  const gchar *to_id = to != NULL ? plexus_provider_get_peer_id (to) : "";
+
+  g_message ("failover for %s: %s -> %s (%s)", service, from_id,
+             to_id[0] != '\0' ? to_id : "nothing", reason);
+  if (self->broker_iface != NULL)
+    plexus_dbus_broker_emit_failover (self->broker_iface, service, from_id, to_id, reason);
+}
+
+static void
+plexus_daemon_on_context_notify (PlexusContext *context, GParamSpec *pspec, PlexusDaemon *self)
+{
+  g_auto(GStrv) roles = plexus_roles_to_strv (plexus_context_get_roles (context));
+
+  if (self->manager_iface == NULL)
+    return;
+  plexus_dbus_manager_set_mode (self->manager_iface, plexus_mode_to_string (plexus_context_get_mode (context)));
+  plexus_dbus_manager_set_roles (self->manager_iface, (const gchar * const *) roles);
+}
+
+static void
+plexus_daemon_export_objects (PlexusDaemon *self, GDBusConnection *connection)
+{
+  g_autoptr(PlexusDBusObjectSkeleton) manager_object = NULL;
+  g_autoptr(PlexusDBusObjectSkeleton) broker_object = NULL;
+
+  self->object_manager = g_dbus_object_manager_server_new (PLEXUS_DBUS_PATH);
+
+  self->manager_iface = plexus_dbus_manager_skeleton_new ();
+  plexus_dbus_manager_set_peer_id (self->manager_iface,
+                                   plexus_identity_get_peer_id (plexus_context_get_identity (self->context)));
+  plexus_dbus_manager_set_version (self->manager_iface, PACKAGE_VERSION);
+  plexus_dbus_manager_set_address (self->manager_iface, "");
+  plexus_daemon_set_state (self, self->state);
+  plexus_daemon_on_context_notify (self->context, NULL, self);
+  g_signal_connect_object (self->context, "notify", G_CALLBACK (plexus_daemon_on_context_notify), self, 0);
+  g_signal_connect (self->manager_iface, "handle-list-plugins",
+                    G_CALLBACK (plexus_daemon_handle_list_plugins), self);
+  g_signal_connect (self->manager_iface, "handle-get-capabilities",
+                    G_CALLBACK (plexus_daemon_handle_get_capabilities), self);
+  manager_object = plexus_dbus_object_skeleton_new (PLEXUS_DBUS_PATH "/Manager");
+  plexus_dbus_object_skeleton_set_manager (manager_object, self->manager_iface);
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (manager_object));
+
+  self->broker_iface = plexus_dbus_broker_skeleton_new ();
+  g_signal_connect (self->broker_iface, "handle-list-providers",
+                    G_CALLBACK (plexus_daemon_handle_list_providers), self);
+  broker_object = plexus_dbus_object_skeleton_new (PLEXUS_DBUS_PATH "/Broker");
+  plexus_dbus_object_skeleton_set_broker (broker_object, self->broker_iface);
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (broker_object));
+
+  g_dbus_object_manager_server_set_connection (self->object_manager, connection);
+}
+
+static void
+plexus_daemon_on_name_acquired (GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+
+  self->name_acquired = TRUE;
+  g_message ("ready: peer %s owns %s",
+             plexus_identity_get_peer_id (plexus_context_get_identity (self->context)), name);
+}
+
+static void
+plexus_daemon_on_name_lost (GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+
+  if (connection == NULL)
+    g_printerr (_("plexusd: lost the connection to the bus\n"));
+  else if (!self->name_acquired)
+    g_printerr (_("plexusd: the name %s is already owned on this bus; is another plexusd running?\n"), name);
+  else
+    g_printerr (_("plexusd: lost the name %s on the bus\n"), name);
+  plexus_daemon_stop (self, 1);
+}
+
+static gboolean
+plexus_daemon_on_signal (gpointer user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+
+  g_message ("shutting down on signal");
+  plexus_daemon_stop (self, 0);
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * plexus_daemon_run:
+ * @self: a #PlexusDaemon, set up
+ *
+ * Connects to the bus, exports the objects, owns the name and serves until
+ * a signal or plexus_daemon_stop().
+ *
+ * Returns: the exit status for main()
+ */
+int
+plexus_daemon_run (PlexusDaemon *self)
+{
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_return_val_if_fail (PLEXUS_IS_DAEMON (self), 1);
+  g_return_val_if_fail (self->context != NULL, 1);
+
+  self->loop = g_main_loop_new (NULL, FALSE);
+  self->sigint_id = g_unix_signal_add (SIGINT, plexus_daemon_on_signal, self);
+  self->sigterm_id = g_unix_signal_add (SIGTERM, plexus_daemon_on_signal, self);
+
+  if (self->bus_type != G_BUS_TYPE_NONE) {
+    connection = g_bus_get_sync (self->bus_type, NULL, &error);
+    if (connection == NULL) {
+      g_printerr (_("plexusd: cannot connect to the %s bus: %s\n"),
+                  self->bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session", error->message);
+      return 1;
+    }
+    /* A bus that goes away ends the daemon through name-lost, not _exit(). */
+    g_dbus_connection_set_exit_on_close (connection, FALSE);
+    plexus_context_set_connection (self->context, connection);
+    /* Running before the name is requested: a client that sees the name
+     * owned never sees "starting". */
+    plexus_daemon_set_state (self, PLEXUS_DAEMON_STATE_RUNNING);
+    plexus_daemon_export_objects (self, connection);
+    self->name_owner_id = g_bus_own_name_on_connection (connection, PLEXUS_DBUS_NAME,
+                                                        G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                                        plexus_daemon_on_name_acquired,
+                                                        plexus_daemon_on_name_lost,
+                                                        self, NULL);
+  } else {
+    plexus_daemon_set_state (self, PLEXUS_DAEMON_STATE_RUNNING);
+    g_message ("ready: peer %s (no bus)",
+               plexus_identity_get_peer_id (plexus_context_get_identity (self->context)));
+  }
+
+  if (self->exit_status == 0 && self->state != PLEXUS_DAEMON_STATE_STOPPING)
+    g_main_loop_run (self->loop);
+
+  plexus_daemon_set_state (self, PLEXUS_DAEMON_STATE_STOPPING);
+  plexus_plugin_loader_shutdown (self->loader);
+  if (self->name_owner_id != 0) {
+    g_bus_unown_name (self->name_owner_id);
+    self->name_owner_id = 0;
+  }
+  if (self->object_manager != NULL)
+    g_dbus_object_manager_server_set_connection (self->object_manager, NULL);
+  if (connection != NULL)
+    g_dbus_connection_flush_sync (connection, NULL, NULL);
+  g_message ("stopped");
+  return self->exit_status;
+}
+
+/**
+ * plexus_daemon_stop:
+ * @self: a #PlexusDaemon
+ * @exit_status: what plexus_daemon_run() returns
+ *
+ * Ends plexus_daemon_run(). The first non-zero status wins.
+ */
+void
+plexus_daemon_stop (PlexusDaemon *self, int exit_status)
+{
+  g_return_if_fail (PLEXUS_IS_DAEMON (self));
+
+  if (self->exit_status == 0)
+    self->exit_status = exit_status;
+  plexus_daemon_set_state (self, PLEXUS_DAEMON_STATE_STOPPING);
+  if (self->loop != NULL)
+    g_main_loop_quit (self->loop);
+}
+
+/**
+ * plexus_daemon_get_state:
+ * @self: a #PlexusDaemon
+ *
+ * Returns: where the daemon is in its life cycle
+ */
+PlexusDaemonState
+plexus_daemon_get_state (PlexusDaemon *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_DAEMON (self), PLEXUS_DAEMON_STATE_STOPPING);
+  return self->state;
+}
+
+/**
+ * plexus_daemon_get_context:
+ * @self: a #PlexusDaemon
+ *
+ * Returns: (transfer none) (nullable): the context, once set up
+ */
+PlexusContext *
+plexus_daemon_get_context (PlexusDaemon *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_DAEMON (self), NULL);
+  return self->context;
+}
+
+static void
+plexus_daemon_dispose (GObject *object)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (object);
+
+  g_clear_handle_id (&self->sigint_id, g_source_remove);
+  g_clear_handle_id (&self->sigterm_id, g_source_remove);
+  g_clear_handle_id (&self->name_owner_id, g_bus_unown_name);
+  g_clear_object (&self->object_manager);
+  g_clear_object (&self->manager_iface);
+  g_clear_object (&self->broker_iface);
+  g_clear_object (&self->loader);
+  if (self->context != NULL)
+    g_signal_handlers_disconnect_by_data (plexus_context_get_broker (self->context), self);
+  g_clear_object (&self->context);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  G_OBJECT_CLASS (plexus_daemon_parent_class)->dispose (object);
+}
+
+static void
+plexus_daemon_class_init (PlexusDaemonClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = plexus_daemon_dispose;
+}
+
+static void
+plexus_daemon_init (PlexusDaemon *self)
+{
+  self->bus_type = G_BUS_TYPE_SESSION;
+  self->state = PLEXUS_DAEMON_STATE_STARTING;
+}
+
+/**
+ * plexus_daemon_new:
+ *
+ * Returns: (transfer full): a daemon to set up with plexus_daemon_setup()
+ */
+PlexusDaemon *
+plexus_daemon_new (void)
+{
+  return g_object_new (PLEXUS_TYPE_DAEMON, NULL);
+}

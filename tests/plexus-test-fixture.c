@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <signal.h>
+#include <glib/gstdio.h>
+
+#include "plexus-test-fixture.h"
+
+/* Each node gets its own dbus-daemon so nodes cannot see each other's bus
+ * names: exactly like plexusd instances in different desktop sessions. */
+
+#define PLEXUS_DBUS_NAME "org.plexus.Plexus1"
+
+static const gchar bus_config_template[] =
+  "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+  " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+  "<busconfig>\n"
+  "  <type>session</type>\n"
+  "  <listen>unix:dir=%s</listen>\n"
+  "  <auth>EXTERNAL</auth>\n"
+  "  <policy context=\"default\">\n"
+  "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+  "    <allow eavesdrop=\"true\"/>\n"
+  "    <allow own=\"*\"/>\n"
+  "  </policy>\n"
+  "</busconfig>\n";
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+plexus_test_wait (gboolean *done, guint timeout_ms)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add (timeout_ms, on_timeout, &expired);
+
+  while (!*done && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return *done;
+}
+
+static guint
+default_timeout_ms (void)
+{
+  const gchar *env = g_getenv ("PLEXUS_TEST_TIMEOUT_MS");
+
+  /* Generous: valgrind makes start-up ~50 times slower. */
+  if (env != NULL)
+    return (guint) g_ascii_strtoull (env, NULL, 10);
+  return 20000;
+}
+
+PlexusTestFixture *
+plexus_test_fixture_new (void)
+{
+  PlexusTestFixture *fixture = g_new0 (PlexusTestFixture, 1);
+  g_autoptr(GError) error = NULL;
+
+  fixture->tmpdir = g_dir_make_tmp ("plexus-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->nodes = g_ptr_array_new ();
+  fixture->timeout_ms = default_timeout_ms ();
+  return fixture;
+}
+
+static void
+on_stderr_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PlexusTestNode *node = user_data;
+  g_autofree gchar *line = NULL;
+  gsize length;
+
+  /* On cancellation the node may be gone: touch nothing but the stream. */
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &length, NULL);
+  if (line == NULL) {
+    g_object_unref (source);
+    return;
+  }
+  g_string_append (node->log, line);
+  g_string_append_c (node->log, '\n');
+  /* Into the test's own log, for whoever reads a failure. */
+  g_printerr ("[%s] %s\n", node->name, line);
+  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT,
+                                       node->cancellable, on_stderr_line, node);
+}
+
+static void
+on_daemon_exited (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PlexusTestNode *node = user_data;
+  GSubprocess *process = G_SUBPROCESS (source);
+
+  if (!g_subprocess_wait_finish (process, result, NULL))
+    return;
+  if (g_subprocess_get_if_exited (process))
+    node->exit_status = g_subprocess_get_exit_status (process);
+  else
+    node->exit_status = 128 + g_subprocess_get_term_sig (process);
+  node->exited = TRUE;
+}
+
+typedef struct {
+  gchar   *line;
+  gboolean done;
+} LineRead;
+
+static void
+on_address_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LineRead *read = user_data;
+
+  read->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+  read->done = TRUE;
+}
+
+static gboolean
+start_bus (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
+{
+  g_autofree gchar *config_path = g_build_filename (node->state_dir, "bus.conf", NULL);
+  g_autofree gchar *config = g_strdup_printf (bus_config_template, node->state_dir);
+  g_autofree gchar *config_arg = g_strconcat ("--config-file=", config_path, NULL);
+  const gchar *dbus_daemon = g_getenv ("DBUS_DAEMON");
+  g_autoptr(GDataInputStream) out = NULL;
+  LineRead read = { NULL, FALSE };
+
+  if (!g_file_set_contents (config_path, config, -1, error))
+    return FALSE;
+  node->bus = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, error,
+                                dbus_daemon != NULL ? dbus_daemon : "dbus-daemon",
+                                config_arg, "--nofork", "--print-address=1", NULL);
+  if (node->bus == NULL)
+    return FALSE;
+
+  /* The bus prints its address when it listens: that is the event. */
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node->bus));
+  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, NULL, on_address_line, &read);
+  if (!plexus_test_wait (&read.done, fixture->timeout_ms) || read.line == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "dbus-daemon for %s printed no address", node->name);
+    return FALSE;
+  }
+  node->bus_address = g_strstrip (read.line);
+  return TRUE;
+}
+
+PlexusTestNode *
+plexus_test_fixture_spawn_node (PlexusTestFixture *fixture, const gchar * const *args, GError **error)
+{
+  PlexusTestNode *node = g_new0 (PlexusTestNode, 1);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const gchar *plexusd = g_getenv ("PLEXUSD");
+  GDataInputStream *err;
+
+  node->name = g_strdup_printf ("node%u", fixture->nodes->len);
+  node->state_dir = g_build_filename (fixture->tmpdir, node->name, NULL);
+  node->log = g_string_new (NULL);
+  node->cancellable = g_cancellable_new ();
+  node->exit_status = -1;
+  g_ptr_array_add (fixture->nodes, node);
+  if (g_mkdir_with_parents (node->state_dir, 0700) != 0) {
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s", node->state_dir);
+    return NULL;
+  }
+  if (!start_bus (fixture, node, error))
+    return NULL;
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", node->bus_address, TRUE);
+  /* No stray user config, no stray system config. */
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", node->state_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "PLEXUS_SYSTEM_CONFIG", "/dev/null", TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "", TRUE);
+
+  g_ptr_array_add (argv, (gpointer) (plexusd != NULL ? plexusd : "plexusd"));
+  g_ptr_array_add (argv, (gpointer) "--state-dir");
+  g_ptr_array_add (argv, node->state_dir);
+  g_ptr_array_add (argv, (gpointer) "--listen");
+  g_ptr_array_add (argv, (gpointer) "127.0.0.1:0");
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  node->daemon = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, error);
+  if (node->daemon == NULL)
+    return NULL;
+  g_subprocess_wait_async (node->daemon, node->cancellable, on_daemon_exited, node);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (node->daemon));
+  g_data_input_stream_read_line_async (err, G_PRIORITY_DEFAULT, node->cancellable, on_stderr_line, node);
+  return node;
+}
+
+typedef struct {
+  PlexusTestNode *node;
+  gboolean        ready;
+} NameWatch;
+
+static void
+on_name_appeared (GDBusConnection *connection, const gchar *name, const gchar *owner, gpointer user_data)
+{
+  NameWatch *watch = user_data;
+
+  watch->ready = TRUE;
+}
+
+/* Ready when the name is owned, or "done" when the process died first. */
+static gboolean
+ready_or_exited (gpointer user_data)
+{
+  NameWatch *watch = user_data;
+
+  return watch->ready || watch->node->exited;
+}
+
+PlexusTestNode *
+plexus_test_fixture_add_node (PlexusTestFixture *fixture, const gchar * const *args, GError **error)
+{
+  PlexusTestNode *node = plexus_test_fixture_spawn_node (fixture, args, error);
+  NameWatch watch = { node, FALSE };
+  gboolean done = FALSE;
+  gboolean expired = FALSE;
+  guint watch_id;
+  guint timeout_id;
+
+  if (node == NULL)
+    return NULL;
+  node->connection = g_dbus_connection_new_for_address_sync (node->bus_address,
+                                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                             G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                             NULL, NULL, error);
+  if (node->connection == NULL)
+    return NULL;
+
+  watch_id = g_bus_watch_name_on_connection (node->connection, PLEXUS_DBUS_NAME,
+                                             G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                             on_name_appeared, NULL, &watch, NULL);
+  timeout_id = g_timeout_add (fixture->timeout_ms, on_timeout, &expired);
+  while (!done && !expired) {
+    g_main_context_iteration (NULL, TRUE);
+    done = ready_or_exited (&watch);
+  }
+  if (!expired)
+    g_source_remove (timeout_id);
+  g_bus_unwatch_name (watch_id);
+
+  if (!watch.ready) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "%s did not become ready within %u ms (%s); its log:\n%s",
+                 node->name, fixture->timeout_ms,
+                 node->exited ? "it exited" : "still running", node->log->str);
+    return NULL;
+  }
+
+  node->manager = plexus_dbus_manager_proxy_new_sync (node->connection, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                                      PLEXUS_DBUS_NAME, "/org/plexus/Plexus1/Manager",
+                                                      NULL, error);
+  if (node->manager == NULL)
+    return NULL;
+  node->broker = plexus_dbus_broker_proxy_new_sync (node->connection, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                                    PLEXUS_DBUS_NAME, "/org/plexus/Plexus1/Broker",
+                                                    NULL, error);
+  if (node->broker == NULL)
+    return NULL;
+  return node;
+}
+
+gboolean
+plexus_test_node_wait_exit (PlexusTestNode *node, guint timeout_ms, GError **error)
+{
+  if (!plexus_test_wait (&node->exited, timeout_ms)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 "%s did not exit within %u ms", node->name, timeout_ms);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+plexus_test_node_stop (PlexusTestNode *node, int signum, guint timeout_ms, GError **error)
+{
+  if (node->exited)
+    return TRUE;
+  g_subprocess_send_signal (node->daemon, signum);
+  return plexus_test_node_wait_exit (node, timeout_ms, error);
+}
+
+gboolean
+plexus_test_node_wait_for_log (PlexusTestNode *node, const gchar *needle, guint timeout_ms)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add (timeout_ms, on_timeout, &expired);
+  gboolean found;
+
+  while (!(found = (strstr (node->log->str, needle) != NULL)) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return found;
+}
+
+gchar *
+plexus_test_node_run_ctl (PlexusTestNode *node, const gchar * const *args,
+                          gint *exit_status, gchar **stderr_text, GError **error)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const gchar *plexusctl = g_getenv ("PLEXUSCTL");
+  gchar *out = NULL;
+  gchar *err = NULL;
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", node->bus_address, TRUE);
+  g_ptr_array_add (argv, (gpointer) (plexusctl != NULL ? plexusctl : "plexusctl"));
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  process = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, error);
+  if (process == NULL)
+    return NULL;
+  /* Synchronous on purpose: plexusctl talks to plexusd, not to us. */
+  if (!g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, error))
+    return NULL;
+  if (exit_status != NULL)
+    *exit_status = g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
+  if (stderr_text != NULL)
+    *stderr_text = err;
+  else
+    g_free (err);
+  return out;
+}
+
+static void
+plexus_test_node_free (PlexusTestNode *node)
+{
+  g_clear_object (&node->broker);
+  g_clear_object (&node->manager);
+  if (node->connection != NULL)
+    g_dbus_connection_close_sync (node->connection, NULL, NULL);
+  g_clear_object (&node->connection);
+  if (node->daemon != NULL && !node->exited) {
+    g_subprocess_force_exit (node->daemon);
+    plexus_test_node_wait_exit (node, 5000, NULL);
+  }
+  if (node->bus != NULL) {
+    g_subprocess_send_signal (node->bus, SIGTERM);
+    g_subprocess_wait (node->bus, NULL, NULL);
+  }
+  g_cancellable_cancel (node->cancellable);
+  /* Cancelled callbacks are still dispatched; let them run before the
+   * node is freed (they no longer touch it). */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_object (&node->cancellable);
+  g_clear_object (&node->daemon);
+  g_clear_object (&node->bus);
+  g_free (node->bus_address);
+  g_free (node->state_dir);
+  g_free (node->name);
+  g_string_free (node->log, TRUE);
+  g_free (node);
+}
+
+static void
+remove_tree (const gchar *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  if (dir != NULL) {
+    while ((name = g_dir_read_name (dir)) != NULL) {
+      g_autofree gchar *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  }
+  g_rmdir (path);
+}
+
+/* Stops every node that still runs with SIGTERM and checks it exits 0. */
+void
+plexus_test_fixture_free (PlexusTestFixture *fixture)
+{
+  for (guint i = 0; i < fixture->nodes->len; i++) {
+    PlexusTestNode *node = g_ptr_array_index (fixture->nodes, i);
+    g_autoptr(GError) error = NULL;
+
+    if (node->daemon != NULL && !node->exited) {
+      plexus_test_node_stop (node, SIGTERM, fixture->timeout_ms, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (node->exit_status, ==, 0);
+    }
+  }
+  g_ptr_array_foreach (fixture->nodes, (GFunc) plexus_test_node_free, NULL);
+  g_ptr_array_unref (fixture->nodes);
+  remove_tree (fixture->tmpdir);
+  g_free (fixture->tmpdir);
+  g_free (fixture);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "plexus-dbus-generated.h"
+
+G_BEGIN_DECLS
+
+/* A real plexusd on its own private D-Bus daemon, with its own state
+ * directory. Everything is torn down by plexus_test_fixture_free(). */
+typedef struct {
+  gchar             *name;         /* "node0", ... */
+  gchar             *state_dir;
+  gchar             *bus_address;
+  GSubprocess       *bus;
+  GSubprocess       *daemon;
+  GDBusConnection   *connection;   /* the test's connection to the node's bus */
+  PlexusDBusManager *manager;
+  PlexusDBusBroker  *broker;
+  GString           *log;          /* everything plexusd wrote to stderr */
+  GCancellable      *cancellable;
+  gboolean           exited;
+  gint               exit_status;
+} PlexusTestNode;
+
+typedef struct {
+  gchar     *tmpdir;
+  GPtrArray *nodes;                /* (element-type PlexusTestNode) */
+  guint      timeout_ms;           /* deadline for every wait */
+} PlexusTestFixture;
+
+PlexusTestFixture *plexus_test_fixture_new (void);
+void               plexus_test_fixture_free (PlexusTestFixture *fixture);
+
+/* Starts a private bus and a plexusd on it with --state-dir and
+ * --listen 127.0.0.1:0 plus @args, and waits until the daemon owns
+ * org.plexus.Plexus1 (its readiness event). */
+PlexusTestNode    *plexus_test_fixture_add_node (PlexusTestFixture   *fixture,
+                                                 const gchar * const *args,
+                                                 GError             **error);
+/* Like add_node, but only starts the processes: for daemons expected to
+ * refuse to start. */
+PlexusTestNode    *plexus_test_fixture_spawn_node (PlexusTestFixture   *fixture,
+                                                   const gchar * const *args,
+                                                   GError             **error);
+
+/* Sends @signum and waits for the process to exit; returns FALSE with an
+ * error when it does not exit within @timeout_ms. */
+gboolean           plexus_test_node_stop (PlexusTestNode *node,
+                                          int             signum,
+                                          guint           timeout_ms,
+                                          GError        **error);
+gboolean           plexus_test_node_wait_exit (PlexusTestNode *node,
+                                               guint           timeout_ms,
+                                               GError        **error);
+/* Waits until plexusd's stderr contains @needle. */
+gboolean           plexus_test_node_wait_for_log (PlexusTestNode *node,
+                                                  const gchar    *needle,
+                                                  guint           timeout_ms);
+/* Runs plexusctl against the node's bus; returns its stdout. */
+gchar             *plexus_test_node_run_ctl (PlexusTestNode      *node,
+                                             const gchar * const *args,
+                                             gint                *exit_status,
+                                             gchar              **stderr_text,
+                                             GError             **error);
+
+/* Iterates the default main context until @done is TRUE or @timeout_ms
+ * passes; returns @done. The one way tests wait. */
+gboolean           plexus_test_wait (gboolean *done,
+                                     guint     timeout_ms);
+
+G_END_DECLS

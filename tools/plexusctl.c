@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <locale.h>
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "plexus-dbus-generated.h"
+
+/* plexusctl: the command-line client. Human output by default; with --json
+ * one JSON document whose snake_case keys scripts rely on (see
+ * doc/architecture.md). Exit 0 on success, 1 on an error with the reason
+ * on stderr. */
+
+#define PLEXUS_DBUS_NAME "org.plexus.Plexus1"
+#define PLEXUS_DBUS_PATH "/org/plexus/Plexus1"
+
+typedef struct {
+  gboolean           json;
+  GDBusConnection   *connection;
+  PlexusDBusManager *manager;
+  PlexusDBusBroker  *broker;
+} PlexusCtl;
+
+static void
+print_json (JsonNode *node)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autofree gchar *text = NULL;
+
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_root (generator, node);
+  text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+}
+
+static void
+print_error (const gchar *what, GError *error)
+{
+  if (g_dbus_error_is_remote_error (error))
+    g_dbus_error_strip_remote_error (error);
+  g_printerr ("plexusctl: %s: %s\n", what, error->message);
+}
+
+/* Connects without auto-starting: "is plexusd running?" must get an honest
+ * answer, not a freshly activated daemon. */
+static gboolean
+plexusctl_connect (PlexusCtl *ctl)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *owner = NULL;
+
+  ctl->connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (ctl->connection == NULL) {
+    print_error (_("cannot connect to the session bus"), error);
+    return FALSE;
+  }
+  ctl->manager = plexus_dbus_manager_proxy_new_sync (ctl->connection,
+                                                     G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                                     PLEXUS_DBUS_NAME, PLEXUS_DBUS_PATH "/Manager",
+                                                     NULL, &error);
+  if (ctl->manager == NULL) {
+    print_error (_("cannot reach plexusd"), error);
+    return FALSE;
+  }
+  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (ctl->manager));
+  if (owner == NULL) {
+    g_printerr (_("plexusctl: plexusd is not running (nobody owns %s on the session bus)\n"),
+                PLEXUS_DBUS_NAME);
+    return FALSE;
+  }
+  ctl->broker = plexus_dbus_broker_proxy_new_sync (ctl->connection,
+                                                   G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START |
+                                                   G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                                   PLEXUS_DBUS_NAME, PLEXUS_DBUS_PATH "/Broker",
+                                                   NULL, &error);
+  if (ctl->broker == NULL) {
+    print_error (_("cannot reach plexusd"), error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static const gchar *
+or_dash (const gchar *s)
+{
+  return (s != NULL && s[0] != '\0') ? s : "-";
+}
+
+static gchar *
+join_strv (const gchar * const *strv)
+{
+  if (strv == NULL || strv[0] == NULL)
+    return g_strdup ("-");
+  return g_strjoinv (", ", (gchar **) strv);
+}
+
+static int
+cmd_status (PlexusCtl *ctl, gchar **args)
+{
+  const gchar * const *roles = plexus_dbus_manager_get_roles (ctl->manager);
+  const gchar *address = plexus_dbus_manager_get_address (ctl->manager);
+  g_autofree gchar *roles_text = join_strv (roles);
+
+  if (plexus_dbus_manager_get_peer_id (ctl->manager) == NULL) {
+    g_printerr (_("plexusctl: plexusd did not answer with its properties\n"));
+    return 1;
+  }
+
+  if (ctl->json) {
+    g_autoptr(JsonBuilder) b = json_builder_new ();
+    g_autoptr(JsonNode) root = NULL;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "peer_id");
+    json_builder_add_string_value (b, plexus_dbus_manager_get_peer_id (ctl->manager));
+    json_builder_set_member_name (b, "version");
+    json_builder_add_string_value (b, plexus_dbus_manager_get_version (ctl->manager));
+    json_builder_set_member_name (b, "mode");
+    json_builder_add_string_value (b, plexus_dbus_manager_get_mode (ctl->manager));
+    json_builder_set_member_name (b, "roles");
+    json_builder_begin_array (b);
+    for (guint i = 0; roles != NULL && roles[i] != NULL; i++)
+      json_builder_add_string_value (b, roles[i]);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (b, plexus_dbus_manager_get_state (ctl->manager));
+    json_builder_set_member_name (b, "address");
+    json_builder_add_string_value (b, address != NULL ? address : "");
+    json_builder_end_object (b);
+    root = json_builder_get_root (b);
+    print_json (root);
+    return 0;
+  }
+
+  g_print ("%-10s %s\n", _("Peer ID:"), plexus_dbus_manager_get_peer_id (ctl->manager));
+  g_print ("%-10s %s\n", _("Version:"), plexus_dbus_manager_get_version (ctl->manager));
+  g_print ("%-10s %s\n", _("Mode:"), plexus_dbus_manager_get_mode (ctl->manager));
+  g_print ("%-10s %s\n", _("Roles:"), roles_text);
+  g_print ("%-10s %s\n", _("State:"), plexus_dbus_manager_get_state (ctl->manager));
+  g_print ("%-10s %s\n", _("Address:"), (address != NULL && address[0] != '\0') ? address : _("(not listening)"));
+  return 0;
+}
+
+static const gchar *
+dict_string (GVariant *dict, const gchar *key)
+{
+  const gchar *value = NULL;
+
+  if (!g_variant_lookup (dict, key, "&s", &value))
+    return "";
+  return value;
+}
+
+static gchar *
+dict_strv_joined (GVariant *dict, const gchar *key)
+{
+  g_autofree const gchar **strv = NULL;
+
+  if (!g_variant_lookup (dict, key, "^a&s", &strv))
+    return g_strdup ("-");
+  return join_strv (strv);
+}
+
+static int
+cmd_plugins (PlexusCtl *ctl, gchar **args)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) plugins = NULL;
+  GVariantIter iter;
+  GVariant *dict;
+
+  if (!plexus_dbus_manager_call_list_plugins_sync (ctl->manager, &plugins, NULL, &error)) {
+    print_error (_("cannot list plugins"), error);
+    return 1;
+  }
+  if (ctl->json) {
+    g_autoptr(JsonNode) node = json_gvariant_serialize (plugins);
+    print_json (node);
+    return 0;
+  }
+  if (g_variant_n_children (plugins) == 0) {
+    g_print (_("No plugins found.\n"));
+    return 0;
+  }
+  g_print ("%-20s %-10s %-28s %s\n", _("NAME"), _("STATE"), _("SERVICES"), _("DESCRIPTION"));
+  g_variant_iter_init (&iter, plugins);
+  while ((dict = g_variant_iter_next_value (&iter)) != NULL) {
+    g_autofree gchar *services = dict_strv_joined (dict, "services");
+    const gchar *message = dict_string (dict, "message");
+
+    g_print ("%-20s %-10s %-28s %s\n", dict_string (dict, "name"), dict_string (dict, "state"),
+             services, or_dash (dict_string (dict, "description")));
+    if (message[0] != '\0')
+      g_print ("%20s %s\n", "", message);
+    g_variant_unref (dict);
+  }
+  return 0;
+}
+
+static int
+cmd_providers (PlexusCtl *ctl, gchar **args)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) providers = NULL;
+  const gchar *service = args[0] != NULL ? args[0] : "";
+  GVariantIter iter;
+  GVariant *dict;
+
+  if (args[0] != NULL && args[1] != NULL) {
+    g_printerr (_("plexusctl: providers takes at most one SERVICE\n"));
+    return 1;
+  }
+  if (!plexus_dbus_broker_call_list_providers_sync (ctl->broker, service, &providers, NULL, &error)) {
+    print_error (_("cannot list providers"), error);
+    return 1;
+  }
+  if (ctl->json) {
+    g_autoptr(JsonNode) node = json_gvariant_serialize (providers);
+    print_json (node);
+    return 0;
+  }
+  if (g_variant_n_children (providers) == 0) {
+    g_print (_("No providers.\n"));
+    return 0;
+  }
+  g_print ("%-18s %-12s %-7s %6s %5s %8s %s\n", _("SERVICE"), _("PEER"), _("KIND"),
+           _("SCORE"), _("LOAD"), _("RTT"), _("STATUS"));
+  g_variant_iter_init (&iter, providers);
+  while ((dict = g_variant_iter_next_value (&iter)) != NULL) {
+    const gchar *peer_id = dict_string (dict, "peer_id");
+    gdouble score = 0, load = 0, rtt = -1;
+    gboolean selected = FALSE, healthy = TRUE, available = TRUE;
+    g_autofree gchar *peer_short = g_strndup (peer_id, 10);
+    g_autofree gchar *rtt_text = NULL;
+    g_autoptr(GString) status = g_string_new (NULL);
+
+    g_variant_lookup (dict, "score", "d", &score);
+    g_variant_lookup (dict, "load", "d", &load);
+    g_variant_lookup (dict, "rtt_ms", "d", &rtt);
+    g_variant_lookup (dict, "selected", "b", &selected);
+    g_variant_lookup (dict, "healthy", "b", &healthy);
+    g_variant_lookup (dict, "available", "b", &available);
+    rtt_text = rtt >= 0 ? g_strdup_printf ("%.1fms", rtt) : g_strdup ("-");
+    if (selected)
+      g_string_append (status, _("selected"));
+    if (!available)
+      g_string_append_printf (status, "%s%s", status->len ? ", " : "", _("unavailable"));
+    if (!healthy)
+      g_string_append_printf (status, "%s%s", status->len ? ", " : "", _("unhealthy"));
+    g_print ("%-18s %-12s %-7s %6.2f %5.2f %8s %s\n", dict_string (dict, "service"), peer_short,
+             dict_string (dict, "kind"), score, load, rtt_text, status->len ? status->str : "-");
+    g_variant_unref (dict);
+  }
+  return 0;
+}
+
+typedef struct {
+  const gchar *name;
+  const gchar *args;
+  const gchar *help;
+  int (*func) (PlexusCtl *ctl, gchar **args);
+} PlexusCtlCommand;
+
+static const PlexusCtlCommand commands[] = {
+  { "status", "", N_("Show this node: peer ID, version, mode, roles, state, address"), cmd_status },
+  { "plugins", "", N_("List plugins and whether they loaded"), cmd_plugins },
+  { "providers", "[SERVICE]", N_("List service providers the broker knows, best first"), cmd_providers },
+};
+
+static gchar *
+commands_help (void)
+{
+  GString *s = g_string_new (_("Commands:"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    g_string_append_printf (s, "\n  %-10s %-10s %s", commands[i].name, commands[i].args, _(commands[i].help));
+  return g_string_free (s, FALSE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) option_context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *help = NULL;
+  PlexusCtl ctl = { 0 };
+  gboolean version = FALSE;
+  int status = 1;
+  const GOptionEntry entries[] = {
+    { "json", 'j', 0, G_OPTION_ARG_NONE, &ctl.json, N_("Print one JSON document"), NULL },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  option_context = g_option_context_new (_("COMMAND [ARGS...]"));
+  g_option_context_set_summary (option_context, _("Control and inspect the Plexus daemon."));
+  help = commands_help ();
+  g_option_context_set_description (option_context, help);
+  g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  /* Options may come only before the command. */
+  g_option_context_set_strict_posix (option_context, TRUE);
+  if (!g_option_context_parse (option_context, &argc, &argv, &error)) {
+    g_printerr ("plexusctl: %s\n", error->message);
+    return 1;
+  }
+  if (version) {
+    g_print ("plexusctl %s\n", PACKAGE_VERSION);
+    return 0;
+  }
+  if (argc < 2) {
+    g_printerr (_("plexusctl: no command given\n%s\n"), help);
+    return 1;
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++) {
+    if (g_strcmp0 (argv[1], commands[i].name) != 0)
+      continue;
+    if (plexusctl_connect (&ctl))
+      status = commands[i].func (&ctl, argv + 2);
+    g_clear_object (&ctl.broker);
+    g_clear_object (&ctl.manager);
+    g_clear_object (&ctl.connection);
+    return status;
+  }
+  g_printerr (_("plexusctl: unknown command '%s'\n%s\n"), argv[1], help);
+  return 1;
+}

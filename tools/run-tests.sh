@@ -1,0 +1,55 @@
+#!/bin/sh
+# Builds Plexus twice from this checkout (plain, and with AddressSanitizer +
+# UndefinedBehaviorSanitizer), warnings as errors, runs the whole test suite
+# in each, and ends with one line: "N passed, N failed".
+#
+#   tools/run-tests.sh            # both builds
+#   PLEXUS_BUILDS=plain tools/run-tests.sh
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+builds=${PLEXUS_BUILDS:-"plain sanitizers"}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+"$top/tools/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
+
+cd "$top"
+if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+  NOCONFIGURE=1 ./autogen.sh >/dev/null 2>&1 || { echo "autogen.sh failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+passed=0
+failed=0
+for b in $builds; do
+  dir="$top/_build/$b"
+  case $b in
+    plain) flags="--enable-werror --enable-gtk-doc" ;;
+    sanitizers) flags="--enable-werror --enable-sanitizers" ;;
+    *) echo "unknown build '$b'" >&2; exit 1 ;;
+  esac
+  mkdir -p "$dir"
+  echo "=== $b build: configure $flags"
+  if ! (cd "$dir" && { [ -f Makefile ] || "$top/configure" $flags >configure.out 2>&1; } \
+        && make -j"$jobs" >make.out 2>&1); then
+    echo "=== $b build FAILED; the end of its log:" >&2
+    tail -n 40 "$dir/configure.out" "$dir/make.out" 2>/dev/null >&2
+    failed=$((failed + 1))
+    continue
+  fi
+  echo "=== $b build: make check"
+  (cd "$dir" && make -j"$jobs" check) 
+  log="$dir/test-suite.log"
+  if [ ! -f "$log" ]; then
+    failed=$((failed + 1))
+    continue
+  fi
+  p=$(sed -n 's/^# PASS: *\([0-9]*\)$/\1/p' "$log" | head -n1)
+  f=$(sed -n 's/^# \(FAIL\|ERROR\|XPASS\): *\([0-9]*\)$/\2/p' "$log" | awk '{s+=$1} END {print s+0}')
+  [ "$f" -gt 0 ] && cat "$log"
+  echo "=== $b build: ${p:-0} passed, $f failed"
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + f))
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
