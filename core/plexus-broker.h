@@ -82,4 +82,55 @@ void            plexus_broker_report_failure (PlexusBroker   *self,
 gboolean        plexus_broker_provider_is_healthy (PlexusBroker   *self,
                                                    PlexusProvider *provider);
 
+/* Additions: tuning and inspection; see doc/architecture.md ("The broker"). */
+
+/**
+ * PLEXUS_BROKER_DEFAULT_HYSTERESIS:
+ *
+ * The default score margin by which another provider must beat the
+ * current selection to replace it.
+ */
+#define PLEXUS_BROKER_DEFAULT_HYSTERESIS        0.15
+
+/**
+ * PLEXUS_BROKER_DEFAULT_FAILURE_THRESHOLD:
+ *
+ * The default number of consecutive failed requests that make a provider
+ * unhealthy.
+ */
+#define PLEXUS_BROKER_DEFAULT_FAILURE_THRESHOLD 3
+
+/**
+ * PLEXUS_BROKER_BACKOFF_MIN_USEC:
+ *
+ * How long an unhealthy provider is first excluded, in microseconds. Each
+ * failure on probation doubles it, up to %PLEXUS_BROKER_BACKOFF_MAX_USEC.
+ */
+#define PLEXUS_BROKER_BACKOFF_MIN_USEC          (5 * G_USEC_PER_SEC)
+
+/**
+ * PLEXUS_BROKER_BACKOFF_MAX_USEC:
+ *
+ * The longest exclusion of an unhealthy provider, in microseconds.
+ */
+#define PLEXUS_BROKER_BACKOFF_MAX_USEC          (300 * G_USEC_PER_SEC)
+
+/**
+ * PLEXUS_BROKER_SCORE_UNUSABLE:
+ *
+ * What plexus_broker_score() returns for an unusable provider.
+ */
+#define PLEXUS_BROKER_SCORE_UNUSABLE            (-1.0)
+
+void            plexus_broker_set_hysteresis (PlexusBroker *self,
+                                              gdouble       margin);
+gdouble         plexus_broker_get_hysteresis (PlexusBroker *self);
+void            plexus_broker_set_failure_threshold (PlexusBroker *self,
+                                                     guint         failures);
+guint           plexus_broker_get_failure_threshold (PlexusBroker *self);
+const gchar    *plexus_broker_get_local_region (PlexusBroker *self);
+/* "healthy", "probation" or "unhealthy" */
+const gchar    *plexus_broker_get_provider_health (PlexusBroker   *self,
+                                                   PlexusProvider *provider);
+
 G_END_DECLS

@@ -136,6 +136,8 @@ plexus_daemon_apply_config (PlexusDaemon *self, GError **error)
   /* Every node is a standard peer; the other roles come on top. */
   roles |= PLEXUS_ROLE_STANDARD;
 
+  plexus_broker_set_hysteresis (plexus_context_get_broker (self->context),
+                                plexus_config_get_double (config, "broker", "hysteresis"));
   plexus_context_set_mode (self->context, mode);
   plexus_context_set_roles (self->context, roles);
   if (region != NULL && region[0] != '\0') {

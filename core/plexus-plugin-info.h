@@ -30,6 +30,9 @@ G_DECLARE_FINAL_TYPE (PlexusPluginInfo, plexus_plugin_info, PLEXUS, PLUGIN_INFO,
  */
 PlexusPluginInfo   *plexus_plugin_info_new_from_file (const gchar *path,
                                                       GError     **error);
+/* Stands in for unreadable metadata: named after the file, state FAILED. */
+PlexusPluginInfo   *plexus_plugin_info_new_failed (const gchar *path,
+                                                   const gchar *message);
 
 const gchar        *plexus_plugin_info_get_name (PlexusPluginInfo *self);
 const gchar        *plexus_plugin_info_get_description (PlexusPluginInfo *self);

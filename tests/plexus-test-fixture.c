@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <glib/gstdio.h>
 
 #include "plexus-test-fixture.h"
@@ -24,6 +25,22 @@ static const gchar bus_config_template[] =
   "    <allow own=\"*\"/>\n"
   "  </policy>\n"
   "</busconfig>\n";
+
+/* A test that aborts must not leave daemons behind. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocessLauncher *
+launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return launcher;
+}
 
 static gboolean
 on_timeout (gpointer user_data)
@@ -130,12 +147,13 @@ start_bus (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
   const gchar *dbus_daemon = g_getenv ("DBUS_DAEMON");
   g_autoptr(GDataInputStream) out = NULL;
   LineRead read = { NULL, FALSE };
+  g_autoptr(GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
   if (!g_file_set_contents (config_path, config, -1, error))
     return FALSE;
-  node->bus = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, error,
-                                dbus_daemon != NULL ? dbus_daemon : "dbus-daemon",
-                                config_arg, "--nofork", "--print-address=1", NULL);
+  node->bus = g_subprocess_launcher_spawn (launcher, error,
+                                           dbus_daemon != NULL ? dbus_daemon : "dbus-daemon",
+                                           config_arg, "--nofork", "--print-address=1", NULL);
   if (node->bus == NULL)
     return FALSE;
 
@@ -172,7 +190,7 @@ plexus_test_fixture_spawn_node (PlexusTestFixture *fixture, const gchar * const 
   if (!start_bus (fixture, node, error))
     return NULL;
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  launcher = launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", node->bus_address, TRUE);
   /* No stray user config, no stray system config. */
   g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", node->state_dir, TRUE);
@@ -316,7 +334,7 @@ plexus_test_node_run_ctl (PlexusTestNode *node, const gchar * const *args,
   gchar *out = NULL;
   gchar *err = NULL;
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", node->bus_address, TRUE);
   g_ptr_array_add (argv, (gpointer) (plexusctl != NULL ? plexusctl : "plexusctl"));
   for (guint i = 0; args != NULL && args[i] != NULL; i++)

@@ -268,6 +268,8 @@ main (int argc, char **argv)
   const gchar *plugin_dir = g_getenv ("PLEXUS_TEST_PLUGIN_DIR");
 
   g_test_init (&argc, &argv, NULL);
+  /* Register the error domain so remote errors come back as PlexusError. */
+  (void) plexus_error_quark ();
   if (plugin_dir != NULL)
     g_setenv ("PLEXUS_PLUGIN_PATH", plugin_dir, TRUE);
 
