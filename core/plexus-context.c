@@ -33,6 +33,7 @@ enum {
   PROP_0,
   PROP_MODE,
   PROP_ROLES,
+  PROP_CONNECTION,
   N_PROPS
 };
 
@@ -49,6 +50,9 @@ plexus_context_get_property (GObject *object, guint prop_id, GValue *value, GPar
     break;
   case PROP_ROLES:
     g_value_set_flags (value, self->roles);
+    break;
+  case PROP_CONNECTION:
+    g_value_set_object (value, self->connection);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -120,6 +124,15 @@ plexus_context_class_init (PlexusContextClass *klass)
   props[PROP_ROLES] = g_param_spec_flags ("roles", NULL, NULL,
                                           PLEXUS_TYPE_ROLE, PLEXUS_ROLE_STANDARD,
                                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PlexusContext:connection:
+   *
+   * The bus the daemon serves on, once it is on one. Plugins that export
+   * D-Bus objects of their own wait for it with `notify::connection`.
+   */
+  props[PROP_CONNECTION] = g_param_spec_object ("connection", NULL, NULL,
+                                                G_TYPE_DBUS_CONNECTION,
+                                                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -319,5 +332,6 @@ void
 plexus_context_set_connection (PlexusContext *self, GDBusConnection *connection)
 {
   g_return_if_fail (PLEXUS_IS_CONTEXT (self));
-  g_set_object (&self->connection, connection);
+  if (g_set_object (&self->connection, connection))
+    g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CONNECTION]);
 }

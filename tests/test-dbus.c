@@ -195,6 +195,96 @@ test_list_providers (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_variant_n_children (all), >=, g_variant_n_children (signaling));
 }
 
+typedef struct {
+  GPtrArray *events;
+  guint      want;
+  gboolean   done;
+} Recorder;
+
+static void
+record (Recorder *r, gchar *event)
+{
+  g_ptr_array_add (r->events, event);
+  r->done = r->events->len >= r->want;
+}
+
+static void
+record_added (PlexusDBusBroker *broker, const gchar *service, const gchar *peer_id,
+              const gchar *kind, Recorder *r)
+{
+  record (r, g_strdup_printf ("added %s %s %s", service, peer_id, kind));
+}
+
+static void
+record_removed (PlexusDBusBroker *broker, const gchar *service, const gchar *peer_id, Recorder *r)
+{
+  record (r, g_strdup_printf ("removed %s %s", service, peer_id));
+}
+
+static void
+record_selected (PlexusDBusBroker *broker, const gchar *service, const gchar *peer_id,
+                 const gchar *reason, Recorder *r)
+{
+  g_assert_cmpstr (reason, !=, "");
+  record (r, g_strdup_printf ("selected %s %s", service, peer_id));
+}
+
+static void
+record_failover (PlexusDBusBroker *broker, const gchar *service, const gchar *from,
+                 const gchar *to, const gchar *reason, Recorder *r)
+{
+  /* the user can see why */
+  g_assert_cmpstr (reason, !=, "");
+  record (r, g_strdup_printf ("failover %s %s -> %s", service, from, to));
+}
+
+/* The broker's decisions reach D-Bus as signals, in order. The dynamic test
+ * plugin makes two remote stun providers come and go inside the daemon. */
+static void
+test_broker_signals (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) expected = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  Recorder r = { events, 0, FALSE };
+  const gchar *a, *b;
+
+  g_signal_connect (f->node->broker, "provider-added", G_CALLBACK (record_added), &r);
+  g_signal_connect (f->node->broker, "provider-removed", G_CALLBACK (record_removed), &r);
+  g_signal_connect (f->node->broker, "provider-selected", G_CALLBACK (record_selected), &r);
+  g_signal_connect (f->node->broker, "failover", G_CALLBACK (record_failover), &r);
+
+  reply = g_dbus_connection_call_sync (f->node->connection, "org.plexus.Plexus1", "/org/plexus/Test/Dynamic",
+                                       "org.plexus.Test.Dynamic", "Flap", NULL, G_VARIANT_TYPE ("(ss)"),
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(&s&s)", &a, &b);
+
+  g_ptr_array_add (expected, g_strdup_printf ("added stun %s peer", a));
+  g_ptr_array_add (expected, g_strdup_printf ("added stun %s peer", b));
+  g_ptr_array_add (expected, g_strdup_printf ("selected stun %s", a));
+  /* a becomes unavailable: fail over to b */
+  g_ptr_array_add (expected, g_strdup_printf ("failover stun %s -> %s", a, b));
+  g_ptr_array_add (expected, g_strdup_printf ("selected stun %s", b));
+  g_ptr_array_add (expected, g_strdup_printf ("removed stun %s", a));
+  /* b, the selection, goes: nothing is left to fail over to */
+  g_ptr_array_add (expected, g_strdup_printf ("removed stun %s", b));
+  g_ptr_array_add (expected, g_strdup_printf ("failover stun %s -> ", b));
+
+  /* The signals were sent before the reply but reach the proxy through the
+   * main context: wait for them with a deadline. */
+  r.want = expected->len;
+  r.done = events->len >= r.want;
+  plexus_test_wait (&r.done, f->fixture->timeout_ms);
+  for (guint i = 0; i < expected->len; i++) {
+    g_assert_cmpuint (i, <, events->len);
+    g_assert_cmpstr (g_ptr_array_index (events, i), ==, g_ptr_array_index (expected, i));
+  }
+  g_assert_cmpuint (events->len, ==, expected->len);
+  g_signal_handlers_disconnect_by_data (f->node->broker, &r);
+}
+
 static void
 test_errors (Fixture *f, gconstpointer data)
 {
@@ -281,6 +371,7 @@ main (int argc, char **argv)
   ADD ("manager/get-capabilities", test_get_capabilities, NULL);
   ADD ("manager/list-plugins", test_list_plugins, NULL);
   ADD ("broker/list-providers", test_list_providers, NULL);
+  ADD ("broker/signals", test_broker_signals, NULL);
   ADD ("errors", test_errors, NULL);
   ADD ("object-manager", test_object_manager, NULL);
 #undef ADD

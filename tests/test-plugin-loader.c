@@ -267,7 +267,7 @@ static void
 test_list_without_loading (Fixture *fixture, gconstpointer user_data)
 {
   static const gchar *expected[] = {
-    "dependent", "depends-on-missing", "failing-init", "good", "missing-symbol",
+    "dependent", "depends-on-missing", "dynamic", "failing-init", "good", "missing-symbol",
     "newer-minor", "not-a-module", "wrong-abi",
   };
   g_autoptr(GPtrArray) infos = NULL;
@@ -491,7 +491,7 @@ test_search_path (Fixture *fixture, gconstpointer user_data)
   plexus_plugin_loader_scan (fixture->loader);
   g_test_assert_expected_messages ();
   infos = plexus_plugin_loader_list (fixture->loader);
-  g_assert_cmpuint (infos->len, ==, 9);
+  g_assert_cmpuint (infos->len, ==, 10);
 }
 
 static void
