@@ -15,9 +15,15 @@ build="$top/_build/plain"
 "$top/tools/install-deps.sh"
 cd "$top"
 [ -x configure ] || NOCONFIGURE=1 ./autogen.sh >/dev/null
-mkdir -p "$build"
-if [ ! -f "$build/Makefile" ]; then
-  (cd "$build" && "$top/configure" --enable-werror >/dev/null)
+if [ -f "$top/config.status" ]; then
+  # Configured in place by hand: build there (autotools allows no second,
+  # out-of-tree build of a tree configured in place).
+  build=$top
+else
+  mkdir -p "$build"
+  if [ ! -f "$build/Makefile" ]; then
+    (cd "$build" && "$top/configure" --enable-werror >/dev/null)
+  fi
 fi
 make -C "$build" -j"$(nproc)" >/dev/null
 
@@ -26,6 +32,7 @@ plexusctl="$build/tools/plexusctl"
 work=$(mktemp -d "${TMPDIR:-/tmp}/plexus-demo-XXXXXX")
 pids=
 buses=
+names=
 
 cleanup() {
   trap - INT TERM EXIT
@@ -44,6 +51,7 @@ trap cleanup INT TERM EXIT
 # deadline) until plexusctl can talk to it.
 start_node() {
   name=$1; shift
+  names="$names $name"
   dir="$work/$name"
   mkdir -p "$dir"
   dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$dir/bus.address" 4>"$dir/bus.pid"
@@ -81,8 +89,7 @@ while [ "$i" -le "$peers" ]; do
   i=$((i + 1))
 done
 
-for dir in "$work"/*/; do
-  name=$(basename "$dir")
+for name in $names; do
   echo "== $name"
   ctl "$name" status
   echo

@@ -14,6 +14,12 @@ jobs=$(nproc 2>/dev/null || echo 2)
 "$top/tools/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
 cd "$top"
+if [ -f config.status ]; then
+  echo "run-tests: $top is configured in place; the plain and sanitizer builds" >&2
+  echo "run-tests: go to _build/ and need a clean source tree: run 'make distclean' first" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 if [ ! -x configure ] || [ configure.ac -nt configure ]; then
   NOCONFIGURE=1 ./autogen.sh >/dev/null 2>&1 || { echo "autogen.sh failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 fi
