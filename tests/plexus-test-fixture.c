@@ -168,6 +168,24 @@ start_bus (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
   return TRUE;
 }
 
+/* The environment every plexusd under test runs in: its own bus, no user
+ * or system config but the test's, and dies with the test. */
+GSubprocessLauncher *
+plexus_test_daemon_launcher_new (const gchar *bus_address, const gchar *config_home, GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = launcher_new (flags);
+
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", bus_address, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config_home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "PLEXUS_SYSTEM_CONFIG", "/dev/null", TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "", TRUE);
+  /* The test itself may run with fatal warnings (check-valgrind does); a
+   * daemon warning about a refused plugin is behaviour under test, not a
+   * reason to abort it. Criticals stay fatal. */
+  g_subprocess_launcher_setenv (launcher, "G_DEBUG", "gc-friendly,fatal-criticals", TRUE);
+  return launcher;
+}
+
 PlexusTestNode *
 plexus_test_fixture_spawn_node (PlexusTestFixture *fixture, const gchar * const *args, GError **error)
 {
@@ -190,12 +208,8 @@ plexus_test_fixture_spawn_node (PlexusTestFixture *fixture, const gchar * const 
   if (!start_bus (fixture, node, error))
     return NULL;
 
-  launcher = launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", node->bus_address, TRUE);
-  /* No stray user config, no stray system config. */
-  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", node->state_dir, TRUE);
-  g_subprocess_launcher_setenv (launcher, "PLEXUS_SYSTEM_CONFIG", "/dev/null", TRUE);
-  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "", TRUE);
+  launcher = plexus_test_daemon_launcher_new (node->bus_address, node->state_dir,
+                                              G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
   g_ptr_array_add (argv, (gpointer) (plexusd != NULL ? plexusd : "plexusd"));
   g_ptr_array_add (argv, (gpointer) "--state-dir");

@@ -71,5 +71,8 @@ gboolean           plexus_test_wait (gboolean *done,
                                      guint     timeout_ms);
 
 void               plexus_test_remove_tree (const gchar *path);
+GSubprocessLauncher *plexus_test_daemon_launcher_new (const gchar     *bus_address,
+                                                      const gchar     *config_home,
+                                                      GSubprocessFlags flags);
 
 G_END_DECLS

@@ -169,9 +169,8 @@ test_name_taken (void)
 
   g_assert_no_error (error);
   state_dir = g_build_filename (fixture->tmpdir, "second", NULL);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", node->bus_address, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", state_dir, TRUE);
+  launcher = plexus_test_daemon_launcher_new (node->bus_address, state_dir,
+                                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   second = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("PLEXUSD"),
                                         "--state-dir", state_dir, "--listen", "127.0.0.1:0", NULL);
   g_assert_no_error (error);

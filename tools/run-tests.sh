@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds Plexus twice from this checkout (plain, and with AddressSanitizer +
 # UndefinedBehaviorSanitizer), warnings as errors, runs the whole test suite
-# in each, and ends with one line: "N passed, N failed".
+# in each, the test programs of the plain build once more under valgrind,
+# and ends with one line: "N passed, N failed".
 #
 #   tools/run-tests.sh            # both builds
 #   PLEXUS_BUILDS=plain tools/run-tests.sh
@@ -26,6 +27,21 @@ fi
 
 passed=0
 failed=0
+
+# count NAME LOG: adds the totals of an automake test-suite log.
+count() {
+  if [ ! -f "$2" ]; then
+    echo "=== $1: no $2" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  p=$(sed -n 's/^# PASS: *\([0-9]*\)$/\1/p' "$2" | head -n1)
+  f=$(sed -n 's/^# \(FAIL\|ERROR\|XPASS\): *\([0-9]*\)$/\2/p' "$2" | awk '{s+=$1} END {print s+0}')
+  [ "$f" -gt 0 ] && cat "$2"
+  echo "=== $1: ${p:-0} passed, $f failed"
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + f))
+}
 for b in $builds; do
   dir="$top/_build/$b"
   case $b in
@@ -45,16 +61,13 @@ for b in $builds; do
   echo "=== $b build: make check"
   (cd "$dir" && make -j"$jobs" check) 
   log="$dir/test-suite.log"
-  if [ ! -f "$log" ]; then
-    failed=$((failed + 1))
-    continue
+  count "$b build" "$log"
+  if [ "$b" = plain ]; then
+    # The same test programs again under valgrind's memcheck.
+    echo "=== $b build: make check-memcheck"
+    (cd "$dir" && make check-memcheck)
+    count "$b build under memcheck" "$dir/test-suite-memcheck.log"
   fi
-  p=$(sed -n 's/^# PASS: *\([0-9]*\)$/\1/p' "$log" | head -n1)
-  f=$(sed -n 's/^# \(FAIL\|ERROR\|XPASS\): *\([0-9]*\)$/\2/p' "$log" | awk '{s+=$1} END {print s+0}')
-  [ "$f" -gt 0 ] && cat "$log"
-  echo "=== $b build: ${p:-0} passed, $f failed"
-  passed=$((passed + ${p:-0}))
-  failed=$((failed + f))
 done
 
 echo "$passed passed, $failed failed"
