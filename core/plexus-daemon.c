@@ -27,6 +27,7 @@ struct _PlexusDaemon {
 
   PlexusContext            *context;
   PlexusPluginLoader       *loader;
+  PlexusNode               *node;
   GBusType                  bus_type;
   PlexusDaemonState         state;
 
@@ -185,6 +186,7 @@ plexus_daemon_setup (PlexusDaemon *self, const PlexusDaemonOptions *options, GEr
   PlexusConfig *cfg;
   g_auto(GStrv) enabled = NULL;
   g_auto(GStrv) disabled = NULL;
+  g_autofree gchar *listen = NULL;
 
   g_return_val_if_fail (PLEXUS_IS_DAEMON (self), FALSE);
   g_return_val_if_fail (self->context == NULL, FALSE);
@@ -214,6 +216,11 @@ plexus_daemon_setup (PlexusDaemon *self, const PlexusDaemonOptions *options, GEr
     return FALSE;
 
   cfg = plexus_context_get_config (self->context);
+  listen = plexus_config_get_string (cfg, "node", "listen");
+  self->node = plexus_node_new (self->context);
+  if (!plexus_node_listen (self->node, listen, error))
+    return FALSE;
+
   enabled = plexus_config_get_string_list (cfg, "plugins", "enabled");
   disabled = plexus_config_get_string_list (cfg, "plugins", "disabled");
   plexus_plugin_loader_load (self->loader,
@@ -412,7 +419,8 @@ plexus_daemon_export_objects (PlexusDaemon *self, GDBusConnection *connection)
   plexus_dbus_manager_set_peer_id (self->manager_iface,
                                    plexus_identity_get_peer_id (plexus_context_get_identity (self->context)));
   plexus_dbus_manager_set_version (self->manager_iface, PACKAGE_VERSION);
-  plexus_dbus_manager_set_address (self->manager_iface, "");
+  plexus_dbus_manager_set_address (self->manager_iface,
+                                   plexus_node_get_address (self->node) != NULL ? plexus_node_get_address (self->node) : "");
   plexus_daemon_set_state (self, self->state);
   plexus_daemon_on_context_notify (self->context, NULL, self);
   g_signal_connect_object (self->context, "notify", G_CALLBACK (plexus_daemon_on_context_notify), self, 0);
@@ -520,6 +528,7 @@ plexus_daemon_run (PlexusDaemon *self)
 
   plexus_daemon_set_state (self, PLEXUS_DAEMON_STATE_STOPPING);
   plexus_plugin_loader_shutdown (self->loader);
+  plexus_node_stop (self->node);
   if (self->name_owner_id != 0) {
     g_bus_unown_name (self->name_owner_id);
     self->name_owner_id = 0;
@@ -589,6 +598,7 @@ plexus_daemon_dispose (GObject *object)
   g_clear_object (&self->manager_iface);
   g_clear_object (&self->broker_iface);
   g_clear_object (&self->loader);
+  g_clear_object (&self->node);
   if (self->context != NULL)
     g_signal_handlers_disconnect_by_data (plexus_context_get_broker (self->context), self);
   g_clear_object (&self->context);

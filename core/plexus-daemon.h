@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "plexus.h"
+#include "plexus-node.h"
 #include "plexus-plugin-loader.h"
 
 G_BEGIN_DECLS

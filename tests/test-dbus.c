@@ -45,7 +45,10 @@ test_manager_properties (Fixture *f, gconstpointer data)
   g_assert_nonnull (roles);
   g_assert_cmpstr (roles[0], ==, "standard");
   g_assert_null (roles[1]);
-  g_assert_nonnull (plexus_dbus_manager_get_address (manager));
+  /* --listen 127.0.0.1:0: the address shows the port the OS chose */
+  g_assert_true (g_str_has_prefix (plexus_dbus_manager_get_address (manager), "ws://127.0.0.1:"));
+  g_assert_true (g_str_has_suffix (plexus_dbus_manager_get_address (manager), "/"));
+  g_assert_false (g_str_has_prefix (plexus_dbus_manager_get_address (manager), "ws://127.0.0.1:0/"));
 }
 
 static const gchar *options_args[] = { "--mode", "peer", "--role", "super,bootstrap", NULL };

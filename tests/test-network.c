@@ -60,7 +60,7 @@ test_local_network (void)
     g_assert_true (g_hash_table_add (peer_ids, g_strdup (peer_id)));
     g_assert_cmpstr (json_object_get_string_member (status, "version"), ==, PACKAGE_VERSION);
     g_assert_cmpstr (json_object_get_string_member (status, "state"), ==, "running");
-    g_assert_true (json_object_has_member (status, "address"));
+    g_assert_true (g_str_has_prefix (json_object_get_string_member (status, "address"), "ws://127.0.0.1:"));
     g_assert_cmpstr (json_array_get_string_element (roles, 0), ==, "standard");
     if (i == 0) {
       g_assert_cmpstr (json_object_get_string_member (status, "mode"), ==, "traditional");
@@ -240,6 +240,28 @@ test_refuse_bad_option (void)
   expect_refusal (args, needles);
 }
 
+/* A port another node holds: refused, naming the address. */
+static void
+test_refuse_port_in_use (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  g_autoptr(GError) error = NULL;
+  PlexusTestNode *first = plexus_test_fixture_add_node (fixture, NULL, &error);
+  g_autoptr(GUri) uri = NULL;
+  g_autofree gchar *taken = NULL;
+  const gchar *args[] = { "--listen", NULL, NULL };
+  const gchar *needles[] = { NULL, "cannot listen", NULL };
+
+  g_assert_no_error (error);
+  uri = g_uri_parse (plexus_dbus_manager_get_address (first->manager), G_URI_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  taken = g_strdup_printf ("127.0.0.1:%d", g_uri_get_port (uri));
+  args[1] = taken;
+  needles[0] = taken;
+  expect_refusal (args, needles);
+  plexus_test_fixture_free (fixture);
+}
+
 static void
 test_refuse_missing_config (void)
 {
@@ -290,6 +312,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/network/refuse/out-of-range", test_refuse_bad_value);
   g_test_add_func ("/plexus/network/refuse/bad-option", test_refuse_bad_option);
   g_test_add_func ("/plexus/network/refuse/missing-config", test_refuse_missing_config);
+  g_test_add_func ("/plexus/network/refuse/port-in-use", test_refuse_port_in_use);
   g_test_add_func ("/plexus/network/refuse/loose-identity", test_refuse_loose_identity);
   return g_test_run ();
 }
