@@ -31,12 +31,22 @@
  * - Service names are those of plexus_service_names(), at most
  *   MAX_SERVICES of them, written sorted by name.
  * - In a service, available (boolean) and load (number, 0..1) are required;
- *   capacity (integer >= 0) and bandwidth_mbps (number >= 0, Mbit/s) are
- *   left out when unknown.
+ *   capacity (integer 0..MAX_COUNT) and bandwidth_mbps (number
+ *   0..MAX_BANDWIDTH_MBPS, Mbit/s) are left out when unknown.
  * - resources and location, and every member in them, are optional and left
  *   out when unknown: uptime is a number 0..1, bandwidth up/down are numbers
- *   >= 0 in Mbit/s, storage.available an integer >= 0 in MB; region and
- *   timezone are non-empty strings of at most MAX_STRING_LENGTH bytes.
+ *   0..MAX_BANDWIDTH_MBPS in Mbit/s, storage.available an integer
+ *   0..MAX_COUNT in MB; region and timezone are non-empty strings of at most
+ *   MAX_STRING_LENGTH bytes.
+ * - Numbers that are not integers (load, uptime, bandwidths) are kept to
+ *   six decimal places, rounded when read or set.
+ *
+ * The bounds and the rounding keep every value one that json-glib 1.6
+ * writes as JSON: it appends ".0" to a double printed without a '.', so
+ * 1e20 comes out as "1e+20.0" and 1e-8 as "1e-08.0", neither of them JSON.
+ * Doubles below 1e17 are printed without an exponent from 1e-4 up, and the
+ * multiples of 1e-6 below that are printed with a '.'. MAX_COUNT (2^53)
+ * keeps integers exact for peers that read JSON numbers as doubles.
  *
  * Parsing is strict: an unknown member, a wrong type or a value out of range
  * anywhere is an error naming the member's path, e.g.
@@ -47,6 +57,10 @@
 
 #define MAX_SERVICES 32
 #define MAX_STRING_LENGTH 64
+#define MAX_BANDWIDTH_MBPS PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS
+#define MAX_COUNT PLEXUS_CAPABILITIES_MAX_COUNT
+/* Numbers with a fraction are kept to 1 / NUMBER_SCALE. */
+#define NUMBER_SCALE 1e6
 /* How much of a bad string an error message quotes. */
 #define QUOTE_MAX 64
 
@@ -125,7 +139,23 @@ is_fraction (gdouble value)
 static gboolean
 is_amount_or_unknown (gdouble value)
 {
-  return value == -1.0 || (isfinite (value) && value >= 0.0);
+  return value == -1.0 || (isfinite (value) && value >= 0.0 && value <= MAX_BANDWIDTH_MBPS);
+}
+
+static gboolean
+is_count_or_unknown (gint64 value)
+{
+  return value >= -1 && value <= MAX_COUNT;
+}
+
+/* Rounds to six decimal places (see the top of the file). Exact for the
+ * values kept: at most MAX_BANDWIDTH_MBPS * NUMBER_SCALE = 1e12 < 2^53 and
+ * a division of integers below 2^53, so rounding again changes nothing;
+ * -1 (unknown) and -0.0 stay as they are. */
+static gdouble
+round_number (gdouble value)
+{
+  return round (value * NUMBER_SCALE) / NUMBER_SCALE;
 }
 
 static gboolean
@@ -138,7 +168,7 @@ static gboolean
 is_valid_service_capability (const PlexusServiceCapability *capability)
 {
   return is_fraction (capability->load) &&
-         capability->capacity >= -1 &&
+         is_count_or_unknown (capability->capacity) &&
          is_amount_or_unknown (capability->bandwidth_mbps);
 }
 
@@ -219,7 +249,9 @@ plexus_capabilities_set_roles (PlexusCapabilities *self, PlexusRole roles)
  * @capability: what the node offers for @service
  *
  * Adds or replaces what the node says about @service. @capability must be in
- * range: load 0..1, capacity and bandwidth_mbps -1 (unknown) or not negative.
+ * range: load 0..1, capacity -1 (unknown) or 0..%PLEXUS_CAPABILITIES_MAX_COUNT,
+ * bandwidth_mbps -1 (unknown) or 0..%PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS.
+ * load and bandwidth_mbps are kept to six decimal places.
  */
 void
 plexus_capabilities_set_service (PlexusCapabilities            *self,
@@ -237,6 +269,8 @@ plexus_capabilities_set_service (PlexusCapabilities            *self,
   *copy = *capability;
   /* Any true value is TRUE, so that equal() and JSON agree. */
   copy->available = capability->available ? TRUE : FALSE;
+  copy->load = round_number (capability->load);
+  copy->bandwidth_mbps = round_number (capability->bandwidth_mbps);
   g_tree_replace (self->services, g_strdup (service), copy);
 }
 
@@ -327,7 +361,7 @@ plexus_capabilities_get_uptime (PlexusCapabilities *self)
  * @self: a #PlexusCapabilities
  * @uptime: the fraction of time the node is online, 0..1, or -1 if unknown
  *
- * Sets the node's uptime.
+ * Sets the node's uptime, kept to six decimal places.
  */
 void
 plexus_capabilities_set_uptime (PlexusCapabilities *self, gdouble uptime)
@@ -335,7 +369,7 @@ plexus_capabilities_set_uptime (PlexusCapabilities *self, gdouble uptime)
   g_return_if_fail (PLEXUS_IS_CAPABILITIES (self));
   g_return_if_fail (is_fraction_or_unknown (uptime));
 
-  self->uptime = uptime;
+  self->uptime = round_number (uptime);
 }
 
 /**
@@ -362,10 +396,12 @@ plexus_capabilities_get_bandwidth (PlexusCapabilities *self,
 /**
  * plexus_capabilities_set_bandwidth:
  * @self: a #PlexusCapabilities
- * @up_mbps: upload bandwidth in Mbit/s, or -1 if unknown
- * @down_mbps: download bandwidth in Mbit/s, or -1 if unknown
+ * @up_mbps: upload bandwidth in Mbit/s, at most
+ *   %PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS, or -1 if unknown
+ * @down_mbps: download bandwidth in Mbit/s, at most
+ *   %PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS, or -1 if unknown
  *
- * Sets the node's bandwidth.
+ * Sets the node's bandwidth, kept to six decimal places.
  */
 void
 plexus_capabilities_set_bandwidth (PlexusCapabilities *self,
@@ -376,8 +412,8 @@ plexus_capabilities_set_bandwidth (PlexusCapabilities *self,
   g_return_if_fail (is_amount_or_unknown (up_mbps));
   g_return_if_fail (is_amount_or_unknown (down_mbps));
 
-  self->bandwidth_up = up_mbps;
-  self->bandwidth_down = down_mbps;
+  self->bandwidth_up = round_number (up_mbps);
+  self->bandwidth_down = round_number (down_mbps);
 }
 
 /**
@@ -396,7 +432,8 @@ plexus_capabilities_get_storage_mb (PlexusCapabilities *self)
 /**
  * plexus_capabilities_set_storage_mb:
  * @self: a #PlexusCapabilities
- * @storage_mb: the storage the node offers in MB, or -1 if unknown
+ * @storage_mb: the storage the node offers in MB, at most
+ *   %PLEXUS_CAPABILITIES_MAX_COUNT, or -1 if unknown
  *
  * Sets the node's storage.
  */
@@ -404,7 +441,7 @@ void
 plexus_capabilities_set_storage_mb (PlexusCapabilities *self, gint64 storage_mb)
 {
   g_return_if_fail (PLEXUS_IS_CAPABILITIES (self));
-  g_return_if_fail (storage_mb >= -1);
+  g_return_if_fail (is_count_or_unknown (storage_mb));
 
   self->storage_mb = storage_mb;
 }
@@ -737,9 +774,11 @@ get_fraction (JsonNode *node, const gchar *path, gdouble *value, GError **error)
                  "%s: %g is out of range 0..1", path, *value);
     return FALSE;
   }
+  *value = round_number (*value);
   return TRUE;
 }
 
+/* A bandwidth in Mbit/s. */
 static gboolean
 get_amount (JsonNode *node, const gchar *path, gdouble *value, GError **error)
 {
@@ -750,6 +789,12 @@ get_amount (JsonNode *node, const gchar *path, gdouble *value, GError **error)
                  "%s: %g is negative", path, *value);
     return FALSE;
   }
+  if (*value > MAX_BANDWIDTH_MBPS) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                 "%s: %g is out of range 0..%.0f", path, *value, MAX_BANDWIDTH_MBPS);
+    return FALSE;
+  }
+  *value = round_number (*value);
   return TRUE;
 }
 
@@ -762,6 +807,12 @@ get_count (JsonNode *node, const gchar *path, gint64 *value, GError **error)
   if (*value < 0) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
                  "%s: %" G_GINT64_FORMAT " is negative", path, *value);
+    return FALSE;
+  }
+  if (*value > MAX_COUNT) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                 "%s: %" G_GINT64_FORMAT " is out of range 0..%" G_GINT64_FORMAT,
+                 path, *value, MAX_COUNT);
     return FALSE;
   }
   return TRUE;
@@ -1087,10 +1138,21 @@ plexus_capabilities_new_from_string (const gchar *json, gssize length, GError **
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
   RootCounter counter = { 0, 0 };
+  const gchar *end = NULL;
   JsonNode *root;
 
   g_return_val_if_fail (json != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* JSON is UTF-8 (RFC 8259); saying so here gives a clearer message than
+   * json-glib's. */
+  if (!g_utf8_validate_len (json, length < 0 ? strlen (json) : (gsize) length, &end)) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                 "capabilities are not valid JSON: %s at byte %" G_GSIZE_FORMAT,
+                 *end == '\0' ? "NUL character" : "not valid UTF-8",
+                 (gsize) (end - json) + 1);
+    return NULL;
+  }
 
   parser = json_parser_new_immutable ();
   g_signal_connect (parser, "object-start", G_CALLBACK (on_container_start), &counter);
@@ -1098,8 +1160,12 @@ plexus_capabilities_new_from_string (const gchar *json, gssize length, GError **
   g_signal_connect (parser, "object-end", G_CALLBACK (on_container_end), &counter);
   g_signal_connect (parser, "array-end", G_CALLBACK (on_container_end), &counter);
   if (!json_parser_load_from_data (parser, json, length, &local_error)) {
+    /* json-glib quotes the text at fault cut at a byte count, which can
+     * split a character; the message goes to D-Bus callers too. */
+    g_autofree gchar *reason = g_utf8_make_valid (local_error->message, -1);
+
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
-                 "capabilities are not valid JSON: %s", local_error->message);
+                 "capabilities are not valid JSON: %s", reason);
     return NULL;
   }
   if (counter.values > 1) {

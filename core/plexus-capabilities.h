@@ -13,13 +13,31 @@
 G_BEGIN_DECLS
 
 /**
+ * PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS:
+ *
+ * The largest bandwidth in Mbit/s capabilities hold (1 Tbit/s).
+ */
+#define PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS 1e6
+
+/**
+ * PLEXUS_CAPABILITIES_MAX_COUNT:
+ *
+ * The largest capacity, and storage in MB, capabilities hold: 2^53, so
+ * that the number is exact for peers that read JSON numbers as doubles.
+ */
+#define PLEXUS_CAPABILITIES_MAX_COUNT G_GINT64_CONSTANT (9007199254740992)
+
+/**
  * PlexusServiceCapability:
  * @available: whether the node offers the service now
  * @load: current load, 0.0 (idle) to 1.0 (saturated)
- * @capacity: how many units (rooms, relayed peers, ...) it can hold; -1 unknown
- * @bandwidth_mbps: bandwidth it gives this service in Mbit/s; -1 unknown
+ * @capacity: how many units (rooms, relayed peers, ...) it can hold, at most
+ *   %PLEXUS_CAPABILITIES_MAX_COUNT; -1 unknown
+ * @bandwidth_mbps: bandwidth it gives this service in Mbit/s, at most
+ *   %PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS; -1 unknown
  *
- * What a node says about one service it may provide.
+ * What a node says about one service it may provide. Numbers with a
+ * fraction (@load, @bandwidth_mbps) are kept to six decimal places.
  */
 typedef struct {
   gboolean available;
@@ -51,7 +69,9 @@ gboolean      plexus_capabilities_remove_service (PlexusCapabilities *self,
 gchar       **plexus_capabilities_list_services (PlexusCapabilities *self);
 
 /* Resources. uptime is the fraction of time online, 0.0..1.0; bandwidth in
- * Mbit/s; storage in MB; -1 where unknown. */
+ * Mbit/s, at most PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS; storage in MB, at
+ * most PLEXUS_CAPABILITIES_MAX_COUNT; -1 where unknown. uptime and
+ * bandwidth are kept to six decimal places. */
 gdouble       plexus_capabilities_get_uptime (PlexusCapabilities *self);
 void          plexus_capabilities_set_uptime (PlexusCapabilities *self,
                                               gdouble             uptime);
@@ -73,8 +93,9 @@ const gchar  *plexus_capabilities_get_timezone (PlexusCapabilities *self);
 void          plexus_capabilities_set_timezone (PlexusCapabilities *self,
                                                 const gchar        *timezone);
 
-/* Strict JSON: unknown members, wrong types and out-of-range values are
- * errors (PLEXUS_ERROR_INVALID_DATA) naming the member's path. */
+/* Strict JSON: text that is not UTF-8, unknown members, wrong types and
+ * out-of-range values are errors (PLEXUS_ERROR_INVALID_DATA) naming the
+ * member's path. */
 JsonNode           *plexus_capabilities_to_json (PlexusCapabilities *self);
 gchar              *plexus_capabilities_to_string (PlexusCapabilities *self);
 PlexusCapabilities *plexus_capabilities_new_from_json (JsonNode *node,

@@ -24,8 +24,10 @@
  * the file (or option), the group and the key. A file that fails changes
  * nothing.
  *
- * Files use #GKeyFile syntax. Surrounding whitespace of a value, and of each
- * item of a list, is ignored; so are empty list items.
+ * Files use #GKeyFile syntax and must be UTF-8. Surrounding whitespace of a
+ * value, and of each item of a list, is ignored; so are empty list items. A
+ * backslash in a value must start an escape sequence (`\s`, `\n`, `\t`,
+ * `\r`, `\\`, and `\;` in lists).
  */
 
 /* The text plexus_config_get_origin() returns for values nobody set. */
@@ -202,6 +204,31 @@ join_sorted_keys (GHashTable *table)
   }
   g_list_free (names);
   return g_string_free (joined, FALSE);
+}
+
+/* Checks that @text is UTF-8 without NUL bytes. GKeyFile only checks
+ * values, but group and key names are quoted in messages, which reach
+ * terminals, logs and D-Bus; so text that is not UTF-8 is refused before
+ * GKeyFile sees it, saying where the first bad byte is (counted from 1). */
+static gboolean
+check_utf8 (const gchar *text, gsize length, const gchar *what, GError **error)
+{
+  const gchar *end = NULL;
+  gsize offset;
+  guint line = 1;
+
+  if (g_utf8_validate_len (text, length, &end))
+    return TRUE;
+  offset = (gsize) (end - text);
+  for (const gchar *p = text; p < end; p++) {
+    if (*p == '\n')
+      line++;
+  }
+  g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG,
+               "%s: %s at byte %" G_GSIZE_FORMAT " (line %u); configuration must be UTF-8 text",
+               what, *end == '\0' ? "NUL character" : "not valid UTF-8",
+               offset + 1, line);
+  return FALSE;
 }
 
 static gboolean
@@ -529,6 +556,22 @@ config_key_check_item (ConfigKey *ck, const gchar *item, GError **error)
   }
 }
 
+/* Turns an error of GKeyFile's getters into the reason a value is refused.
+ * Text is checked for UTF-8 before it gets to GKeyFile, so a value that
+ * "cannot be interpreted" has a backslash that starts no escape sequence;
+ * GLib's own message does not say so. */
+static void
+set_read_error (ConfigKey *ck, const GError *cause, GError **error)
+{
+  if (g_error_matches (cause, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE))
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG,
+                 "invalid escape sequence in the value; a backslash must start "
+                 "\\s, \\n, \\t, \\r or \\\\%s",
+                 type_is_list (ck->type) ? " (or \\; in a list)" : "");
+  else
+    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG, cause->message);
+}
+
 /* Reads and checks the key's value from @key_file, where it sits under the
  * key's own group and name. */
 static ConfigValue *
@@ -549,9 +592,8 @@ config_key_parse (ConfigKey    *ck,
 
     /* GKeyFile splits on ';' and handles "\;" escapes. */
     raw = g_key_file_get_string_list (key_file, ck->group, ck->key, NULL, &local_error);
-    if (raw == NULL) {
-      g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG,
-                           local_error->message);
+    if (local_error != NULL) {
+      set_read_error (ck, local_error, error);
       return NULL;
     }
     for (guint i = 0; raw[i] != NULL; i++) {
@@ -566,10 +608,12 @@ config_key_parse (ConfigKey    *ck,
     g_ptr_array_add (items, NULL);
     value->items = (gchar **) g_ptr_array_free (g_steal_pointer (&items), FALSE);
   } else {
+    /* GLib 2.74 returns the value *and* sets the error when an escape
+     * sequence is invalid ("eu\\xwest" verbatim, "eu\\" as "eu"): the error
+     * decides. */
     value->text = g_key_file_get_string (key_file, ck->group, ck->key, &local_error);
-    if (value->text == NULL) {
-      g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG,
-                           local_error->message);
+    if (local_error != NULL) {
+      set_read_error (ck, local_error, error);
       return NULL;
     }
     g_strstrip (value->text);
@@ -962,7 +1006,8 @@ plexus_config_has_key (PlexusConfig *self,
  *
  * Loads a layer of configuration: each key @data sets wins over earlier
  * files. The whole text is checked before anything changes, so on failure
- * the configuration is as it was.
+ * the configuration is as it was. Text that is not UTF-8 (or holds a NUL)
+ * and values with an invalid escape sequence are errors too.
  *
  * Returns: %TRUE on success; on failure sets a %PLEXUS_ERROR_INVALID_CONFIG
  *   error naming @origin, and the group and key at fault
@@ -985,6 +1030,8 @@ plexus_config_load_data (PlexusConfig  *self,
   g_return_val_if_fail (origin != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!check_utf8 (data, length < 0 ? strlen (data) : (gsize) length, origin, error))
+    return FALSE;
   if (!g_key_file_load_from_data (key_file, data, length < 0 ? (gsize) -1 : (gsize) length,
                                   G_KEY_FILE_NONE, &local_error)) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG,
@@ -1035,7 +1082,7 @@ plexus_config_load_data (PlexusConfig  *self,
  * @error: return location for a #GError
  *
  * Loads @path as a layer of configuration, like plexus_config_load_data()
- * with @path as the origin. A file that does not exist is skipped unless
+ * with @path as the origin (as g_filename_display_name() shows it). A file that does not exist is skipped unless
  * @must_exist; any other problem reading it is an error.
  *
  * Returns: %TRUE on success; on failure sets a %PLEXUS_ERROR_INVALID_CONFIG
@@ -1048,6 +1095,7 @@ plexus_config_load_file (PlexusConfig  *self,
                          GError       **error)
 {
   g_autofree gchar *contents = NULL;
+  g_autofree gchar *display_name = NULL;
   g_autoptr(GError) local_error = NULL;
   gsize length = 0;
 
@@ -1065,7 +1113,25 @@ plexus_config_load_file (PlexusConfig  *self,
                          local_error->message);
     return FALSE;
   }
-  return plexus_config_load_data (self, contents, (gssize) length, path, error);
+  /* The path names the values' origin in messages and on D-Bus. */
+  display_name = g_filename_display_name (path);
+  return plexus_config_load_data (self, contents, (gssize) length, display_name, error);
+}
+
+/* Command-line values are UTF-8 when GOption converted them, but the API
+ * takes any string. */
+static gboolean
+check_override_utf8 (const gchar   *origin,
+                     ConfigKey     *ck,
+                     const gchar   *value,
+                     GError       **error)
+{
+  g_autofree gchar *what = NULL;
+
+  if (g_utf8_validate (value, -1, NULL))
+    return TRUE;
+  what = g_strdup_printf ("%s: [%s] %s", origin, ck->group, ck->key);
+  return check_utf8 (value, strlen (value), what, error);
 }
 
 /**
@@ -1105,6 +1171,8 @@ plexus_config_set_override_from (PlexusConfig  *self,
 
   ck = config_lookup (self, origin, group, key, error);
   if (ck == NULL)
+    return FALSE;
+  if (!check_override_utf8 (origin, ck, value, error))
     return FALSE;
   parsed = config_key_parse_text (ck, value, origin, FALSE, &local_error);
   if (parsed == NULL) {
@@ -1189,6 +1257,10 @@ plexus_config_set_override_list_from (PlexusConfig         *self,
     return plexus_config_set_override_from (self, origin, group, key, values[0], error);
   }
 
+  for (guint i = 0; i < n_values; i++) {
+    if (!check_override_utf8 (origin, ck, values[i], error))
+      return FALSE;
+  }
   key_file = g_key_file_new ();
   g_key_file_set_string_list (key_file, group, key, values, n_values);
   parsed = config_key_parse (ck, key_file, origin, FALSE, &local_error);

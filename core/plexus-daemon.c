@@ -239,13 +239,16 @@ plexus_daemon_plugin_to_variant (PlexusPluginInfo *info)
   const gchar * const *services = plexus_plugin_info_get_services (info);
   const gchar *empty[] = { NULL };
   const gchar *message = plexus_plugin_info_get_message (info);
+  g_autofree gchar *filename = plexus_plugin_info_get_filename (info) != NULL
+                               ? g_filename_display_name (plexus_plugin_info_get_filename (info))
+                               : g_strdup ("");
 
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "name", "s", plexus_plugin_info_get_name (info));
   g_variant_dict_insert (&dict, "description", "s",
                          plexus_plugin_info_get_description (info) != NULL ? plexus_plugin_info_get_description (info) : "");
-  g_variant_dict_insert (&dict, "filename", "s",
-                         plexus_plugin_info_get_filename (info) != NULL ? plexus_plugin_info_get_filename (info) : "");
+  /* File names need not be UTF-8; D-Bus strings must be. */
+  g_variant_dict_insert (&dict, "filename", "s", filename);
   g_variant_dict_insert_value (&dict, "services",
                                g_variant_new_strv (services != NULL ? services : empty, -1));
   g_variant_dict_insert_value (&dict, "roles", g_variant_new_strv ((const gchar * const *) roles, -1));

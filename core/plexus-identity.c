@@ -198,8 +198,11 @@ identity_parse (const gchar *path, const gchar *data, gsize length, GError **err
     return NULL;
   }
 
+  /* GLib 2.74 returns a value *and* sets the error when it cannot unescape
+   * it (PublicKey=...\ with a trailing backslash comes back without it):
+   * the error, not the value, says whether the field could be read. */
   public_text = g_key_file_get_string (key_file, IDENTITY_GROUP, "PublicKey", &local_error);
-  if (public_text == NULL) {
+  if (local_error != NULL) {
     set_field_error (path, "PublicKey", local_error, error);
     return NULL;
   }
@@ -211,9 +214,9 @@ identity_parse (const gchar *path, const gchar *data, gsize length, GError **err
   }
 
   seed_text = g_key_file_get_string (key_file, IDENTITY_GROUP, "Seed", &local_error);
-  if (seed_text == NULL) {
+  if (local_error != NULL) {
     set_field_error (path, "Seed", local_error, error);
-    return NULL;
+    goto out;
   }
   seed = secure_alloc (crypto_sign_SEEDBYTES);
   if (!decode_key_field (seed_text, seed, crypto_sign_SEEDBYTES)) {
@@ -233,7 +236,7 @@ identity_parse (const gchar *path, const gchar *data, gsize length, GError **err
 
 out:
   wipe_string (seed_text);
-  sodium_free (seed);
+  sodium_free (seed);  /* NULL is fine */
   return self;
 }
 

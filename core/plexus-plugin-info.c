@@ -217,6 +217,8 @@ is_known_plugin_key (const gchar *key)
   return g_strv_contains (known, key);
 }
 
+/* The file's name without ".plugin", as bytes: a plugin's Name must match
+ * it exactly. */
 static gchar *
 name_from_path (const gchar *path)
 {
@@ -227,34 +229,153 @@ name_from_path (const gchar *path)
   return g_steal_pointer (&base);
 }
 
-/* Reads an optional list; a missing key is an empty list. */
+/* The same as UTF-8, for names and messages that reach D-Bus, whatever
+ * bytes the file's name holds. */
+static gchar *
+display_name_from_path (const gchar *path)
+{
+  g_autofree gchar *base = g_filename_display_basename (path);
+
+  if (g_str_has_suffix (base, METADATA_SUFFIX))
+    base[strlen (base) - strlen (METADATA_SUFFIX)] = '\0';
+  return g_steal_pointer (&base);
+}
+
+/* GKeyFile checks that values are UTF-8, but not group and key names, which
+ * errors quote and which reach D-Bus: refuse text that is not UTF-8 before
+ * GKeyFile sees it, saying where the first bad byte is (counted from 1). */
+static gboolean
+check_utf8 (const gchar *text, gsize length, const gchar *display_path, GError **error)
+{
+  const gchar *end = NULL;
+  guint line = 1;
+
+  if (g_utf8_validate_len (text, length, &end))
+    return TRUE;
+  for (const gchar *p = text; p < end; p++) {
+    if (*p == '\n')
+      line++;
+  }
+  g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
+               "%s: %s at byte %" G_GSIZE_FORMAT " (line %u); plugin metadata must be UTF-8 text",
+               display_path, *end == '\0' ? "NUL character" : "not valid UTF-8",
+               (gsize) (end - text) + 1, line);
+  return FALSE;
+}
+
+/* Reads a string. GLib 2.74 returns the value *and* sets an error when a
+ * backslash starts no escape sequence (Name=fuzz\ comes back as "fuzz"),
+ * so the error decides; a missing key is no error here: %NULL without one. */
+static gboolean
+get_string (GKeyFile     *keyfile,
+            const gchar  *group,
+            const gchar  *key,
+            const gchar  *display_path,
+            gchar       **value,
+            GError      **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree gchar *text = NULL;
+
+  *value = NULL;
+  if (!g_key_file_has_key (keyfile, group, key, NULL))
+    return TRUE;
+  text = g_key_file_get_string (keyfile, group, key, &local_error);
+  if (local_error != NULL) {
+    /* The text is UTF-8 by now, so only an escape can be at fault. */
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
+                 "%s: [%s] %s: invalid escape sequence in the value; a backslash must start "
+                 "\\s, \\n, \\t, \\r or \\\\",
+                 display_path, group, key);
+    return FALSE;
+  }
+  *value = g_steal_pointer (&text);
+  return TRUE;
+}
+
+/* Description, in the first of the user's languages it is translated to.
+ * Every translation is checked (the key file keeps them all), so that a
+ * file does not work in one locale and fail in another. Not
+ * g_key_file_get_locale_string(), which in GLib 2.74 takes a value with a
+ * bad escape and leaks the error. */
+static gboolean
+get_description (GKeyFile     *keyfile,
+                 const gchar  *display_path,
+                 gchar       **description,
+                 GError      **error)
+{
+  g_auto(GStrv) keys = g_key_file_get_keys (keyfile, PLUGIN_GROUP, NULL, NULL);
+  g_autoptr(GHashTable) translations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  const gchar * const *languages = g_get_language_names_with_category ("LC_MESSAGES");
+  g_autofree gchar *untranslated = NULL;
+  const gchar *found = NULL;
+
+  *description = NULL;
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+    const gchar *key = keys[i];
+    gchar *value = NULL;
+
+    /* The caller allows only Description and Description[LOCALE]. */
+    if (!g_str_has_prefix (key, "Description"))
+      continue;
+    if (!get_string (keyfile, PLUGIN_GROUP, key, display_path, &value, error))
+      return FALSE;
+    /* A key may repeat: get_keys() lists it each time. */
+    if (g_str_equal (key, "Description")) {
+      g_free (untranslated);
+      untranslated = value;
+    } else {
+      g_hash_table_replace (translations,
+                            g_strndup (key + strlen ("Description["),
+                                       strlen (key) - strlen ("Description[]")),
+                            value);
+    }
+  }
+  for (guint i = 0; languages[i] != NULL && found == NULL; i++)
+    found = g_hash_table_lookup (translations, languages[i]);
+  *description = g_strdup (found != NULL ? found : untranslated);
+  return TRUE;
+}
+
+/* Reads an optional list; a missing key or an empty value is an empty
+ * list. */
 static gchar **
 get_optional_list (GKeyFile    *keyfile,
                    const gchar *key,
-                   const gchar *path,
+                   const gchar *display_path,
                    GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
-  gchar **list;
+  g_auto(GStrv) list = NULL;
 
   if (!g_key_file_has_key (keyfile, PLUGIN_GROUP, key, NULL))
     return g_new0 (gchar *, 1);
   list = g_key_file_get_string_list (keyfile, PLUGIN_GROUP, key, NULL, &local_error);
-  if (list == NULL) {
-    /* An empty value ("Depends=") is an empty list, not an error. */
+  if (local_error != NULL) {
+    /* The text is UTF-8 by now, so only an escape can be at fault. */
     if (g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE))
-      return g_new0 (gchar *, 1);
-    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
-                 "%s: [%s] %s: %s", path, PLUGIN_GROUP, key, local_error->message);
+      g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
+                   "%s: [%s] %s: invalid escape sequence in the value; a backslash must start "
+                   "\\s, \\n, \\t, \\r, \\\\ or \\;",
+                   display_path, PLUGIN_GROUP, key);
+    else
+      g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
+                   "%s: [%s] %s: %s", display_path, PLUGIN_GROUP, key, local_error->message);
     return NULL;
   }
-  return list;
+  /* An empty value is an empty list; never NULL without an error. */
+  if (list == NULL)
+    return g_new0 (gchar *, 1);
+  return g_steal_pointer (&list);
 }
 
+/* @path is the file as bytes, for the name check and the module's folder;
+ * @display_path is it as UTF-8, for messages. */
 static gboolean
 parse_plugin_group (PlexusPluginInfo *self,
                     GKeyFile         *keyfile,
                     const gchar      *path,
+                    const gchar      *display_path,
                     GError          **error)
 {
   g_autoptr(GError) local_error = NULL;
@@ -264,12 +385,12 @@ parse_plugin_group (PlexusPluginInfo *self,
   g_autofree gchar *module = NULL;
   g_autofree gchar *dir = NULL;
   g_autofree gchar *module_file = NULL;
-  gchar *description;
+  g_autofree gchar *description = NULL;
 
-  keys = g_key_file_get_keys (keyfile, PLUGIN_GROUP, NULL, &local_error);
+  keys = g_key_file_get_keys (keyfile, PLUGIN_GROUP, NULL, NULL);
   if (keys == NULL) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
-                 "%s: no [%s] group", path, PLUGIN_GROUP);
+                 "%s: no [%s] group", display_path, PLUGIN_GROUP);
     return FALSE;
   }
   for (guint i = 0; keys[i] != NULL; i++) {
@@ -277,83 +398,88 @@ parse_plugin_group (PlexusPluginInfo *self,
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                    "%s: [%s] %s: unknown key; expected Name, Module, Description, "
                    "Services, Roles or Depends",
-                   path, PLUGIN_GROUP, keys[i]);
+                   display_path, PLUGIN_GROUP, keys[i]);
       return FALSE;
     }
   }
 
-  self->name = g_key_file_get_string (keyfile, PLUGIN_GROUP, "Name", NULL);
+  if (!get_string (keyfile, PLUGIN_GROUP, "Name", display_path, &self->name, error))
+    return FALSE;
   if (self->name == NULL) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
-                 "%s: [%s] Name: missing", path, PLUGIN_GROUP);
+                 "%s: [%s] Name: missing", display_path, PLUGIN_GROUP);
     return FALSE;
   }
   if (!is_valid_plugin_name (self->name)) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                  "%s: [%s] Name: “%s” is not a plugin name; use lower-case letters, "
                  "digits and “-”",
-                 path, PLUGIN_GROUP, self->name);
+                 display_path, PLUGIN_GROUP, self->name);
     return FALSE;
   }
   /* One name, one file: this is what makes "first in the search path
    * wins" possible without opening every file. */
   if (g_strcmp0 (self->name, file_name) != 0) {
+    g_autofree gchar *display_file_name = display_name_from_path (path);
+
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                  "%s: [%s] Name: “%s” does not match the file name; expected “%s”",
-                 path, PLUGIN_GROUP, self->name, file_name);
+                 display_path, PLUGIN_GROUP, self->name, display_file_name);
     return FALSE;
   }
 
-  module = g_key_file_get_string (keyfile, PLUGIN_GROUP, "Module", NULL);
+  if (!get_string (keyfile, PLUGIN_GROUP, "Module", display_path, &module, error))
+    return FALSE;
   if (module == NULL)
     module = g_strdup (self->name);
   if (!is_valid_module_name (module)) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                  "%s: [%s] Module: “%s” is not a module name in the same folder",
-                 path, PLUGIN_GROUP, module);
+                 display_path, PLUGIN_GROUP, module);
     return FALSE;
   }
   dir = g_path_get_dirname (path);
   module_file = g_strconcat (module, "." G_MODULE_SUFFIX, NULL);
   self->module_path = g_build_filename (dir, module_file, NULL);
 
-  description = g_key_file_get_locale_string (keyfile, PLUGIN_GROUP, "Description", NULL, NULL);
+  if (!get_description (keyfile, display_path, &description, error))
+    return FALSE;
   if (description != NULL) {
     g_free (self->description);
-    self->description = description;
+    self->description = g_steal_pointer (&description);
   }
 
   g_strfreev (self->services);
-  self->services = get_optional_list (keyfile, "Services", path, error);
+  self->services = get_optional_list (keyfile, "Services", display_path, error);
   if (self->services == NULL)
     return FALSE;
   for (guint i = 0; self->services[i] != NULL; i++) {
     if (!plexus_service_name_is_known (self->services[i])) {
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                    "%s: [%s] Services: “%s” is not a service Plexus knows",
-                   path, PLUGIN_GROUP, self->services[i]);
+                   display_path, PLUGIN_GROUP, self->services[i]);
       return FALSE;
     }
   }
 
-  roles = get_optional_list (keyfile, "Roles", path, error);
+  roles = get_optional_list (keyfile, "Roles", display_path, error);
   if (roles == NULL)
     return FALSE;
   if (!plexus_roles_from_strv ((const gchar * const *) roles, &self->roles, &local_error)) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
-                 "%s: [%s] Roles: %s", path, PLUGIN_GROUP, local_error->message);
+                 "%s: [%s] Roles: %s", display_path, PLUGIN_GROUP, local_error->message);
     return FALSE;
   }
 
   g_strfreev (self->depends);
-  self->depends = get_optional_list (keyfile, "Depends", path, error);
+  self->depends = get_optional_list (keyfile, "Depends", display_path, error);
   if (self->depends == NULL)
     return FALSE;
   for (guint i = 0; self->depends[i] != NULL; i++) {
     if (!is_valid_plugin_name (self->depends[i])) {
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                    "%s: [%s] Depends: “%s” is not a plugin name",
-                   path, PLUGIN_GROUP, self->depends[i]);
+                   display_path, PLUGIN_GROUP, self->depends[i]);
       return FALSE;
     }
   }
@@ -364,7 +490,7 @@ parse_plugin_group (PlexusPluginInfo *self,
 static gboolean
 parse_config_group (PlexusPluginInfo *self,
                     GKeyFile         *keyfile,
-                    const gchar      *path,
+                    const gchar      *display_path,
                     GError          **error)
 {
   g_auto(GStrv) keys = NULL;
@@ -374,16 +500,18 @@ parse_config_group (PlexusPluginInfo *self,
 
   keys = g_key_file_get_keys (keyfile, CONFIG_GROUP, NULL, NULL);
   for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
-    g_autofree gchar *type = g_key_file_get_string (keyfile, CONFIG_GROUP, keys[i], NULL);
+    g_autofree gchar *type = NULL;
     PlexusConfigType config_type;
 
     if (!is_valid_config_key (keys[i])) {
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                    "%s: [%s] %s: not a configuration key name; use letters, digits, "
                    "“-” and “_”",
-                   path, CONFIG_GROUP, keys[i]);
+                   display_path, CONFIG_GROUP, keys[i]);
       return FALSE;
     }
+    if (!get_string (keyfile, CONFIG_GROUP, keys[i], display_path, &type, error))
+      return FALSE;
     /* Enums need their choices, which one keyfile value cannot carry. */
     if (type == NULL ||
         !plexus_config_type_from_string (type, &config_type, NULL) ||
@@ -391,7 +519,7 @@ parse_config_group (PlexusPluginInfo *self,
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                    "%s: [%s] %s: “%s” is not a configuration type; expected string, "
                    "string-list, boolean, integer, double, address, uri or uri-list",
-                   path, CONFIG_GROUP, keys[i], type != NULL ? type : "");
+                   display_path, CONFIG_GROUP, keys[i], type != NULL ? type : "");
       return FALSE;
     }
     g_hash_table_insert (self->config_keys, g_strdup (keys[i]), g_steal_pointer (&type));
@@ -408,7 +536,11 @@ parse_config_group (PlexusPluginInfo *self,
  * `Name`; its module is `Module` (default: the name) plus the platform's
  * module suffix, in the same folder. Unknown keys, unknown services and
  * roles and unknown configuration types are errors naming the file and the
- * key (%PLEXUS_ERROR_PLUGIN). Nothing is loaded.
+ * key (%PLEXUS_ERROR_PLUGIN), as are text that is not UTF-8 and values
+ * with an invalid escape sequence. Nothing is loaded.
+ *
+ * Error messages are UTF-8 whatever the file holds or is called: they name
+ * the file as g_filename_display_name() shows it.
  *
  * Returns: (transfer full): the info, in state
  *   %PLEXUS_PLUGIN_STATE_AVAILABLE, or %NULL on error
@@ -420,18 +552,33 @@ plexus_plugin_info_new_from_file (const gchar *path, GError **error)
   g_autoptr(GKeyFile) keyfile = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
   g_auto(GStrv) groups = NULL;
+  g_autofree gchar *display_path = NULL;
+  g_autofree gchar *contents = NULL;
+  gsize length = 0;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  display_path = g_filename_display_name (path);
   if (!g_str_has_suffix (path, METADATA_SUFFIX)) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
-                 "%s: plugin metadata files end in “%s”", path, METADATA_SUFFIX);
+                 "%s: plugin metadata files end in “%s”", display_path, METADATA_SUFFIX);
     return NULL;
   }
-  if (!g_key_file_load_from_file (keyfile, path, G_KEY_FILE_NONE, &local_error)) {
+  if (!g_file_get_contents (path, &contents, &length, &local_error)) {
+    /* GLib's message names the file already, for humans. */
+    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN, local_error->message);
+    return NULL;
+  }
+  if (!check_utf8 (contents, length, display_path, error))
+    return NULL;
+  /* GKeyFile drops keys for locales the user does not use, unchecked,
+   * unless asked to keep them: then a file is accepted or refused whatever
+   * the locale. */
+  if (!g_key_file_load_from_data (keyfile, contents, length, G_KEY_FILE_KEEP_TRANSLATIONS,
+                                  &local_error)) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
-                 "%s: %s", path, local_error->message);
+                 "%s: %s", display_path, local_error->message);
     return NULL;
   }
 
@@ -440,16 +587,16 @@ plexus_plugin_info_new_from_file (const gchar *path, GError **error)
     if (g_strcmp0 (groups[i], PLUGIN_GROUP) != 0 && g_strcmp0 (groups[i], CONFIG_GROUP) != 0) {
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
                    "%s: [%s]: unknown group; expected [%s] and optionally [%s]",
-                   path, groups[i], PLUGIN_GROUP, CONFIG_GROUP);
+                   display_path, groups[i], PLUGIN_GROUP, CONFIG_GROUP);
       return NULL;
     }
   }
 
   self = g_object_new (PLEXUS_TYPE_PLUGIN_INFO, NULL);
   self->filename = g_strdup (path);
-  if (!parse_plugin_group (self, keyfile, path, error))
+  if (!parse_plugin_group (self, keyfile, path, display_path, error))
     return NULL;
-  if (!parse_config_group (self, keyfile, path, error))
+  if (!parse_config_group (self, keyfile, display_path, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -460,7 +607,8 @@ plexus_plugin_info_new_from_file (const gchar *path, GError **error)
  * @message: why
  *
  * Stands in for a plugin whose metadata is unusable, so that it still
- * shows up in plugin listings, named after its file, with the reason.
+ * shows up in plugin listings, named after its file (as
+ * g_filename_display_basename() shows it), with the reason.
  *
  * Returns: (transfer full): an info in state %PLEXUS_PLUGIN_STATE_FAILED
  */
@@ -473,7 +621,8 @@ plexus_plugin_info_new_failed (const gchar *path, const gchar *message)
   g_return_val_if_fail (message != NULL, NULL);
 
   self = g_object_new (PLEXUS_TYPE_PLUGIN_INFO, NULL);
-  self->name = name_from_path (path);
+  /* The name is shown (on D-Bus too), so it must be UTF-8. */
+  self->name = display_name_from_path (path);
   self->filename = g_strdup (path);
   self->state = PLEXUS_PLUGIN_STATE_FAILED;
   self->message = g_strdup (message);

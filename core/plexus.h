@@ -10,6 +10,7 @@
 #include <plexus-config.h>
 #include <plexus-identity.h>
 #include <plexus-capabilities.h>
+#include <plexus-envelope.h>
 #include <plexus-provider.h>
 #include <plexus-broker.h>
 #include <plexus-context.h>

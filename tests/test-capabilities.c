@@ -45,9 +45,9 @@ make_full (void)
 {
   PlexusCapabilities *caps = plexus_capabilities_new (PEER_ID);
   PlexusServiceCapability signaling = { TRUE, 0.3, 1000, 100 };
-  /* Values that have no short exact decimal form. */
+  /* Values that have no short exact decimal form, and the extremes. */
   PlexusServiceCapability stun = { FALSE, 0.1 + 0.2, 0, 1.0 / 3.0 };
-  PlexusServiceCapability registry = { TRUE, 1.0, G_MAXINT64, 1e-9 };
+  PlexusServiceCapability registry = { TRUE, 1.0, PLEXUS_CAPABILITIES_MAX_COUNT, 1e-6 };
 
   plexus_capabilities_set_roles (caps, PLEXUS_ROLE_ALL);
   plexus_capabilities_set_service (caps, "stun", &stun);
@@ -304,7 +304,7 @@ test_stable_serialisation (void)
   g_autoptr(PlexusCapabilities) b = plexus_capabilities_new (PEER_ID);
   PlexusServiceCapability signaling = { TRUE, 0.3, 1000, 100 };
   PlexusServiceCapability stun = { FALSE, 0.1 + 0.2, 0, 1.0 / 3.0 };
-  PlexusServiceCapability registry = { TRUE, 1.0, G_MAXINT64, 1e-9 };
+  PlexusServiceCapability registry = { TRUE, 1.0, PLEXUS_CAPABILITIES_MAX_COUNT, 1e-6 };
   g_autofree gchar *text_a = NULL;
   g_autofree gchar *text_b = NULL;
   g_autofree gchar *text_c = NULL;
@@ -335,8 +335,8 @@ test_stable_serialisation (void)
                 "\"stun\":{\"bandwidth_mbps\":0.33333333333333331,\"capacity\":0,"
                 "\"load\":0.30000000000000004,\"available\":false},"
                 "\"signaling\":{\"load\":0.3,\"available\":true,\"capacity\":1000,\"bandwidth_mbps\":100},"
-                "\"room-registry\":{\"available\":true,\"load\":1,\"capacity\":9223372036854775807,"
-                "\"bandwidth_mbps\":1e-9}},"
+                "\"room-registry\":{\"available\":true,\"load\":1,\"capacity\":9007199254740992,"
+                "\"bandwidth_mbps\":1e-6}},"
                 "\"roles\":[\"server\",\"bootstrap\",\"super\",\"standard\"],"
                 "\"peer_id\":\"" PEER_ID "\"}");
   g_assert_true (plexus_capabilities_equal (a, c));
@@ -533,6 +533,13 @@ static const InvalidCase invalid_cases[] = {
     "services.signaling.bandwidth_mbps: -inf is not a finite number" },
   { SIGNALING ("\"available\":true,\"load\":0.5,\"bandwidth_mbps\":[]"),
     "services.signaling.bandwidth_mbps: expected a number, got an array" },
+  /* Bounds that keep every value one json-glib writes as JSON, and exact. */
+  { SIGNALING ("\"available\":true,\"load\":0.5,\"bandwidth_mbps\":1e17"),
+    "services.signaling.bandwidth_mbps: 1e+17 is out of range 0..1000000" },
+  { SIGNALING ("\"available\":true,\"load\":0.5,\"bandwidth_mbps\":1000000.5"),
+    "services.signaling.bandwidth_mbps: 1e+06 is out of range 0..1000000" },
+  { SIGNALING ("\"available\":true,\"load\":0.5,\"capacity\":9007199254740993"),
+    "services.signaling.capacity: 9007199254740993 is out of range 0..9007199254740992" },
 
   /* resources */
   { WITH ("\"resources\":[]"), "resources: expected an object, got an array" },
@@ -549,12 +556,18 @@ static const InvalidCase invalid_cases[] = {
     "resources.bandwidth.down: expected a number, got a string" },
   { WITH ("\"resources\":{\"bandwidth\":{\"up\":1,\"down\":1e400}}"),
     "resources.bandwidth.down: inf is not a finite number" },
+  { WITH ("\"resources\":{\"bandwidth\":{\"down\":1e20}}"),
+    "resources.bandwidth.down: 1e+20 is out of range 0..1000000" },
+  { WITH ("\"resources\":{\"bandwidth\":{\"up\":2000000}}"),
+    "resources.bandwidth.up: 2e+06 is out of range 0..1000000" },
   { WITH ("\"resources\":{\"storage\":1000}"), "resources.storage: expected an object, got an integer" },
   { WITH ("\"resources\":{\"storage\":{\"used\":1}}"), "resources.storage: unknown member 'used'" },
   { WITH ("\"resources\":{\"storage\":{\"available\":1.5}}"),
     "resources.storage.available: expected an integer, got a number" },
   { WITH ("\"resources\":{\"storage\":{\"available\":-1}}"),
     "resources.storage.available: -1 is negative" },
+  { WITH ("\"resources\":{\"storage\":{\"available\":9223372036854775807}}"),
+    "resources.storage.available: 9223372036854775807 is out of range 0..9007199254740992" },
 
   /* location */
   { WITH ("\"location\":\"us-west\""), "location: expected an object, got a string" },
@@ -648,6 +661,98 @@ test_not_json (void)
   }
 }
 
+/* Found by fuzzing: messages reach D-Bus, so they are UTF-8 whatever the
+ * input holds. */
+static void
+test_not_utf8 (void)
+{
+  static const gchar with_nul[] = "{\"peer_id\":\"a\0\"}";
+  /* Valid UTF-8, but json-glib's message quotes the string cut after the
+   * first byte of the é that \u00e9 stands for. */
+  static const gchar cut[] =
+    "{\"peer_id\":\"79b5562e8fe654f9rol:t&uelin \\u00e91}},\"extra\":}";
+  g_autoptr(PlexusCapabilities) caps = NULL;
+  g_autoptr(GError) error = NULL;
+
+  caps = plexus_capabilities_new_from_string ("{\"peer_id\":\"\377\"}", -1, &error);
+  g_assert_null (caps);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+  g_assert_cmpstr (error->message, ==, "capabilities are not valid JSON: not valid UTF-8 at byte 13");
+  g_clear_error (&error);
+
+  caps = plexus_capabilities_new_from_string (with_nul, sizeof with_nul - 1, &error);
+  g_assert_null (caps);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+  g_assert_cmpstr (error->message, ==, "capabilities are not valid JSON: NUL character at byte 14");
+  g_clear_error (&error);
+
+  caps = plexus_capabilities_new_from_string (cut, -1, &error);
+  g_assert_null (caps);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, "capabilities are not valid JSON: "));
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+}
+
+/* Found by fuzzing: json-glib 1.6 writes a double printed without a '.'
+ * with ".0" appended, so 1e20 came out as "1e+20.0" and 1e-8 as
+ * "1e-08.0", which no peer can read. Numbers are bounded and kept to six
+ * decimal places, so that whatever is accepted can be passed on. */
+static void
+test_numbers_pass_on (void)
+{
+  static const gchar extremes[] =
+    "{" HEAD ",\"services\":{\"stun\":{\"available\":true,\"load\":1e-8,"
+    "\"capacity\":9007199254740992,\"bandwidth_mbps\":1000000}},"
+    "\"resources\":{\"uptime\":0.1234567,\"bandwidth\":{\"up\":3e-8,\"down\":1e6},"
+    "\"storage\":{\"available\":9007199254740992}}}";
+  g_autoptr(PlexusCapabilities) caps = parse_ok (extremes);
+  g_autoptr(PlexusCapabilities) set = plexus_capabilities_new (PEER_ID);
+  PlexusServiceCapability tiny = { TRUE, 1e-8, 0, 5e-7 };
+  PlexusServiceCapability got = { 0 };
+  gdouble up = 0, down = 0;
+
+  g_assert_true (plexus_capabilities_get_service (caps, "stun", &got));
+  g_assert_cmpfloat (got.load, ==, 0.0);
+  g_assert_cmpint (got.capacity, ==, PLEXUS_CAPABILITIES_MAX_COUNT);
+  g_assert_cmpfloat (got.bandwidth_mbps, ==, PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS);
+  g_assert_cmpfloat (plexus_capabilities_get_uptime (caps), ==, 0.123457);
+  plexus_capabilities_get_bandwidth (caps, &up, &down);
+  g_assert_cmpfloat (up, ==, 0.0);
+  g_assert_cmpfloat (down, ==, 1e6);
+  g_assert_cmpint (plexus_capabilities_get_storage_mb (caps), ==, PLEXUS_CAPABILITIES_MAX_COUNT);
+  assert_round_trip (caps);
+
+  /* The setters keep the same precision. */
+  plexus_capabilities_set_service (set, "stun", &tiny);
+  plexus_capabilities_set_uptime (set, 2e-8);
+  plexus_capabilities_set_bandwidth (set, 0.0000015, 1e-6);
+  g_assert_true (plexus_capabilities_get_service (set, "stun", &got));
+  g_assert_cmpfloat (got.load, ==, 0.0);
+  g_assert_cmpfloat (got.bandwidth_mbps, ==, 1e-6);
+  g_assert_cmpfloat (plexus_capabilities_get_uptime (set), ==, 0.0);
+  plexus_capabilities_get_bandwidth (set, &up, &down);
+  g_assert_cmpfloat (up, ==, 2e-6);
+  g_assert_cmpfloat (down, ==, 1e-6);
+  assert_round_trip (set);
+
+  /* Multiples of 1e-6 are written as JSON that reads back: all those
+   * below 1e-3 (those below 1e-4 are written with an exponent), and a
+   * sample of the rest. */
+  for (guint i = 0; i <= 1000000; i += i < 1000 ? 1 : 997) {
+    g_autoptr(PlexusCapabilities) each = plexus_capabilities_new (PEER_ID);
+    g_autoptr(PlexusCapabilities) again = NULL;
+    g_autofree gchar *text = NULL;
+    g_autoptr(GError) error = NULL;
+
+    plexus_capabilities_set_uptime (each, i / 1e6);
+    text = plexus_capabilities_to_string (each);
+    again = plexus_capabilities_new_from_string (text, -1, &error);
+    g_assert_no_error (error);
+    g_assert_true (plexus_capabilities_equal (each, again));
+  }
+}
+
 /* JSON text is one value; json-glib 1.6 would take the first of several. */
 static void
 test_multiple_values (void)
@@ -689,6 +794,7 @@ call_bad_setter (guint which)
   PlexusServiceCapability bad_capacity = { TRUE, 0.5, -2, -1 };
   PlexusServiceCapability bad_bandwidth = { TRUE, 0.5, -1, -0.5 };
   PlexusServiceCapability good = { TRUE, 0.5, -1, -1 };
+  PlexusServiceCapability huge_capacity = { TRUE, 0.5, PLEXUS_CAPABILITIES_MAX_COUNT + 1, -1 };
   g_autofree gchar *long_region = g_strnfill (65, 'r');
 
   switch (which) {
@@ -734,12 +840,21 @@ call_bad_setter (guint which)
       g_assert_null (none);
     }
     break;
+  case 13:
+    plexus_capabilities_set_bandwidth (caps, 1, PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS + 1);
+    break;
+  case 14:
+    plexus_capabilities_set_service (caps, "signaling", &huge_capacity);
+    break;
+  case 15:
+    plexus_capabilities_set_storage_mb (caps, PLEXUS_CAPABILITIES_MAX_COUNT + 1);
+    break;
   default:
     g_assert_not_reached ();
   }
 }
 
-#define N_BAD_SETTERS 13
+#define N_BAD_SETTERS 16
 
 static void
 test_setter_refuses (gconstpointer data)
@@ -774,6 +889,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/plexus/capabilities/invalid/long-name", test_long_names_quoted_briefly);
   g_test_add_func ("/plexus/capabilities/invalid/not-json", test_not_json);
   g_test_add_func ("/plexus/capabilities/invalid/multiple-values", test_multiple_values);
+  g_test_add_func ("/plexus/capabilities/invalid/not-utf8", test_not_utf8);
+  g_test_add_func ("/plexus/capabilities/numbers-pass-on", test_numbers_pass_on);
   for (guint i = 0; i < N_BAD_SETTERS; i++) {
     g_autofree gchar *path = g_strdup_printf ("/plexus/capabilities/setter-refuses/%u", i);
     g_test_add_data_func (path, GUINT_TO_POINTER (i), test_setter_refuses);

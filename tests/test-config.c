@@ -186,6 +186,15 @@ static const ErrorCase error_cases[] = {
   { "[node]\nserver=ws:///path\n", "[node] server: ", "'ws:///path' has no host" },
   { "[node]\nserver=example.org\n", "[node] server: ", "'example.org' is not a URI" },
   { "[node]\nbootstrap=ws://a.example/;https://b.example/\n", "[node] bootstrap: ", "'https://b.example/' is not a ws:// or wss:// URI" },
+  /* GLib returns these values (eu\xwest verbatim, eu\ as eu) with an error. */
+  { "[node]\nregion=eu\\xwest\n", "[node] region: ", "invalid escape sequence" },
+  { "[node]\nregion=eu\\\n", "[node] region: ", "invalid escape sequence" },
+  { "[node]\nregion=eu\\;west\n", "[node] region: ", "invalid escape sequence" },
+  { "[node]\nbootstrap=ws://a.example/\\x\n", "[node] bootstrap: ", "invalid escape sequence" },
+  /* GKeyFile checks values for UTF-8, but not names, which are quoted. */
+  { "[node]\nlist\264n=92.3:80\n", "", "not valid UTF-8 at byte 12 (line 2)" },
+  { "[n\377ode]\n", "", "not valid UTF-8 at byte 3 (line 1)" },
+  { "[node]\nregion=\303\n", "", "not valid UTF-8 at byte 15 (line 2)" },
   { "[node]\nthis is not a key\n", "", "this is not a key" },
   { "mode=peer\n", "", "" },
 };
@@ -202,16 +211,54 @@ test_errors (void)
     g_autofree gchar *name = g_strdup_printf ("case-%u.conf", i);
     g_autofree gchar *path = tmp_dir_write (dir, name, c->data);
     g_autofree gchar *prefix = g_strdup_printf ("%s: %s", path, c->where);
+    g_autofree gchar *escaped = g_strescape (c->data, NULL);
 
     plexus_config_add_key (config, "test", "flag", PLEXUS_CONFIG_TYPE_BOOLEAN, "false", NULL);
 
-    g_test_message ("case %u: %s", i, c->data);
+    g_test_message ("case %u: %s", i, escaped);
     g_assert_false (plexus_config_load_file (config, path, TRUE, &error));
     g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG);
     g_test_message ("message: %s", error->message);
     g_assert_true (g_str_has_prefix (error->message, prefix));
     g_assert_nonnull (strstr (error->message + strlen (prefix), c->reason));
   }
+}
+
+/* Whatever the input, messages are UTF-8: they reach logs and D-Bus. */
+static void
+test_not_utf8 (void)
+{
+  g_autoptr(PlexusConfig) config = plexus_config_new ();
+  g_autoptr(GError) error = NULL;
+  static const gchar with_nul[] = "[node]\nregion=eu\0west\n";
+  const gchar * const bad_items[] = { "ws://a.example/", "ws://\377.example/", NULL };
+
+  g_assert_false (plexus_config_load_data (config, with_nul, sizeof with_nul - 1, "nul.conf", &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG);
+  g_assert_cmpstr (error->message, ==,
+                   "nul.conf: NUL character at byte 17 (line 2); configuration must be UTF-8 text");
+  g_clear_error (&error);
+  g_assert_cmpstr (plexus_config_get_origin (config, "node", "region"), ==, "default");
+
+  g_assert_false (plexus_config_set_override_from (config, "--region", "node", "region",
+                                                   "eu\377", &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_true (g_str_has_prefix (error->message,
+                                   "--region: [node] region: not valid UTF-8 at byte 3"));
+  g_clear_error (&error);
+
+  g_assert_false (plexus_config_set_override_list_from (config, "--bootstrap", "node", "bootstrap",
+                                                        bad_items, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message,
+                                   "--bootstrap: [node] bootstrap: not valid UTF-8 at byte 6"));
+  g_clear_error (&error);
+
+  /* A command-line scalar is taken as it is: a backslash is no escape. */
+  g_assert_true (plexus_config_set_override (config, "node", "region", "eu\\xwest", &error));
+  g_assert_no_error (error);
+  assert_string (config, "node", "region", "eu\\xwest");
 }
 
 static void
@@ -587,6 +634,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/plexus/config/defaults", test_defaults);
   g_test_add_func ("/plexus/config/layers", test_layers);
   g_test_add_func ("/plexus/config/errors", test_errors);
+  g_test_add_func ("/plexus/config/not-utf8", test_not_utf8);
   g_test_add_func ("/plexus/config/failed-file-changes-nothing", test_failed_file_changes_nothing);
   g_test_add_func ("/plexus/config/must-exist", test_must_exist);
   g_test_add_func ("/plexus/config/parse-address", test_parse_address);

@@ -307,6 +307,9 @@ test_damaged_fields (Fixture *fixture, gconstpointer user_data)
   g_autofree gchar *long_seed = g_strconcat (seed, "AAAA", NULL);
   g_autofree gchar *bad_char_seed = g_strdup (seed);
   g_autofree gchar *truncated_public_key = g_strndup (public_key, 20);
+  /* GLib reads these back without the backslash, and would take them. */
+  g_autofree gchar *escaped_seed = g_strconcat (seed, "\\", NULL);
+  g_autofree gchar *escaped_public_key = g_strconcat (public_key, "\\", NULL);
   struct {
     const gchar *key;
     const gchar *value;
@@ -317,9 +320,11 @@ test_damaged_fields (Fixture *fixture, gconstpointer user_data)
     { "Seed", bad_char_seed, "Seed" },
     { "Seed", "", "Seed" },
     { "Seed", NULL, "Seed: missing" },
+    { "Seed", escaped_seed, "Seed: not a valid value" },
     { "PublicKey", other_public_key, "does not match" },
     { "PublicKey", truncated_public_key, "PublicKey" },
     { "PublicKey", NULL, "PublicKey: missing" },
+    { "PublicKey", escaped_public_key, "PublicKey: not a valid value" },
     { "Version", "2", "version 2" },
     { "Version", "0", "version 0" },
     { "Version", "one", "Version: not a valid value" },
@@ -357,6 +362,19 @@ test_damaged_fields (Fixture *fixture, gconstpointer user_data)
     g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_IDENTITY);
     g_assert_null (strstr (error->message, unpadded));
   }
+}
+
+/* Found by fuzzing: GLib returns PublicKey without its bad trailing escape
+ * and sets an error too; that error was left set, and GLib warned when the
+ * missing Seed set another over it. The fault is PublicKey's. */
+static void
+test_bad_escape_then_missing (Fixture *fixture, gconstpointer user_data)
+{
+  write_key_file (fixture,
+                  "[Identity]\nVersion=1\n"
+                  "PublicKey=ebVWLo/mVPlAeLES6KmLp5AfhTrmlb7X4OORC60ElmQ=\\\n",
+                  -1, 0600);
+  assert_refused (fixture, "PublicKey: not a valid value");
 }
 
 static void
@@ -582,6 +600,7 @@ main (int argc, char *argv[])
   ADD_FIXTURE_TEST ("/plexus/identity/refuse/other-owner", test_other_owner);
   ADD_FIXTURE_TEST ("/plexus/identity/refuse/garbage", test_garbage);
   ADD_FIXTURE_TEST ("/plexus/identity/refuse/damaged-fields", test_damaged_fields);
+  ADD_FIXTURE_TEST ("/plexus/identity/refuse/bad-escape", test_bad_escape_then_missing);
   ADD_FIXTURE_TEST ("/plexus/identity/refuse/too-large", test_too_large);
   ADD_FIXTURE_TEST ("/plexus/identity/refuse/directory", test_directory_in_place);
   ADD_FIXTURE_TEST ("/plexus/identity/refuse/fifo", test_fifo_in_place);

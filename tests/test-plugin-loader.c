@@ -231,6 +231,16 @@ test_info_errors (Fixture *fixture, gconstpointer user_data)
     { "type.plugin", "[Plugin]\nName=type\n[Config]\nport=number\n", "[Config] port: “number” is not a configuration type*" },
     { "enum.plugin", "[Plugin]\nName=enum\n[Config]\nlevel=enum\n", "[Config] level: “enum” is not a configuration type*" },
     { "key.plugin", "[Plugin]\nName=key\n[Config]\n9lives=string\n", "[Config] 9lives: not a configuration key name*" },
+    /* GLib returns such values, less the bad escape, and sets an error. */
+    { "escname.plugin", "[Plugin]\nName=escname\\\n", "[Plugin] Name: invalid escape sequence*" },
+    { "escmodule.plugin", "[Plugin]\nName=escmodule\nModule=escmodule\\\n", "[Plugin] Module: invalid escape sequence*" },
+    { "escdesc.plugin", "[Plugin]\nName=escdesc\nDescription=caf\\x\n", "[Plugin] Description: invalid escape sequence*" },
+    { "escdescde.plugin", "[Plugin]\nName=escdescde\nDescription=ok\nDescription[de]=\\q\n", "[Plugin] Description[de]: invalid escape sequence*" },
+    { "escdepends.plugin", "[Plugin]\nName=escdepends\nDepends=good\\x\n", "[Plugin] Depends: invalid escape sequence*" },
+    { "esctype.plugin", "[Plugin]\nName=esctype\n[Config]\nport=integer\\\n", "[Config] port: invalid escape sequence*" },
+    /* GKeyFile checks values for UTF-8, but not names, which are quoted. */
+    { "utf8key.plugin", "[Plugin]\nName=utf8key\nDescr\377iption=x\n", "not valid UTF-8 at byte 28 (line 3)*" },
+    { "utf8group.plugin", "[Plu\351gin]\nName=utf8group\n", "not valid UTF-8 at byte 5 (line 1)*" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -244,6 +254,93 @@ test_info_errors (Fixture *fixture, gconstpointer user_data)
     g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN);
     if (!g_pattern_match_simple (pattern, error->message))
       g_error ("%s: “%s” does not match “%s”", cases[i].file, error->message, pattern);
+  }
+}
+
+/* Found by fuzzing: whatever bytes a file holds or its name has, what
+ * reaches D-Bus (names and messages) is UTF-8. */
+static void
+test_info_not_utf8 (Fixture *fixture, gconstpointer user_data)
+{
+  static const gchar with_nul[] = "[Plugin]\nName=nul\nDescription=a\0b\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PlexusPluginInfo) info = NULL;
+  g_autoptr(PlexusPluginInfo) failed = NULL;
+  g_autofree gchar *nul_path = g_build_filename (fixture->tmp_dir, "nul.plugin", NULL);
+  g_autofree gchar *latin1_path = NULL;
+  g_autofree gchar *expected = NULL;
+
+  g_file_set_contents (nul_path, with_nul, sizeof with_nul - 1, &error);
+  g_assert_no_error (error);
+  info = plexus_plugin_info_new_from_file (nul_path, &error);
+  g_assert_null (info);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN);
+  expected = g_strdup_printf ("%s: NUL character at byte 32 (line 3)*", nul_path);
+  g_assert_true (g_pattern_match_simple (expected, error->message));
+  g_clear_error (&error);
+
+  /* "\351" is é in Latin-1: a name no plugin can have, but the file is
+   * listed, so its name and message must still be UTF-8. */
+  latin1_path = write_file (fixture->tmp_dir, "caf\351.plugin", "[Plugin]\nName=cafe\n");
+  info = plexus_plugin_info_new_from_file (latin1_path, &error);
+  g_assert_null (info);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN);
+  g_test_message ("message: %s", error->message);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_nonnull (strstr (error->message, "expected “caf\357\277\275”"));
+
+  failed = plexus_plugin_info_new_failed (latin1_path, error->message);
+  g_assert_cmpstr (plexus_plugin_info_get_name (failed), ==, "caf\357\277\275");
+  g_assert_cmpstr (plexus_plugin_info_get_filename (failed), ==, latin1_path);
+}
+
+/* Description follows the user's languages, as in desktop files. */
+static void
+test_info_description_locale (Fixture *fixture, gconstpointer user_data)
+{
+  g_autofree gchar *saved = g_strdup (g_getenv ("LANGUAGE"));
+  g_autofree gchar *path = write_file (fixture->tmp_dir, "words.plugin",
+                                       "[Plugin]\n"
+                                       "Name=words\n"
+                                       "Description=Words\n"
+                                       "Description[de]=Wörter\n"
+                                       "Description[fr_CA]=Mots\n");
+  static const struct {
+    const gchar *languages;
+    const gchar *expected;
+  } cases[] = {
+    { "de_AT", "Wörter" },
+    { "fr_CA.UTF-8", "Mots" },
+    { "fr:de", "Wörter" },
+    { "nl", "Words" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PlexusPluginInfo) info = NULL;
+
+    /* GLib reads LANGUAGE again whenever it changes. */
+    g_setenv ("LANGUAGE", cases[i].languages, TRUE);
+    info = plexus_plugin_info_new_from_file (path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (plexus_plugin_info_get_description (info), ==, cases[i].expected);
+  }
+  if (saved != NULL)
+    g_setenv ("LANGUAGE", saved, TRUE);
+  else
+    g_unsetenv ("LANGUAGE");
+
+  /* Found by fuzzing: a repeated key is listed, and was read, twice. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PlexusPluginInfo) info = NULL;
+    g_autofree gchar *twice = write_file (fixture->tmp_dir, "twice.plugin",
+                                          "[Plugin]\nName=twice\n"
+                                          "Description=First\nDescription=Second\n");
+
+    info = plexus_plugin_info_new_from_file (twice, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (plexus_plugin_info_get_description (info), ==, "Second");
   }
 }
 
@@ -541,6 +638,8 @@ main (int argc, char **argv)
   ADD ("/plexus/plugin-info/parse", test_info_parse);
   ADD ("/plexus/plugin-info/state", test_info_state);
   ADD ("/plexus/plugin-info/errors", test_info_errors);
+  ADD ("/plexus/plugin-info/not-utf8", test_info_not_utf8);
+  ADD ("/plexus/plugin-info/description-locale", test_info_description_locale);
   ADD ("/plexus/plugin-loader/list-without-loading", test_list_without_loading);
   ADD ("/plexus/plugin-loader/load", test_load);
   ADD ("/plexus/plugin-loader/enabled", test_enabled);

@@ -13,40 +13,6 @@
  * valid object or a PLEXUS_ERROR_INVALID_DATA error, and what it accepts
  * must survive a round trip through plexus_capabilities_to_string(). */
 
-/* FIXME: json-glib's parse errors quote the text at fault cut at a byte
- * count, which can split a character (corpus/capabilities/
- * json-error-not-utf8.json), and the decoder passes the message on as its
- * own, to D-Bus callers too. Until it makes the message valid, errors that
- * wrap json-glib's are not checked for UTF-8; -DJSON_MESSAGES_ARE_UTF8=TRUE
- * checks a fix. */
-#ifndef JSON_MESSAGES_ARE_UTF8
-#define JSON_MESSAGES_ARE_UTF8 FALSE
-#endif
-#define JSON_MESSAGE_PREFIX "capabilities are not valid JSON: <data>:"
-
-/* FIXME: json-glib 1.6 writes a double whose shortest form has no '.'
- * with ".0" appended, which breaks exponents: 1e20 comes out as
- * "1e+20.0", which is not JSON. The decoder accepts such numbers
- * (bandwidths have no upper bound) and then writes capabilities no peer
- * can read (corpus/capabilities/huge-bandwidth.json). Until it bounds
- * them, the round trip is not checked when the text written has such a
- * number; -DROUND_TRIP_ANY_NUMBER=TRUE checks a fix. */
-#ifndef ROUND_TRIP_ANY_NUMBER
-#define ROUND_TRIP_ANY_NUMBER FALSE
-#endif
-
-static gboolean
-has_broken_exponent (const gchar *text)
-{
-  for (const gchar *p = strstr (text, "e+"); p != NULL; p = strstr (p, "e+")) {
-    for (p += 2; g_ascii_isdigit (*p); p++)
-      ;
-    if (g_str_has_prefix (p, ".0"))
-      return TRUE;
-  }
-  return FALSE;
-}
-
 /* json-glib 1.6 keeps only the last of several top-level values and leaks
  * the others when a container follows a value ("{} {}", "1 []"); the
  * decoder rejects that text, but the leak is in the library and would both
@@ -56,7 +22,7 @@ has_broken_exponent (const gchar *text)
  * reads them ("..." with backslash escapes, '...' without, and comments
  * from a '/' to the next), and any container that starts at the top level
  * after something else did counts as a second value. (Text that is not
- * UTF-8, or holds a NUL, json-glib refuses before scanning.) */
+ * UTF-8, or holds a NUL, the decoder refuses before json-glib scans it.) */
 static gboolean
 may_hold_several_values (const guint8 *data, gsize size)
 {
@@ -127,20 +93,28 @@ check_accepted (PlexusCapabilities *caps)
     FUZZ_CHECK (plexus_service_name_is_known (services[i]), services[i]);
     FUZZ_CHECK (plexus_capabilities_get_service (caps, services[i], &capability), services[i]);
     FUZZ_CHECK (capability.load >= 0 && capability.load <= 1, services[i]);
+    FUZZ_CHECK (capability.capacity >= -1 &&
+                capability.capacity <= PLEXUS_CAPABILITIES_MAX_COUNT, services[i]);
+    FUZZ_CHECK (capability.bandwidth_mbps == -1 ||
+                (capability.bandwidth_mbps >= 0 &&
+                 capability.bandwidth_mbps <= PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS),
+                services[i]);
   }
 
   uptime = plexus_capabilities_get_uptime (caps);
   FUZZ_CHECK (uptime == -1 || (uptime >= 0 && uptime <= 1), "uptime out of range");
   plexus_capabilities_get_bandwidth (caps, &up, &down);
-  FUZZ_CHECK (up == -1 || up >= 0, "upload bandwidth out of range");
-  FUZZ_CHECK (down == -1 || down >= 0, "download bandwidth out of range");
-  FUZZ_CHECK (plexus_capabilities_get_storage_mb (caps) >= -1, "storage out of range");
+  FUZZ_CHECK (up == -1 || (up >= 0 && up <= PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS),
+              "upload bandwidth out of range");
+  FUZZ_CHECK (down == -1 || (down >= 0 && down <= PLEXUS_CAPABILITIES_MAX_BANDWIDTH_MBPS),
+              "download bandwidth out of range");
+  FUZZ_CHECK (plexus_capabilities_get_storage_mb (caps) >= -1 &&
+              plexus_capabilities_get_storage_mb (caps) <= PLEXUS_CAPABILITIES_MAX_COUNT,
+              "storage out of range");
 
   /* What we accept from one peer we must be able to pass on to the next. */
   text = plexus_capabilities_to_string (caps);
   FUZZ_CHECK (text != NULL && g_utf8_validate (text, -1, NULL), "bad JSON written");
-  if (!ROUND_TRIP_ANY_NUMBER && has_broken_exponent (text))
-    return;
   again = plexus_capabilities_new_from_string (text, -1, &error);
   if (again == NULL) {
     fprintf (stderr, "written JSON: %s\n", text);
@@ -167,9 +141,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   caps = plexus_capabilities_new_from_string ((const gchar *) data, (gssize) size, &error);
   if (caps == NULL) {
-    fuzz_check_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
-                      JSON_MESSAGES_ARE_UTF8 ||
-                      !g_str_has_prefix (error->message, JSON_MESSAGE_PREFIX));
+    /* Messages go to D-Bus callers too. */
+    fuzz_check_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, TRUE);
     return 0;
   }
   FUZZ_CHECK (error == NULL, "success with an error set");

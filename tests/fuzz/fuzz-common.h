@@ -108,12 +108,14 @@ fuzz_glib_warns_on_values (GKeyFile *key_file)
   return fuzz_glib_warned;
 }
 
+/* @flags as the decoder loads the file: with G_KEY_FILE_KEEP_TRANSLATIONS
+ * it sees (and reads) the keys of every locale. */
 static inline gboolean
-fuzz_key_file_makes_glib_warn (const uint8_t *data, size_t size)
+fuzz_key_file_makes_glib_warn (const uint8_t *data, size_t size, GKeyFileFlags flags)
 {
   g_autoptr(GKeyFile) key_file = g_key_file_new ();
 
-  if (!g_key_file_load_from_data (key_file, (const gchar *) data, size, G_KEY_FILE_NONE, NULL))
+  if (!g_key_file_load_from_data (key_file, (const gchar *) data, size, flags, NULL))
     return FALSE;
   return fuzz_glib_warns_on_values (key_file);
 }

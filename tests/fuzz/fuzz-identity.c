@@ -101,7 +101,7 @@ fuzz_verify (const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  if (!fuzz_key_file_makes_glib_warn (data, size))
+  if (!fuzz_key_file_makes_glib_warn (data, size, G_KEY_FILE_NONE))
     fuzz_key_file (data, size);
   fuzz_peer_id (data, size);
   fuzz_verify (data, size);
