@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "plexus-capabilities.h"
+#include "plexus-envelope.h"
 #include "plexus-error.h"
 #include "plexus-identity.h"
+#include "plexus-json.h"
 
 /* What a node advertises about itself. The JSON form is the one on the wire
  * and on D-Bus; members are snake_case and always written in this order:
@@ -48,6 +50,11 @@
  * multiples of 1e-6 below that are printed with a '.'. MAX_COUNT (2^53)
  * keeps integers exact for peers that read JSON numbers as doubles.
  *
+ * The JSON itself is read strictly by plexus_json_parse_strict(), the reader
+ * envelopes use: one value, RFC 8259 only (no comments, single quotes, hex
+ * numbers...), integers within 64 bits, no U+0000 in strings, no member name
+ * twice in one object, containers nested at most MAX_DEPTH deep.
+ *
  * Parsing is strict: an unknown member, a wrong type or a value out of range
  * anywhere is an error naming the member's path, e.g.
  * `services.signaling.load: 1.5 is out of range 0..1`. A number may be
@@ -63,6 +70,9 @@
 #define NUMBER_SCALE 1e6
 /* How much of a bad string an error message quotes. */
 #define QUOTE_MAX 64
+/* The document nests three levels deep; more is refused before json-glib
+ * reads it, as for envelopes. */
+#define MAX_DEPTH 32
 
 struct _PlexusCapabilities {
   GObject     parent_instance;
@@ -641,7 +651,8 @@ plexus_capabilities_to_string (PlexusCapabilities *self)
   g_return_val_if_fail (PLEXUS_IS_CAPABILITIES (self), NULL);
 
   node = plexus_capabilities_to_json (self);
-  return json_to_string (node, FALSE);
+  /* Mended: json-glib 1.6 writes U+001F in region or timezone unescaped. */
+  return plexus_json_to_string (node, NULL);
 }
 
 /* Parsing. Each helper takes the dotted path of the value it looks at, for
@@ -1096,30 +1107,6 @@ plexus_capabilities_new_from_json (JsonNode *node, GError **error)
   return g_steal_pointer (&self);
 }
 
-/* json-glib 1.6 takes "{} {}" as "{}", ignoring a second value after the
- * first; counting the containers that start at depth 0 notices it. */
-typedef struct {
-  guint depth;
-  guint values;
-} RootCounter;
-
-static void
-on_container_start (JsonParser *parser, gpointer user_data)
-{
-  RootCounter *counter = user_data;
-
-  if (counter->depth++ == 0)
-    counter->values++;
-}
-
-static void
-on_container_end (JsonParser *parser, gpointer container, gpointer user_data)
-{
-  RootCounter *counter = user_data;
-
-  counter->depth--;
-}
-
 /**
  * plexus_capabilities_new_from_string:
  * @json: JSON text
@@ -1127,26 +1114,29 @@ on_container_end (JsonParser *parser, gpointer container, gpointer user_data)
  * @error: return location for a #GError
  *
  * Parses JSON text and reads capabilities from it, as
- * plexus_capabilities_new_from_json() does. Text that is not JSON is
- * %PLEXUS_ERROR_INVALID_DATA too.
+ * plexus_capabilities_new_from_json() does. The text must be exactly one
+ * JSON value, read as strictly as node protocol envelopes are (see the top
+ * of this file); anything else is %PLEXUS_ERROR_INVALID_DATA too.
  *
  * Returns: (transfer full): the capabilities, or %NULL with @error set
  */
 PlexusCapabilities *
 plexus_capabilities_new_from_string (const gchar *json, gssize length, GError **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) local_error = NULL;
-  RootCounter counter = { 0, 0 };
+  const gchar *code = NULL;
   const gchar *end = NULL;
-  JsonNode *root;
+  gsize size;
 
   g_return_val_if_fail (json != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  /* JSON is UTF-8 (RFC 8259); saying so here gives a clearer message than
-   * json-glib's. */
-  if (!g_utf8_validate_len (json, length < 0 ? strlen (json) : (gsize) length, &end)) {
+  size = length < 0 ? strlen (json) : (gsize) length;
+
+  /* JSON is UTF-8 (RFC 8259); saying so here gives a clearer message, with
+   * the byte counted from 1. */
+  if (!g_utf8_validate_len (json, size, &end)) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
                  "capabilities are not valid JSON: %s at byte %" G_GSIZE_FORMAT,
                  *end == '\0' ? "NUL character" : "not valid UTF-8",
@@ -1154,30 +1144,14 @@ plexus_capabilities_new_from_string (const gchar *json, gssize length, GError **
     return NULL;
   }
 
-  parser = json_parser_new_immutable ();
-  g_signal_connect (parser, "object-start", G_CALLBACK (on_container_start), &counter);
-  g_signal_connect (parser, "array-start", G_CALLBACK (on_container_start), &counter);
-  g_signal_connect (parser, "object-end", G_CALLBACK (on_container_end), &counter);
-  g_signal_connect (parser, "array-end", G_CALLBACK (on_container_end), &counter);
-  if (!json_parser_load_from_data (parser, json, length, &local_error)) {
-    /* json-glib quotes the text at fault cut at a byte count, which can
-     * split a character; the message goes to D-Bus callers too. */
-    g_autofree gchar *reason = g_utf8_make_valid (local_error->message, -1);
-
-    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
-                 "capabilities are not valid JSON: %s", reason);
-    return NULL;
-  }
-  if (counter.values > 1) {
-    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
-                         "capabilities are not valid JSON: more than one value at the top level");
-    return NULL;
-  }
-  /* json-glib takes empty (or all-blank) text as a document without root. */
-  root = json_parser_get_root (parser);
+  root = plexus_json_parse_strict (json, size, MAX_DEPTH, &code, &local_error);
   if (root == NULL) {
-    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
-                         "capabilities are not valid JSON: the text is empty");
+    /* bad-envelope: JSON, but JSON Plexus does not accept (a duplicate
+     * member name, an integer beyond 64 bits...). */
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, "%s%s",
+                 g_strcmp0 (code, PLEXUS_ENVELOPE_CODE_BAD_JSON) == 0 ?
+                 "capabilities are not valid JSON: " : "capabilities: ",
+                 local_error->message);
     return NULL;
   }
   return plexus_capabilities_new_from_json (root, error);

@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "plexus-capabilities.h"
 #include "plexus-error.h"
@@ -517,8 +516,6 @@ static const InvalidCase invalid_cases[] = {
     "services.signaling.load: 2 is out of range 0..1" },
   { SIGNALING ("\"available\":true,\"load\":-0.1"),
     "services.signaling.load: -0.1 is out of range 0..1" },
-  { SIGNALING ("\"available\":true,\"load\":1e999"),
-    "services.signaling.load: inf is not a finite number" },
   { SIGNALING ("\"available\":true,\"load\":0.5,\"capacity\":-5"),
     "services.signaling.capacity: -5 is negative" },
   { SIGNALING ("\"available\":true,\"load\":0.5,\"capacity\":-1"),
@@ -529,8 +526,6 @@ static const InvalidCase invalid_cases[] = {
     "services.signaling.capacity: expected an integer, got a string" },
   { SIGNALING ("\"available\":true,\"load\":0.5,\"bandwidth_mbps\":-1"),
     "services.signaling.bandwidth_mbps: -1 is negative" },
-  { SIGNALING ("\"available\":true,\"load\":0.5,\"bandwidth_mbps\":-1e999"),
-    "services.signaling.bandwidth_mbps: -inf is not a finite number" },
   { SIGNALING ("\"available\":true,\"load\":0.5,\"bandwidth_mbps\":[]"),
     "services.signaling.bandwidth_mbps: expected a number, got an array" },
   /* Bounds that keep every value one json-glib writes as JSON, and exact. */
@@ -554,8 +549,6 @@ static const InvalidCase invalid_cases[] = {
   { WITH ("\"resources\":{\"bandwidth\":{\"up\":-3}}"), "resources.bandwidth.up: -3 is negative" },
   { WITH ("\"resources\":{\"bandwidth\":{\"down\":\"fast\"}}"),
     "resources.bandwidth.down: expected a number, got a string" },
-  { WITH ("\"resources\":{\"bandwidth\":{\"up\":1,\"down\":1e400}}"),
-    "resources.bandwidth.down: inf is not a finite number" },
   { WITH ("\"resources\":{\"bandwidth\":{\"down\":1e20}}"),
     "resources.bandwidth.down: 1e+20 is out of range 0..1000000" },
   { WITH ("\"resources\":{\"bandwidth\":{\"up\":2000000}}"),
@@ -753,35 +746,121 @@ test_numbers_pass_on (void)
   }
 }
 
-/* JSON text is one value; json-glib 1.6 would take the first of several. */
+/* JSON text is one value; json-glib 1.6 would take the last of several,
+ * leaking the others. They are refused before json-glib reads them, so this
+ * runs in-process, under the leak checkers. */
 static void
 test_multiple_values (void)
 {
   const gchar *cases[] = {
     "{} {}",
     "{} []",
+    "1 []",
     "{\"peer_id\":\"" PEER_ID "\",\"roles\":[],\"services\":{}} {}",
     "{\"peer_id\":\"" PEER_ID "\",\"roles\":[],\"services\":{}}\n[\"more\"]",
   };
 
-  if (g_test_subprocess ()) {
-    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-      g_autoptr(PlexusCapabilities) caps = NULL;
-      g_autoptr(GError) error = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(PlexusCapabilities) caps = NULL;
+    g_autoptr(GError) error = NULL;
 
-      caps = plexus_capabilities_new_from_string (cases[i], -1, &error);
-      g_assert_null (caps);
-      g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
-      g_assert_cmpstr (error->message, ==,
-                       "capabilities are not valid JSON: more than one value at the top level");
-    }
-    /* json-glib 1.6 leaks every top-level value after the first; leaving
-     * with _exit() keeps that leak, which is not ours, out of the leak
-     * checkers' report. A failed assertion above still fails the test. */
-    _exit (0);
+    caps = plexus_capabilities_new_from_string (cases[i], -1, &error);
+    g_assert_null (caps);
+    g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+    g_test_message ("'%s' -> %s", cases[i], error->message);
+    g_assert_true (g_str_has_prefix (error->message,
+                                     "capabilities are not valid JSON: a second value at byte "));
   }
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_passed ();
+}
+
+/* The JSON is read as strictly as envelopes are: what json-glib 1.6 would
+ * accept although it is not JSON, or read differently from other parsers,
+ * is refused with a message saying where. */
+static void
+test_strict_json (void)
+{
+  static const InvalidCase cases[] = {
+    /* Not JSON. */
+    { "{ // comment\n" HEAD ",\"services\":{}}", "capabilities are not valid JSON: unexpected '/' at byte 2" },
+    { "/* comment */ {" HEAD ",\"services\":{}}", "capabilities are not valid JSON: unexpected '/' at byte 0" },
+    { "{\"peer_id\":'" PEER_ID "',\"roles\":[],\"services\":{}}",
+      "capabilities are not valid JSON: unexpected ''' at byte 11" },
+    { SIGNALING ("\"available\":true,\"load\":0,\"capacity\":0x10"),
+      "capabilities are not valid JSON: malformed number at byte " },
+    { SIGNALING ("\"available\":true,\"load\":0,\"capacity\":010"),
+      "capabilities are not valid JSON: malformed number at byte " },
+    { SIGNALING ("\"available\":true,\"load\":.5"),
+      "capabilities are not valid JSON: unexpected '.' at byte " },
+    { WITH ("\"location\":{\"region\":\"a\\x41\"}"),
+      "capabilities are not valid JSON: invalid escape in a string at byte " },
+    { WITH ("\"location\":{\"region\":\"tab\there\"}"),
+      "capabilities are not valid JSON: control character U+0009 in a string at byte " },
+    /* JSON, but not accepted. */
+    { SIGNALING ("\"available\":true,\"load\":1e999"),
+      "capabilities: the number '1e999' at byte " },
+    { SIGNALING ("\"available\":true,\"load\":0.5,\"bandwidth_mbps\":-1e999"),
+      "capabilities: the number '-1e999' at byte " },
+    { WITH ("\"resources\":{\"bandwidth\":{\"up\":1,\"down\":1e400}}"),
+      "capabilities: the number '1e400' at byte " },
+    { WITH ("\"resources\":{\"storage\":{\"available\":18446744073709551617}}"),
+      "capabilities: the integer '18446744073709551617' at byte " },
+    { WITH ("\"location\":{\"region\":\"us\\u0000-west\"}"),
+      "capabilities: a string at byte " },
+    { WITH ("\"location\":{\"region\":\"\\udc00\"}"),
+      "capabilities: a string at byte " },
+    { "{" HEAD ",\"services\":{},\"roles\":[\"super\"]}",
+      "capabilities: the member name 'roles' appears twice in one object" },
+    { WITH ("\"location\":{\"region\":\"a\",\"region\":\"b\"}"),
+      "capabilities: the member name 'region' appears twice in one object" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(PlexusCapabilities) caps = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_test_message ("case %u: %s", i, cases[i].json);
+    caps = plexus_capabilities_new_from_string (cases[i].json, -1, &error);
+    g_assert_null (caps);
+    g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+    g_test_message ("  -> %s", error->message);
+    g_assert_true (g_str_has_prefix (error->message, cases[i].message));
+  }
+
+  /* Nesting is bounded before json-glib recurses into it. */
+  {
+    g_autoptr(GString) deep = g_string_new ("{" HEAD ",\"services\":{},\"resources\":");
+    g_autoptr(PlexusCapabilities) caps = NULL;
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < 100000; i++)
+      g_string_append_c (deep, '[');
+    caps = plexus_capabilities_new_from_string (deep->str, -1, &error);
+    g_assert_null (caps);
+    g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+    g_test_message ("%s", error->message);
+    g_assert_true (g_str_has_prefix (error->message,
+                                     "capabilities: containers nest more than 32 levels deep"));
+  }
+}
+
+/* json-glib 1.6 writes U+001F unescaped; what is written must read back. */
+static void
+test_control_characters_pass_on (void)
+{
+  g_autoptr(PlexusCapabilities) caps = plexus_capabilities_new (PEER_ID);
+  g_autoptr(PlexusCapabilities) again = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *text = NULL;
+
+  plexus_capabilities_set_region (caps, "unit\x1fseparator");
+  plexus_capabilities_set_timezone (caps, "\x01\x1f\x7f");
+  text = plexus_capabilities_to_string (caps);
+  g_test_message ("%s", text);
+  g_assert_nonnull (strstr (text, "\"region\":\"unit\\u001fseparator\""));
+  g_assert_nonnull (strstr (text, "\"timezone\":\"\\u0001\\u001f\\u007f\""));
+  again = plexus_capabilities_new_from_string (text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (plexus_capabilities_equal (caps, again));
 }
 
 /* Setters refuse out-of-range values as programming errors. Each case runs
@@ -890,6 +969,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/plexus/capabilities/invalid/not-json", test_not_json);
   g_test_add_func ("/plexus/capabilities/invalid/multiple-values", test_multiple_values);
   g_test_add_func ("/plexus/capabilities/invalid/not-utf8", test_not_utf8);
+  g_test_add_func ("/plexus/capabilities/invalid/strict-json", test_strict_json);
+  g_test_add_func ("/plexus/capabilities/control-characters-pass-on", test_control_characters_pass_on);
   g_test_add_func ("/plexus/capabilities/numbers-pass-on", test_numbers_pass_on);
   for (guint i = 0; i < N_BAD_SETTERS; i++) {
     g_autofree gchar *path = g_strdup_printf ("/plexus/capabilities/setter-refuses/%u", i);

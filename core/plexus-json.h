@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * PRIVATE to libplexus: not installed, not part of the API. The functions
+ * are exported only because the library exports every plexus_* symbol.
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+JsonNode *plexus_json_parse_strict (const gchar  *data,
+                                    gsize         length,
+                                    guint         max_depth,
+                                    const gchar **error_code,
+                                    GError      **error);
+gchar    *plexus_json_to_string    (JsonNode     *node,
+                                    gsize        *length);
+
+G_END_DECLS
