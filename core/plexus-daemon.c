@@ -39,6 +39,8 @@ struct _PlexusDaemon {
   GDBusObjectManagerServer *object_manager;
   PlexusDBusManager        *manager_iface;
   PlexusDBusBroker         *broker_iface;
+  GHashTable               *peer_objects;   /* peer ID → PlexusDBusObjectSkeleton */
+  guint                     peer_refresh_id;
   guint                     name_owner_id;
   gboolean                  name_acquired;
 };
@@ -227,6 +229,82 @@ plexus_daemon_setup (PlexusDaemon *self, const PlexusDaemonOptions *options, GEr
                              (const gchar * const *) enabled,
                              (const gchar * const *) disabled);
   return TRUE;
+}
+
+/* ---- D-Bus: Peers ---- */
+
+/* Counters change with every frame; D-Bus hears of them once a second. */
+#define PEER_REFRESH_SECONDS 1
+
+static void
+plexus_daemon_update_peer (PlexusDBusPeer *iface, PlexusLink *link)
+{
+  plexus_dbus_peer_set_rtt_ms (iface, plexus_link_get_rtt_ms (link));
+  plexus_dbus_peer_set_bytes_in (iface, plexus_link_get_bytes_in (link));
+  plexus_dbus_peer_set_bytes_out (iface, plexus_link_get_bytes_out (link));
+}
+
+static gboolean
+plexus_daemon_refresh_peers (gpointer user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->peer_objects);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    PlexusLink *link = plexus_node_get_link (self->node, key);
+    g_autoptr(PlexusDBusPeer) iface = plexus_dbus_object_get_peer (PLEXUS_DBUS_OBJECT (value));
+
+    if (link != NULL && iface != NULL)
+      plexus_daemon_update_peer (iface, link);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+plexus_daemon_on_link_added (PlexusNode *node, PlexusLink *link, PlexusDaemon *self)
+{
+  const gchar *peer_id = plexus_link_get_peer_id (link);
+  GDateTime *created = plexus_link_get_created (link);
+  g_autofree gchar *path = NULL;
+  g_autoptr(PlexusDBusPeer) iface = NULL;
+  g_autoptr(PlexusDBusObjectSkeleton) object = NULL;
+
+  if (self->object_manager == NULL)
+    return;
+  /* Peer IDs are lower-case hex: valid object path elements as they are. */
+  path = g_strconcat (PLEXUS_DBUS_PATH "/Peers/", peer_id, NULL);
+  iface = plexus_dbus_peer_skeleton_new ();
+  plexus_dbus_peer_set_peer_id (iface, peer_id);
+  plexus_dbus_peer_set_address (iface, plexus_link_get_remote_address (link) != NULL
+                                       ? plexus_link_get_remote_address (link) : "");
+  plexus_dbus_peer_set_direction (iface, plexus_link_get_direction (link) == PLEXUS_LINK_DIRECTION_OUTBOUND
+                                         ? "outbound" : "inbound");
+  plexus_dbus_peer_set_since (iface, g_date_time_to_unix (created) * G_USEC_PER_SEC +
+                                     g_date_time_get_microsecond (created));
+  plexus_dbus_peer_set_state (iface, "alive");
+  plexus_daemon_update_peer (iface, link);
+  object = plexus_dbus_object_skeleton_new (path);
+  plexus_dbus_object_skeleton_set_peer (object, iface);
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  g_hash_table_replace (self->peer_objects, g_strdup (peer_id), g_object_ref (object));
+  if (self->peer_refresh_id == 0)
+    self->peer_refresh_id = g_timeout_add_seconds (PEER_REFRESH_SECONDS, plexus_daemon_refresh_peers, self);
+}
+
+static void
+plexus_daemon_on_link_removed (PlexusNode *node, PlexusLink *link, PlexusDaemon *self)
+{
+  const gchar *peer_id = plexus_link_get_peer_id (link);
+  g_autofree gchar *path = NULL;
+
+  if (self->object_manager == NULL || !g_hash_table_remove (self->peer_objects, peer_id))
+    return;
+  path = g_strconcat (PLEXUS_DBUS_PATH "/Peers/", peer_id, NULL);
+  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  if (g_hash_table_size (self->peer_objects) == 0)
+    g_clear_handle_id (&self->peer_refresh_id, g_source_remove);
 }
 
 /* ---- D-Bus: Manager ---- */
@@ -442,6 +520,9 @@ plexus_daemon_export_objects (PlexusDaemon *self, GDBusConnection *connection)
   plexus_dbus_object_skeleton_set_broker (broker_object, self->broker_iface);
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (broker_object));
 
+  g_signal_connect (self->node, "link-added", G_CALLBACK (plexus_daemon_on_link_added), self);
+  g_signal_connect (self->node, "link-removed", G_CALLBACK (plexus_daemon_on_link_removed), self);
+
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);
 }
 
@@ -526,8 +607,11 @@ plexus_daemon_run (PlexusDaemon *self)
                plexus_identity_get_peer_id (plexus_context_get_identity (self->context)));
   }
 
-  if (self->exit_status == 0 && self->state != PLEXUS_DAEMON_STATE_STOPPING)
+  if (self->exit_status == 0 && self->state != PLEXUS_DAEMON_STATE_STOPPING) {
+    /* Dialing starts once links can be shown on the bus. */
+    plexus_node_start (self->node);
     g_main_loop_run (self->loop);
+  }
 
   plexus_daemon_set_state (self, PLEXUS_DAEMON_STATE_STOPPING);
   plexus_plugin_loader_shutdown (self->loader);
@@ -597,6 +681,10 @@ plexus_daemon_dispose (GObject *object)
   g_clear_handle_id (&self->sigint_id, g_source_remove);
   g_clear_handle_id (&self->sigterm_id, g_source_remove);
   g_clear_handle_id (&self->name_owner_id, g_bus_unown_name);
+  g_clear_handle_id (&self->peer_refresh_id, g_source_remove);
+  if (self->node != NULL)
+    g_signal_handlers_disconnect_by_data (self->node, self);
+  g_clear_pointer (&self->peer_objects, g_hash_table_unref);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->manager_iface);
   g_clear_object (&self->broker_iface);
@@ -620,6 +708,7 @@ plexus_daemon_init (PlexusDaemon *self)
 {
   self->bus_type = G_BUS_TYPE_SESSION;
   self->state = PLEXUS_DAEMON_STATE_STARTING;
+  self->peer_objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }
 
 /**

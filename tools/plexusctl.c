@@ -255,6 +255,129 @@ cmd_providers (PlexusCtl *ctl, gchar **args)
   return 0;
 }
 
+static gint
+compare_peers (gconstpointer a, gconstpointer b)
+{
+  PlexusDBusPeer *pa = *(PlexusDBusPeer * const *) a;
+  PlexusDBusPeer *pb = *(PlexusDBusPeer * const *) b;
+
+  return g_strcmp0 (plexus_dbus_peer_get_peer_id (pa), plexus_dbus_peer_get_peer_id (pb));
+}
+
+/* The linked peers, sorted by peer ID: one object each under /Peers. */
+static GPtrArray *
+list_peers (PlexusCtl *ctl, GError **error)
+{
+  g_autoptr(GDBusObjectManager) manager = NULL;
+  g_autolist(GDBusObject) objects = NULL;
+  GPtrArray *peers;
+
+  manager = plexus_dbus_object_manager_client_new_sync (ctl->connection,
+                                                        G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                                        PLEXUS_DBUS_NAME, PLEXUS_DBUS_PATH,
+                                                        NULL, error);
+  if (manager == NULL)
+    return NULL;
+  peers = g_ptr_array_new_with_free_func (g_object_unref);
+  objects = g_dbus_object_manager_get_objects (manager);
+  for (GList *l = objects; l != NULL; l = l->next) {
+    PlexusDBusPeer *peer = plexus_dbus_object_get_peer (PLEXUS_DBUS_OBJECT (l->data));
+
+    if (peer != NULL)
+      g_ptr_array_add (peers, peer);
+  }
+  g_ptr_array_sort (peers, compare_peers);
+  return peers;
+}
+
+static gchar *
+format_since (gint64 since_usec)
+{
+  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (since_usec / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) local = NULL;
+
+  if (utc == NULL)
+    return g_strdup ("-");
+  local = g_date_time_to_local (utc);
+  return g_date_time_format (local, "%Y-%m-%d %H:%M:%S");
+}
+
+static int
+cmd_peers (PlexusCtl *ctl, gchar **args)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) peers = NULL;
+
+  if (args[0] != NULL) {
+    g_printerr (_("plexusctl: peers takes no arguments\n"));
+    return 1;
+  }
+  peers = list_peers (ctl, &error);
+  if (peers == NULL) {
+    print_error (_("cannot list peers"), error);
+    return 1;
+  }
+
+  if (ctl->json) {
+    g_autoptr(JsonBuilder) b = json_builder_new ();
+    g_autoptr(JsonNode) root = NULL;
+
+    json_builder_begin_array (b);
+    for (guint i = 0; i < peers->len; i++) {
+      PlexusDBusPeer *peer = g_ptr_array_index (peers, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "peer_id");
+      json_builder_add_string_value (b, plexus_dbus_peer_get_peer_id (peer));
+      json_builder_set_member_name (b, "address");
+      json_builder_add_string_value (b, plexus_dbus_peer_get_address (peer));
+      /* What a peer announces about itself comes with gossip; until then
+       * nothing is known. */
+      json_builder_set_member_name (b, "roles");
+      json_builder_begin_array (b);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "state");
+      json_builder_add_string_value (b, plexus_dbus_peer_get_state (peer));
+      json_builder_set_member_name (b, "direction");
+      json_builder_add_string_value (b, plexus_dbus_peer_get_direction (peer));
+      json_builder_set_member_name (b, "rtt_ms");
+      json_builder_add_double_value (b, plexus_dbus_peer_get_rtt_ms (peer));
+      json_builder_set_member_name (b, "bytes_in");
+      json_builder_add_int_value (b, (gint64) plexus_dbus_peer_get_bytes_in (peer));
+      json_builder_set_member_name (b, "bytes_out");
+      json_builder_add_int_value (b, (gint64) plexus_dbus_peer_get_bytes_out (peer));
+      json_builder_set_member_name (b, "since");
+      json_builder_add_int_value (b, plexus_dbus_peer_get_since (peer));
+      json_builder_end_object (b);
+    }
+    json_builder_end_array (b);
+    root = json_builder_get_root (b);
+    print_json (root);
+    return 0;
+  }
+
+  if (peers->len == 0) {
+    g_print (_("No linked peers.\n"));
+    return 0;
+  }
+  g_print ("%-16s %-9s %-22s %-6s %8s %10s %10s %s\n", _("PEER"), _("DIRECTION"), _("ADDRESS"),
+           _("STATE"), _("RTT"), _("IN"), _("OUT"), _("SINCE"));
+  for (guint i = 0; i < peers->len; i++) {
+    PlexusDBusPeer *peer = g_ptr_array_index (peers, i);
+    gdouble rtt = plexus_dbus_peer_get_rtt_ms (peer);
+    g_autofree gchar *peer_short = g_strndup (plexus_dbus_peer_get_peer_id (peer), 16);
+    g_autofree gchar *rtt_text = rtt >= 0 ? g_strdup_printf ("%.1fms", rtt) : g_strdup ("-");
+    g_autofree gchar *in_text = g_format_size (plexus_dbus_peer_get_bytes_in (peer));
+    g_autofree gchar *out_text = g_format_size (plexus_dbus_peer_get_bytes_out (peer));
+    g_autofree gchar *since_text = format_since (plexus_dbus_peer_get_since (peer));
+
+    g_print ("%-16s %-9s %-22s %-6s %8s %10s %10s %s\n", peer_short,
+             or_dash (plexus_dbus_peer_get_direction (peer)), or_dash (plexus_dbus_peer_get_address (peer)),
+             or_dash (plexus_dbus_peer_get_state (peer)), rtt_text, in_text, out_text, since_text);
+  }
+  return 0;
+}
+
 typedef struct {
   const gchar *name;
   const gchar *args;
@@ -266,6 +389,7 @@ static const PlexusCtlCommand commands[] = {
   { "status", "", N_("Show this node: peer ID, version, mode, roles, state, address"), cmd_status },
   { "plugins", "", N_("List plugins and whether they loaded"), cmd_plugins },
   { "providers", "[SERVICE]", N_("List service providers the broker knows, best first"), cmd_providers },
+  { "peers", "", N_("List the peers this node is linked to"), cmd_peers },
 };
 
 static gchar *
