@@ -89,9 +89,20 @@ while [ "$i" -le "$peers" ]; do
   i=$((i + 1))
 done
 
+# Wait (with a deadline) until the server has a link from every peer.
+if [ -n "$server_uri" ]; then
+  deadline=$(( $(date +%s) + 15 ))
+  until [ "$(ctl server --json peers | grep -c '"peer_id"')" -ge "$peers" ]; do
+    [ "$(date +%s)" -ge "$deadline" ] && { echo "the peers did not all link to the server" >&2; break; }
+    sleep 0.1
+  done
+fi
+
 for name in $names; do
   echo "== $name"
   ctl "$name" status
+  echo "-- linked peers"
+  ctl "$name" peers
   echo
 done
 echo "The network is running (state in $work). Press Ctrl-C to stop it."
