@@ -373,6 +373,9 @@ load_one (PlexusPluginLoader *self, PlexusPluginInfo *info)
 
   plugin = g_object_new (type, "context", self->context, "info", info, NULL);
   if (!plexus_plugin_setup (plugin, &error)) {
+    /* Undo whatever setup did get done (providers it registered before it
+     * failed), so nothing is left in the broker without a plugin behind it. */
+    plexus_plugin_shutdown (plugin);
     refuse (info, path, "setup failed: %s", error->message);
     return;
   }

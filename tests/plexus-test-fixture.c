@@ -138,6 +138,17 @@ on_address_line (GObject *source, GAsyncResult *result, gpointer user_data)
   read->done = TRUE;
 }
 
+/* Cancels a read that outlived its deadline and lets its callback run, so
+ * it never writes into a stack frame that is gone. */
+static void
+abandon_read (GCancellable *cancellable, LineRead *read)
+{
+  g_cancellable_cancel (cancellable);
+  while (!read->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_pointer (&read->line, g_free);
+}
+
 static gboolean
 start_bus (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
 {
@@ -147,6 +158,7 @@ start_bus (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
   const gchar *dbus_daemon = g_getenv ("DBUS_DAEMON");
   g_autoptr(GDataInputStream) out = NULL;
   LineRead read = { NULL, FALSE };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
   if (!g_file_set_contents (config_path, config, -1, error))
@@ -159,8 +171,9 @@ start_bus (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
 
   /* The bus prints its address when it listens: that is the event. */
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node->bus));
-  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, NULL, on_address_line, &read);
+  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, cancellable, on_address_line, &read);
   if (!plexus_test_wait (&read.done, fixture->timeout_ms) || read.line == NULL) {
+    abandon_read (cancellable, &read);
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "dbus-daemon for %s printed no address", node->name);
     return FALSE;
   }

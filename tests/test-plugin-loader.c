@@ -422,6 +422,9 @@ test_load (Fixture *fixture, gconstpointer user_data)
                 "depends on no-such-plugin, which was not found");
   assert_state (fixture->loader, "failing-init", PLEXUS_PLUGIN_STATE_FAILED,
                 "setup failed: cannot open its database");
+  /* The provider failing-init registered before it failed is gone again. */
+  g_assert_null (plexus_broker_lookup_provider (fixture->broker, "stun",
+                                                plexus_identity_get_peer_id (fixture->identity)));
   assert_state (fixture->loader, "missing-symbol", PLEXUS_PLUGIN_STATE_FAILED,
                 "missing symbol plexus_plugin_query_type: *");
   assert_state (fixture->loader, "newer-minor", PLEXUS_PLUGIN_STATE_FAILED, newer);

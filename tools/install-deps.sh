@@ -5,8 +5,8 @@ set -eu
 
 packages="
   build-essential autoconf automake autoconf-archive libtool autopoint gettext pkg-config
-  libglib2.0-dev libglib2.0-dev-bin libsoup-3.0-dev libjson-glib-dev libsodium-dev libsqlite3-dev
-  dbus-daemon dbus-bin gtk-doc-tools docbook-xml docbook-xsl xsltproc
+  libglib2.0-dev libglib2.0-dev-bin libglib2.0-bin libsoup-3.0-dev libjson-glib-dev libsodium-dev
+  dbus-daemon gtk-doc-tools docbook-xml docbook-xsl xsltproc
   clang libclang-rt-dev valgrind
 "
 

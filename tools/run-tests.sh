@@ -42,12 +42,20 @@ count() {
   passed=$((passed + ${p:-0}))
   failed=$((failed + f))
 }
+# make_failed WHAT: make exited non-zero. Failing tests are counted from
+# the log; a make that failed for another reason is one failure more.
+make_failed() {
+  echo "=== $1 exited non-zero" >&2
+  make_failures=$((make_failures + 1))
+}
+make_failures=0
+
 for b in $builds; do
   dir="$top/_build/$b"
   case $b in
     plain) flags="--enable-werror --enable-gtk-doc" ;;
     sanitizers) flags="--enable-werror --enable-sanitizers" ;;
-    *) echo "unknown build '$b'" >&2; exit 1 ;;
+    *) echo "unknown build '$b'" >&2; echo "0 passed, 1 failed"; exit 1 ;;
   esac
   mkdir -p "$dir"
   echo "=== $b build: configure $flags"
@@ -59,16 +67,23 @@ for b in $builds; do
     continue
   fi
   echo "=== $b build: make check"
-  (cd "$dir" && make -j"$jobs" check) 
-  log="$dir/test-suite.log"
-  count "$b build" "$log"
+  # A stale log from an earlier run must not count: remove it first, and
+  # count a failing make (a test that did not even build) as a failure.
+  rm -f "$dir/test-suite.log" "$dir/test-suite-memcheck.log"
+  (cd "$dir" && make -j"$jobs" check) || make_failed "$b build: make check"
+  count "$b build" "$dir/test-suite.log"
   if [ "$b" = plain ]; then
     # The same test programs again under valgrind's memcheck.
     echo "=== $b build: make check-memcheck"
-    (cd "$dir" && make check-memcheck)
+    (cd "$dir" && make check-memcheck) || make_failed "$b build: make check-memcheck"
     count "$b build under memcheck" "$dir/test-suite-memcheck.log"
   fi
 done
 
+# make check fails whenever a test fails; only a make failure with no
+# failing test in any log is a failure of its own (a build that broke).
+if [ "$failed" -eq 0 ] && [ "$make_failures" -gt 0 ]; then
+  failed=$make_failures
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
