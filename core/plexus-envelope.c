@@ -157,10 +157,12 @@ is_valid_to (const gchar *to)
   return to != NULL && (to[0] == '\0' || plexus_peer_id_is_valid (to));
 }
 
+/* A `reply` always names what it answers. An `error` does too, except one
+ * answering a frame so broken that its ID could not be read. */
 static gboolean
-is_answer_type (const gchar *type)
+type_needs_re (const gchar *type)
 {
-  return g_strcmp0 (type, "reply") == 0 || g_strcmp0 (type, "error") == 0;
+  return g_strcmp0 (type, "reply") == 0;
 }
 
 /* 16 random bytes, URL-safe base64 without padding: 22 characters. */
@@ -632,8 +634,8 @@ check_node_encodable (JsonNode *node, const gchar *path, guint depth, GError **e
  *
  * It fails with %PLEXUS_ERROR_INVALID_ARGUMENT when the envelope could not
  * be read back: when the encoding would be larger than
- * %PLEXUS_ENVELOPE_MAX_SIZE, when a `reply` or `error` envelope has no
- * `re`, or when the body holds a string that is not UTF-8, a number that
+ * %PLEXUS_ENVELOPE_MAX_SIZE, when a `reply` envelope has no `re`, or
+ * when the body holds a string that is not UTF-8, a number that
  * is not finite or containers nested too deeply.
  *
  * Returns: (transfer full): the encoded envelope, or %NULL with @error set
@@ -649,7 +651,7 @@ plexus_envelope_encode (PlexusEnvelope *self, GError **error)
   g_return_val_if_fail (PLEXUS_IS_ENVELOPE (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (self->re == NULL && is_answer_type (self->type)) {
+  if (self->re == NULL && type_needs_re (self->type)) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
                  "a '%s' envelope needs the ID of the message it answers (re)",
                  self->type);
@@ -928,7 +930,7 @@ envelope_from_json (JsonNode *root, const gchar **error_code, GError **error)
       return NULL;
     }
     self->re = g_strdup (str);
-  } else if (is_answer_type (self->type)) {
+  } else if (type_needs_re (self->type)) {
     set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                       "the member 're' is missing; '%s' envelopes need it", self->type);
     return NULL;

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "plexus-node.h"
+#include "plexus-json.h"
 
 /**
  * SECTION:plexus-node
@@ -18,6 +21,12 @@
  * both links may complete; both nodes then keep the link dialed by the
  * node with the smaller peer ID (comparing the hex strings), so they keep
  * the same one without talking about it.
+ *
+ * Every frame a link carries is an envelope (doc/protocol.md, "Envelope"),
+ * dispatched here: answers complete the request they name, other messages
+ * go to the handler registered for their type, and what cannot be handled
+ * is answered with an `error`. A peer that sends too many bad frames loses
+ * its link.
  */
 
 #define DUPLICATE_REASON "duplicate link to the same peer; keeping the one dialed by "
@@ -51,7 +60,30 @@ struct _PlexusNode {
   GHashTable         *pending;    /* inbound links still in their handshake */
   GPtrArray          *dialers;    /* (element-type Dialer) */
   gboolean            stopping;
+
+  GHashTable         *handlers;   /* message type → Handler */
+  GHashTable         *requests;   /* message ID → Request awaiting its answer */
+  GHashTable         *bad_frames; /* peer ID → GArray of monotonic times (gint64) */
 };
+
+typedef struct {
+  PlexusNodeHandler func;
+  gpointer          user_data;
+  GDestroyNotify    destroy;
+} Handler;
+
+/* A request sent, until its answer, its deadline, its cancellation or the
+ * end of its link. */
+typedef struct {
+  PlexusNode *node;           /* the task holds the reference */
+  GTask      *task;
+  gchar      *id;
+  gchar      *type;
+  gchar      *peer_id;
+  PlexusLink *link;           /* the link it was sent on */
+  GSource    *timeout_source;
+  GSource    *cancel_source;
+} Request;
 
 enum {
   SIGNAL_LINK_ADDED,
@@ -64,6 +96,8 @@ static guint signals[N_SIGNALS];
 G_DEFINE_TYPE (PlexusNode, plexus_node, G_TYPE_OBJECT)
 
 static void dialer_dial (Dialer *dialer);
+static void on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data);
+static void fail_requests (PlexusNode *self, PlexusLink *link, const gchar *format, ...) G_GNUC_PRINTF (3, 4);
 
 static const gchar *
 own_peer_id (PlexusNode *self)
@@ -191,9 +225,12 @@ on_link_closed (PlexusLink *link, gint code, const gchar *reason, gpointer user_
   if (peer_id != NULL && g_hash_table_lookup (self->links, peer_id) == link) {
     g_message ("link to %s closed: %s (%d)", peer_id, reason != NULL ? reason : "", code);
     g_hash_table_remove (self->links, peer_id);
+    g_hash_table_remove (self->bad_frames, peer_id);
     removed = TRUE;
     g_signal_emit (self, signals[SIGNAL_LINK_REMOVED], 0, link);
   }
+  fail_requests (self, link, "the link to %s closed before the answer came: %s (%d)",
+                 peer_id != NULL ? peer_id : "the peer", reason != NULL ? reason : "", code);
   if (self->stopping)
     return;
 
@@ -227,6 +264,7 @@ plexus_node_add_link (PlexusNode *self, PlexusLink *link)
   existing = g_hash_table_lookup (self->links, peer_id);
   if (existing == NULL) {
     g_hash_table_insert (self->links, g_strdup (peer_id), g_object_ref (link));
+    g_signal_connect (link, "frame", G_CALLBACK (on_link_frame), self);
     g_message ("linked to %s (%s, %s)", peer_id, direction_to_string (link),
                plexus_link_get_remote_address (link) != NULL ? plexus_link_get_remote_address (link) : "");
     g_signal_emit (self, signals[SIGNAL_LINK_ADDED], 0, link);
@@ -249,6 +287,7 @@ plexus_node_add_link (PlexusNode *self, PlexusLink *link)
   g_message ("replacing the link to %s (%s) by an %s one: %s", peer_id,
              direction_to_string (loser), direction_to_string (link), reason);
   g_hash_table_replace (self->links, g_strdup (peer_id), g_object_ref (link));
+  g_signal_connect (link, "frame", G_CALLBACK (on_link_frame), self);
   g_signal_emit (self, signals[SIGNAL_LINK_REMOVED], 0, loser);
   g_signal_emit (self, signals[SIGNAL_LINK_ADDED], 0, link);
   /* No longer in the table: closing it only tells its dialer, if any. */
@@ -552,6 +591,8 @@ plexus_node_shutdown (PlexusNode *self, gboolean wait)
   }
   g_hash_table_remove_all (self->links);
   g_hash_table_remove_all (self->pending);
+  g_hash_table_remove_all (self->bad_frames);
+  fail_requests (self, NULL, "the node stopped before the answer came");
 
   /* Cancelled dials still complete from the main loop; let them, so that
    * nothing they hold outlives the daemon. A moment at most, and not from
@@ -584,6 +625,456 @@ plexus_node_stop (PlexusNode *self)
   plexus_node_shutdown (self, TRUE);
 }
 
+/* Dispatch ------------------------------------------------------------------ */
+
+static void
+handler_free (gpointer data)
+{
+  Handler *handler = data;
+
+  if (handler->destroy != NULL)
+    handler->destroy (handler->user_data);
+  g_free (handler);
+}
+
+static PlexusEnvelope *
+handle_ping (PlexusNode *self, const gchar *peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  return plexus_envelope_new_reply (envelope, "pong", own_peer_id (self), NULL);
+}
+
+/**
+ * plexus_node_register_handler:
+ * @self: a #PlexusNode
+ * @type: a message type, see plexus_envelope_type_is_valid()
+ * @func: (scope notified): answers envelopes of @type
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data when the handler is replaced or
+ *   the node goes away
+ *
+ * Has envelopes of @type that arrive on any link handled by @func, in
+ * place of any handler registered for @type before (the built-in `ping`
+ * handler among them). Envelopes that answer a request, and `error`
+ * envelopes, never reach handlers.
+ */
+void
+plexus_node_register_handler (PlexusNode        *self,
+                              const gchar       *type,
+                              PlexusNodeHandler  func,
+                              gpointer           user_data,
+                              GDestroyNotify     destroy)
+{
+  Handler *handler;
+
+  g_return_if_fail (PLEXUS_IS_NODE (self));
+  g_return_if_fail (plexus_envelope_type_is_valid (type));
+  g_return_if_fail (func != NULL);
+
+  handler = g_new0 (Handler, 1);
+  handler->func = func;
+  handler->user_data = user_data;
+  handler->destroy = destroy;
+  g_hash_table_replace (self->handlers, g_strdup (type), handler);
+}
+
+static void
+send_envelope (PlexusLink *link, PlexusEnvelope *envelope)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bytes = plexus_envelope_encode (envelope, &error);
+  if (bytes == NULL) {
+    g_warning ("cannot send a '%s' message to %s: %s", plexus_envelope_get_message_type (envelope),
+               plexus_link_get_peer_id (link), error->message);
+    return;
+  }
+  if (!plexus_link_send (link, bytes, &error))
+    g_debug ("cannot send a '%s' message to %s: %s", plexus_envelope_get_message_type (envelope),
+             plexus_link_get_peer_id (link), error->message);
+}
+
+/* Notes one more bad frame from @link's peer. Past the limit the link is
+ * closed and %TRUE returned: the frame is then not answered. */
+static gboolean
+count_bad_frame (PlexusNode *self, PlexusLink *link)
+{
+  const gchar *peer_id = plexus_link_get_peer_id (link);
+  GArray *times = g_hash_table_lookup (self->bad_frames, peer_id);
+  gint64 now = g_get_monotonic_time ();
+  gint64 since = now - (gint64) PLEXUS_NODE_BAD_MESSAGE_WINDOW_SECONDS * G_USEC_PER_SEC;
+  guint old = 0;
+
+  if (times == NULL) {
+    times = g_array_new (FALSE, FALSE, sizeof (gint64));
+    g_hash_table_insert (self->bad_frames, g_strdup (peer_id), times);
+  }
+  while (old < times->len && g_array_index (times, gint64, old) < since)
+    old++;
+  g_array_remove_range (times, 0, old);
+  g_array_append_val (times, now);
+  if (times->len <= PLEXUS_NODE_MAX_BAD_MESSAGES)
+    return FALSE;
+
+  g_message ("closing the link to %s: more than %d bad messages within %d s", peer_id,
+             PLEXUS_NODE_MAX_BAD_MESSAGES, PLEXUS_NODE_BAD_MESSAGE_WINDOW_SECONDS);
+  plexus_link_close (link, PLEXUS_NODE_CLOSE_TOO_MANY_BAD_MESSAGES, "too many bad messages");
+  return TRUE;
+}
+
+/* The ID of a frame that did not decode, if it can be read at all: the
+ * frame is JSON we accept, an object whose `id` is a valid message ID. */
+static gchar *
+read_message_id (const guint8 *data, gsize length)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonNode *id;
+
+  if (length == 0 || !g_utf8_validate ((const gchar *) data, (gssize) length, NULL))
+    return NULL;
+  root = plexus_json_parse_strict ((const gchar *) data, length, PLEXUS_ENVELOPE_MAX_DEPTH, NULL, NULL);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  id = json_object_get_member (json_node_get_object (root), "id");
+  if (id == NULL || json_node_get_value_type (id) != G_TYPE_STRING
+      || !plexus_envelope_id_is_valid (json_node_get_string (id)))
+    return NULL;
+  return g_strdup (json_node_get_string (id));
+}
+
+/* Answers a frame that could not be decoded, naming its ID if readable. */
+static void
+refuse_frame (PlexusNode   *self,
+              PlexusLink   *link,
+              const guint8 *data,
+              gsize         length,
+              const gchar  *code,
+              const gchar  *message)
+{
+  g_autofree gchar *re = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(PlexusEnvelope) answer = NULL;
+
+  g_debug ("bad frame from %s: %s: %s", plexus_link_get_peer_id (link), code, message);
+  if (count_bad_frame (self, link))
+    return;
+  body = json_object_new ();
+  json_object_set_string_member (body, "code", code);
+  json_object_set_string_member (body, "message", message);
+  answer = plexus_envelope_new ("error", own_peer_id (self), plexus_link_get_peer_id (link), body);
+  re = read_message_id (data, length);
+  if (re != NULL)
+    plexus_envelope_set_re (answer, re);
+  send_envelope (link, answer);
+}
+
+/* Answers @envelope with an error, unless it is an answer itself: nodes
+ * never answer answers, so that two of them cannot loop. */
+static void
+refuse_envelope (PlexusNode     *self,
+                 PlexusLink     *link,
+                 PlexusEnvelope *envelope,
+                 const gchar    *code,
+                 const gchar    *message)
+{
+  g_autoptr(PlexusEnvelope) answer = NULL;
+
+  g_debug ("refusing a '%s' message from %s: %s: %s", plexus_envelope_get_message_type (envelope),
+           plexus_link_get_peer_id (link), code, message);
+  if (count_bad_frame (self, link))
+    return;
+  if (plexus_envelope_get_re (envelope) != NULL
+      || g_strcmp0 (plexus_envelope_get_message_type (envelope), "error") == 0)
+    return;
+  answer = plexus_envelope_new_error (envelope, own_peer_id (self), code, message);
+  send_envelope (link, answer);
+}
+
+static void
+request_free (Request *request)
+{
+  if (request->timeout_source != NULL) {
+    g_source_destroy (request->timeout_source);
+    g_source_unref (request->timeout_source);
+  }
+  if (request->cancel_source != NULL) {
+    g_source_destroy (request->cancel_source);
+    g_source_unref (request->cancel_source);
+  }
+  g_clear_object (&request->link);
+  g_clear_object (&request->task);
+  g_free (request->peer_id);
+  g_free (request->type);
+  g_free (request->id);
+  g_free (request);
+}
+
+/* Ends @request with @answer or, if that is %NULL, @error (taken). */
+static void
+request_complete (Request *request, PlexusEnvelope *answer, GError *error)
+{
+  g_autoptr(GTask) task = g_object_ref (request->task);
+
+  g_hash_table_remove (request->node->requests, request->id);
+  request_free (request);
+  /* Last, as the callback may run now and call back into the node. */
+  if (answer != NULL)
+    g_task_return_pointer (task, g_object_ref (answer), g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+fail_requests (PlexusNode *self, PlexusLink *link, const gchar *format, ...)
+{
+  g_autoptr(GPtrArray) failed = g_ptr_array_new ();
+  g_autofree gchar *message = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  va_list args;
+
+  g_hash_table_iter_init (&iter, self->requests);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    if (link == NULL || ((Request *) value)->link == link)
+      g_ptr_array_add (failed, value);
+  }
+  if (failed->len == 0)
+    return;
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  for (guint i = 0; i < failed->len; i++)
+    request_complete (g_ptr_array_index (failed, i),
+                      NULL, g_error_new_literal (PLEXUS_ERROR, PLEXUS_ERROR_FAILED, message));
+}
+
+/* @answer names @request in `re`: an `error` fails it, anything else is
+ * its answer. */
+static void
+request_answered (Request *request, PlexusEnvelope *answer)
+{
+  JsonObject *body;
+  const gchar *code = NULL;
+  const gchar *message = NULL;
+  JsonNode *node;
+
+  if (g_strcmp0 (plexus_envelope_get_message_type (answer), "error") != 0) {
+    request_complete (request, answer, NULL);
+    return;
+  }
+  body = plexus_envelope_get_body (answer);
+  node = json_object_get_member (body, "code");
+  if (node != NULL && json_node_get_value_type (node) == G_TYPE_STRING)
+    code = json_node_get_string (node);
+  node = json_object_get_member (body, "message");
+  if (node != NULL && json_node_get_value_type (node) == G_TYPE_STRING)
+    message = json_node_get_string (node);
+  request_complete (request, NULL,
+                    g_error_new (PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
+                                 "peer %s refused the '%s' request: %s: %s",
+                                 request->peer_id, request->type,
+                                 code != NULL ? code : PLEXUS_ENVELOPE_CODE_INTERNAL,
+                                 message != NULL ? message : "no explanation given"));
+}
+
+/* doc/protocol.md, "Envelope", "Dispatch", is what this implements. */
+static void
+on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
+{
+  PlexusNode *self = PLEXUS_NODE (user_data);
+  g_autoptr(PlexusNode) keep_self = g_object_ref (self);
+  g_autoptr(PlexusLink) keep = g_object_ref (link);
+  const gchar *peer_id = plexus_link_get_peer_id (link);
+  g_autoptr(PlexusEnvelope) envelope = NULL;
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *message = NULL;
+  const gchar *code = NULL;
+  const gchar *type;
+  const gchar *to;
+  const gchar *re;
+  Handler *handler;
+  gsize length;
+  const guint8 *data = g_bytes_get_data (frame, &length);
+
+  envelope = plexus_envelope_decode (data, length, &code, &error);
+  if (envelope == NULL) {
+    refuse_frame (self, link, data, length, code, error->message);
+    return;
+  }
+  type = plexus_envelope_get_message_type (envelope);
+
+  if (!plexus_envelope_check_fresh (envelope, g_get_real_time () / 1000,
+                                    PLEXUS_NODE_MAX_CLOCK_SKEW_MS, &error)) {
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message);
+    return;
+  }
+  /* Messages are not passed on yet: only the node at the other end. */
+  to = plexus_envelope_get_to (envelope);
+  if (to[0] != '\0' && strcmp (to, own_peer_id (self)) != 0) {
+    message = g_strdup_printf ("no route to %s: this node passes no messages on", to);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_NO_ROUTE, message);
+    return;
+  }
+
+  re = plexus_envelope_get_re (envelope);
+  if (re != NULL) {
+    Request *request = g_hash_table_lookup (self->requests, re);
+
+    /* Only the peer asked may answer; a late answer is dropped. */
+    if (request != NULL && g_strcmp0 (request->peer_id, peer_id) == 0)
+      request_answered (request, envelope);
+    else
+      g_debug ("dropping a '%s' message from %s answering %s: no such request pending",
+               type, peer_id, re);
+    return;
+  }
+  if (strcmp (type, "error") == 0) {
+    /* It answers a frame of ours that the peer could not read. Only
+     * logged for debugging: the peer decides how often it arrives. */
+    g_debug ("%s could not read a message from this node: %s", peer_id,
+               json_object_get_string_member_with_default (plexus_envelope_get_body (envelope),
+                                                           "message", "no explanation given"));
+    return;
+  }
+
+  handler = g_hash_table_lookup (self->handlers, type);
+  if (handler == NULL) {
+    message = g_strdup_printf ("this node does not handle '%s' messages", type);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE, message);
+    return;
+  }
+  answer = handler->func (self, peer_id, envelope, handler->user_data);
+  if (answer != NULL && plexus_link_get_state (link) == PLEXUS_LINK_STATE_READY)
+    send_envelope (link, answer);
+}
+
+/* Requests ------------------------------------------------------------------ */
+
+static gboolean
+on_request_timeout (gpointer user_data)
+{
+  Request *request = user_data;
+
+  request_complete (request, NULL,
+                    g_error_new (PLEXUS_ERROR, PLEXUS_ERROR_TIMED_OUT,
+                                 "peer %s did not answer the '%s' request in time",
+                                 request->peer_id, request->type));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_request_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  Request *request = user_data;
+
+  request_complete (request, NULL,
+                    g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "the request was cancelled"));
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * plexus_node_request_async:
+ * @self: a #PlexusNode
+ * @peer_id: the linked peer to ask
+ * @type: the message type of the request
+ * @body: (nullable): its body; %NULL for an empty one
+ * @timeout_ms: how long to wait for the answer, in milliseconds; 0 for
+ *   no limit
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * Sends a new @type envelope to @peer_id over its link and waits for the
+ * envelope that answers it (names it in `re`). Finish with
+ * plexus_node_request_finish().
+ */
+void
+plexus_node_request_async (PlexusNode          *self,
+                           const gchar         *peer_id,
+                           const gchar         *type,
+                           JsonObject          *body,
+                           guint                timeout_ms,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(PlexusEnvelope) envelope = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  PlexusLink *link;
+  Request *request;
+
+  g_return_if_fail (PLEXUS_IS_NODE (self));
+  g_return_if_fail (peer_id != NULL);
+  g_return_if_fail (plexus_envelope_type_is_valid (type));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, plexus_node_request_async);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  link = plexus_node_get_link (self, peer_id);
+  if (link == NULL) {
+    g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND,
+                             "no link to peer %s", peer_id);
+    return;
+  }
+  envelope = plexus_envelope_new (type, own_peer_id (self), peer_id, body);
+  bytes = plexus_envelope_encode (envelope, &error);
+  if (bytes == NULL || !plexus_link_send (link, bytes, &error)) {
+    g_prefix_error (&error, "cannot send the '%s' request to %s: ", type, peer_id);
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+
+  request = g_new0 (Request, 1);
+  request->node = self;
+  request->task = g_steal_pointer (&task);
+  request->id = g_strdup (plexus_envelope_get_id (envelope));
+  request->type = g_strdup (type);
+  request->peer_id = g_strdup (peer_id);
+  request->link = g_object_ref (link);
+  if (timeout_ms > 0) {
+    request->timeout_source = g_timeout_source_new (timeout_ms);
+    g_source_set_callback (request->timeout_source, on_request_timeout, request, NULL);
+    g_source_attach (request->timeout_source, g_task_get_context (request->task));
+  }
+  if (cancellable != NULL) {
+    request->cancel_source = g_cancellable_source_new (cancellable);
+    g_source_set_callback (request->cancel_source, (GSourceFunc) G_CALLBACK (on_request_cancelled),
+                           request, NULL);
+    g_source_attach (request->cancel_source, g_task_get_context (request->task));
+  }
+  g_hash_table_insert (self->requests, request->id, request);
+}
+
+/**
+ * plexus_node_request_finish:
+ * @self: a #PlexusNode
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for a #GError
+ *
+ * Fails with %PLEXUS_ERROR_NOT_FOUND when no link to the peer was up,
+ * %PLEXUS_ERROR_TIMED_OUT when no answer came in time,
+ * %PLEXUS_ERROR_FAILED when the peer answered with an `error` (the message
+ * gives its code and explanation) or the link closed before the answer
+ * came, and %G_IO_ERROR_CANCELLED when cancelled.
+ *
+ * Returns: (transfer full): the answer, or %NULL with @error set
+ */
+PlexusEnvelope *
+plexus_node_request_finish (PlexusNode *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (PLEXUS_IS_NODE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == plexus_node_request_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 static void
 plexus_node_dispose (GObject *object)
 {
@@ -591,6 +1082,9 @@ plexus_node_dispose (GObject *object)
 
   if (self->links != NULL)
     plexus_node_shutdown (self, FALSE);
+  /* Handler data may hold references to the node. */
+  if (self->handlers != NULL)
+    g_hash_table_remove_all (self->handlers);
   g_clear_object (&self->server);
   g_clear_object (&self->session);
   g_clear_object (&self->context);
@@ -606,6 +1100,9 @@ plexus_node_finalize (GObject *object)
   g_clear_pointer (&self->links, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->dialers, g_ptr_array_unref);
+  g_clear_pointer (&self->handlers, g_hash_table_unref);
+  g_clear_pointer (&self->requests, g_hash_table_unref);
+  g_clear_pointer (&self->bad_frames, g_hash_table_unref);
   g_clear_pointer (&self->static_key, plexus_noise_keypair_free);
   G_OBJECT_CLASS (plexus_node_parent_class)->finalize (object);
 }
@@ -652,6 +1149,12 @@ plexus_node_init (PlexusNode *self)
   self->links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->pending = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
   self->dialers = g_ptr_array_new_with_free_func (dialer_unref);
+  self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, handler_free);
+  /* Requests are completed, not just dropped: the table does not own them. */
+  self->requests = g_hash_table_new (g_str_hash, g_str_equal);
+  self->bad_frames = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify) g_array_unref);
+  plexus_node_register_handler (self, "ping", handle_ping, NULL, NULL);
 }
 
 /**

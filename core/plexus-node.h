@@ -17,6 +17,22 @@ G_DECLARE_FINAL_TYPE (PlexusNode, plexus_node, PLEXUS, NODE, GObject)
 #define PLEXUS_NODE_BACKOFF_MAX_SECONDS     60.0
 #define PLEXUS_NODE_BACKOFF_JITTER          0.2
 
+/* Dispatch: how far a message's ts may be from our clock (either way),
+ * and how many bad frames a peer may send within the window before its
+ * link is closed with PLEXUS_NODE_CLOSE_TOO_MANY_BAD_MESSAGES. */
+#define PLEXUS_NODE_MAX_CLOCK_SKEW_MS           (5 * 60 * 1000)
+#define PLEXUS_NODE_MAX_BAD_MESSAGES            20
+#define PLEXUS_NODE_BAD_MESSAGE_WINDOW_SECONDS  60
+#define PLEXUS_NODE_CLOSE_TOO_MANY_BAD_MESSAGES 4006
+
+/* Answers an envelope of the type it was registered for, received from
+ * @peer_id (the link's peer). Returns (transfer full) the answer to send
+ * back, e.g. from plexus_envelope_new_reply(), or NULL for none. */
+typedef PlexusEnvelope *(*PlexusNodeHandler) (PlexusNode     *node,
+                                              const gchar    *peer_id,
+                                              PlexusEnvelope *envelope,
+                                              gpointer        user_data);
+
 /* This daemon as a node of the network: the one listener other nodes link
  * to ([node] listen, --listen), the links it accepts and the ones it dials
  * ([node] bootstrap and [node] server). At most one live link per peer. */
@@ -37,6 +53,28 @@ SoupServer  *plexus_node_get_server (PlexusNode *self);
 GPtrArray   *plexus_node_get_links (PlexusNode *self);
 PlexusLink  *plexus_node_get_link (PlexusNode  *self,
                                    const gchar *peer_id);
+/* Handles envelopes of @type from now on, replacing any handler of it
+ * (`ping` has a built-in one that answers `pong`). */
+void         plexus_node_register_handler (PlexusNode        *self,
+                                           const gchar       *type,
+                                           PlexusNodeHandler  func,
+                                           gpointer           user_data,
+                                           GDestroyNotify     destroy);
+/* Sends a @type envelope to the linked peer @peer_id and completes with
+ * its answer: the answer envelope, or an error (NOT_FOUND: not linked;
+ * TIMED_OUT: no answer in @timeout_ms; FAILED: an `error` answer, or the
+ * link closed first). */
+void         plexus_node_request_async (PlexusNode          *self,
+                                        const gchar         *peer_id,
+                                        const gchar         *type,
+                                        JsonObject          *body,
+                                        guint                timeout_ms,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data);
+PlexusEnvelope *plexus_node_request_finish (PlexusNode    *self,
+                                            GAsyncResult  *result,
+                                            GError       **error);
 /* Stops listening and dialing and closes every link. */
 void         plexus_node_stop (PlexusNode *self);
 

@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "plexus-node.h"
+
+/* Two nodes in one process, linked over 127.0.0.1: node A dials node B
+ * (B is A's bootstrap), so each test sees envelopes dispatched both on a
+ * dialed link and on an accepted one. */
+
+#define TIMEOUT_MS 10000
+#define UNKNOWN_PEER_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* Waiting ----------------------------------------------------------------- */
+
+typedef gboolean (*Condition) (gconstpointer data);
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main context until @condition holds or @timeout_ms pass. */
+static gboolean
+wait_for (Condition condition, gconstpointer data, guint timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  GSource *deadline = g_timeout_source_new (timeout_ms);
+
+  g_source_set_callback (deadline, on_deadline, &timed_out, NULL);
+  g_source_attach (deadline, NULL);
+  while (!condition (data) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (deadline);
+  g_source_unref (deadline);
+  return condition (data);
+}
+
+static void
+on_async_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+result_is_set (gconstpointer data)
+{
+  return *(GAsyncResult * const *) data != NULL;
+}
+
+/* Two linked nodes ---------------------------------------------------------- */
+
+typedef struct {
+  gchar         *tmpdir;
+  PlexusContext *context_a;
+  PlexusContext *context_b;
+  PlexusNode    *a;
+  PlexusNode    *b;
+  PlexusLink    *link_a;      /* A's link to B, while up */
+  PlexusLink    *link_b;      /* B's link to A, while up */
+  guint          removed_a;
+  guint          removed_b;
+  gint           live_links;  /* links not yet finalized */
+} Pair;
+
+static void
+on_link_finalized (gpointer data, GObject *where_the_object_was)
+{
+  ((Pair *) data)->live_links--;
+}
+
+static void
+on_link_added (PlexusNode *node, PlexusLink *link, gpointer user_data)
+{
+  Pair *pair = user_data;
+
+  pair->live_links++;
+  g_object_weak_ref (G_OBJECT (link), on_link_finalized, pair);
+  if (node == pair->a)
+    pair->link_a = link;
+  else
+    pair->link_b = link;
+}
+
+static void
+on_link_removed (PlexusNode *node, PlexusLink *link, gpointer user_data)
+{
+  Pair *pair = user_data;
+
+  if (node == pair->a) {
+    pair->removed_a++;
+    if (pair->link_a == link)
+      pair->link_a = NULL;
+  } else {
+    pair->removed_b++;
+    if (pair->link_b == link)
+      pair->link_b = NULL;
+  }
+}
+
+static PlexusContext *
+context_new (const gchar *tmpdir, const gchar *name, const gchar *bootstrap)
+{
+  g_autoptr(PlexusConfig) config = plexus_config_new ();
+  g_autoptr(PlexusIdentity) identity = plexus_identity_new_ephemeral ();
+  g_autoptr(PlexusBroker) broker = plexus_broker_new ();
+  g_autofree gchar *state_dir = g_build_filename (tmpdir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir (state_dir, 0700), ==, 0);
+  if (bootstrap != NULL) {
+    const gchar * const uris[] = { bootstrap, NULL };
+
+    plexus_config_set_override_list (config, "node", "bootstrap", uris, &error);
+    g_assert_no_error (error);
+  }
+  return plexus_context_new (config, identity, broker, state_dir);
+}
+
+static PlexusNode *
+node_new (PlexusContext *context, Pair *pair)
+{
+  PlexusNode *node = plexus_node_new (context);
+  g_autoptr(GError) error = NULL;
+
+  g_signal_connect (node, "link-added", G_CALLBACK (on_link_added), pair);
+  g_signal_connect (node, "link-removed", G_CALLBACK (on_link_removed), pair);
+  plexus_node_listen (node, "127.0.0.1:0", &error);
+  g_assert_no_error (error);
+  return node;
+}
+
+static gboolean
+pair_is_linked (gconstpointer data)
+{
+  const Pair *pair = data;
+
+  return pair->link_a != NULL && pair->link_b != NULL;
+}
+
+static Pair *
+pair_new (void)
+{
+  Pair *pair = g_new0 (Pair, 1);
+  g_autoptr(GError) error = NULL;
+
+  pair->tmpdir = g_dir_make_tmp ("test-node-XXXXXX", &error);
+  g_assert_no_error (error);
+  pair->context_b = context_new (pair->tmpdir, "b", NULL);
+  pair->b = node_new (pair->context_b, pair);
+  pair->context_a = context_new (pair->tmpdir, "a", plexus_node_get_address (pair->b));
+  pair->a = node_new (pair->context_a, pair);
+  plexus_node_start (pair->a);
+  plexus_node_start (pair->b);
+  g_assert_true (wait_for (pair_is_linked, pair, TIMEOUT_MS));
+  return pair;
+}
+
+static const gchar *
+peer_id_of (PlexusContext *context)
+{
+  return plexus_identity_get_peer_id (plexus_context_get_identity (context));
+}
+
+static gboolean
+no_live_links (gconstpointer data)
+{
+  return ((const Pair *) data)->live_links == 0;
+}
+
+static void
+remove_state_dir (const gchar *tmpdir, const gchar *name)
+{
+  g_autofree gchar *path = g_build_filename (tmpdir, name, NULL);
+
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+}
+
+static void
+pair_free (Pair *pair)
+{
+  plexus_node_stop (pair->a);
+  plexus_node_stop (pair->b);
+  g_clear_object (&pair->a);
+  g_clear_object (&pair->b);
+  /* Each test ends only when libsoup has finished closing the links. */
+  g_assert_true (wait_for (no_live_links, pair, TIMEOUT_MS));
+  g_clear_object (&pair->context_a);
+  g_clear_object (&pair->context_b);
+  remove_state_dir (pair->tmpdir, "a");
+  remove_state_dir (pair->tmpdir, "b");
+  g_assert_cmpint (g_rmdir (pair->tmpdir), ==, 0);
+  g_free (pair->tmpdir);
+  g_free (pair);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
+
+/* Runs a request to completion. */
+static PlexusEnvelope *
+request (PlexusNode  *node,
+         const gchar *peer_id,
+         const gchar *type,
+         guint        timeout_ms,
+         GError     **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  plexus_node_request_async (node, peer_id, type, NULL, timeout_ms, NULL, on_async_result, &result);
+  g_assert_true (wait_for (result_is_set, &result, TIMEOUT_MS));
+  return plexus_node_request_finish (node, result, error);
+}
+
+/* Frames a link receives, decoded. */
+static void
+on_frame_collect (PlexusLink *link, GBytes *frame, gpointer user_data)
+{
+  GPtrArray *received = user_data;
+  gsize length;
+  const guint8 *data = g_bytes_get_data (frame, &length);
+  g_autoptr(GError) error = NULL;
+  PlexusEnvelope *envelope = plexus_envelope_decode (data, length, NULL, &error);
+
+  g_assert_no_error (error);
+  g_ptr_array_add (received, envelope);
+}
+
+static gboolean
+has_frames (gconstpointer data)
+{
+  const GPtrArray *received = data;
+
+  return received->len > 0;
+}
+
+static const gchar *
+error_code_of (PlexusEnvelope *envelope)
+{
+  g_assert_cmpstr (plexus_envelope_get_message_type (envelope), ==, "error");
+  return json_object_get_string_member (plexus_envelope_get_body (envelope), "code");
+}
+
+static void
+send_raw (PlexusLink *link, const gchar *text)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
+  g_autoptr(GError) error = NULL;
+
+  plexus_link_send (link, bytes, &error);
+  g_assert_no_error (error);
+}
+
+static void
+send_envelope (PlexusLink *link, PlexusEnvelope *envelope)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = plexus_envelope_encode (envelope, &error);
+
+  g_assert_no_error (error);
+  plexus_link_send (link, bytes, &error);
+  g_assert_no_error (error);
+}
+
+/* Tests --------------------------------------------------------------------- */
+
+static void
+test_ping (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(PlexusEnvelope) pong = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Over the link A dialed, then the other way. */
+  pong = request (pair->a, peer_id_of (pair->context_b), "ping", TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (plexus_envelope_get_message_type (pong), ==, "pong");
+  g_assert_cmpstr (plexus_envelope_get_from (pong), ==, peer_id_of (pair->context_b));
+  g_assert_cmpstr (plexus_envelope_get_to (pong), ==, peer_id_of (pair->context_a));
+  g_assert_nonnull (plexus_envelope_get_re (pong));
+  g_assert_cmpuint (json_object_get_size (plexus_envelope_get_body (pong)), ==, 0);
+  g_clear_object (&pong);
+
+  pong = request (pair->b, peer_id_of (pair->context_a), "ping", TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (plexus_envelope_get_message_type (pong), ==, "pong");
+  g_assert_cmpstr (plexus_envelope_get_from (pong), ==, peer_id_of (pair->context_a));
+}
+
+static void
+test_unknown_type (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(PlexusEnvelope) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = request (pair->a, peer_id_of (pair->context_b), "test.nobody-handles-this", TIMEOUT_MS, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
+  g_assert_null (reply);
+  g_assert_nonnull (strstr (error->message, PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE));
+  g_assert_nonnull (strstr (error->message, "test.nobody-handles-this"));
+  /* The link stays up: one bad message is no reason to drop a peer. */
+  g_assert_nonnull (plexus_node_get_link (pair->a, peer_id_of (pair->context_b)));
+}
+
+static PlexusEnvelope *
+handle_silently (PlexusNode *node, const gchar *peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+  return NULL;
+}
+
+static void
+test_timeout (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(PlexusEnvelope) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  guint handled = 0;
+  gint64 started;
+  gint64 elapsed_ms;
+
+  plexus_node_register_handler (pair->b, "test.silent", handle_silently, &handled, NULL);
+  started = g_get_monotonic_time ();
+  reply = request (pair->a, peer_id_of (pair->context_b), "test.silent", 300, &error);
+  elapsed_ms = (g_get_monotonic_time () - started) / 1000;
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_TIMED_OUT);
+  g_assert_null (reply);
+  g_assert_cmpuint (handled, ==, 1);
+  g_assert_cmpint (elapsed_ms, >=, 300);
+  g_assert_cmpint (elapsed_ms, <, TIMEOUT_MS);
+}
+
+static void
+test_not_found (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(PlexusEnvelope) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = request (pair->a, UNKNOWN_PEER_ID, "ping", TIMEOUT_MS, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND);
+  g_assert_null (reply);
+}
+
+/* Messages that decode but cannot be acted on are answered by ID. */
+static void
+test_expired_and_no_route (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GPtrArray) received = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(PlexusEnvelope) old = plexus_envelope_new ("ping", peer_id_of (pair->context_a), "", NULL);
+  g_autoptr(PlexusEnvelope) elsewhere = plexus_envelope_new ("ping", peer_id_of (pair->context_a),
+                                                             UNKNOWN_PEER_ID, NULL);
+  g_autoptr(PlexusEnvelope) to_b = plexus_envelope_new ("ping", peer_id_of (pair->context_a),
+                                                        peer_id_of (pair->context_b), NULL);
+  PlexusEnvelope *answer;
+
+  g_signal_connect (pair->link_a, "frame", G_CALLBACK (on_frame_collect), received);
+
+  plexus_envelope_set_ts (old, g_get_real_time () / 1000 - PLEXUS_NODE_MAX_CLOCK_SKEW_MS - 60000);
+  send_envelope (pair->link_a, old);
+  g_assert_true (wait_for (has_frames, received, TIMEOUT_MS));
+  answer = g_ptr_array_index (received, 0);
+  g_assert_cmpstr (error_code_of (answer), ==, PLEXUS_ENVELOPE_CODE_EXPIRED);
+  g_assert_cmpstr (plexus_envelope_get_re (answer), ==, plexus_envelope_get_id (old));
+  g_ptr_array_set_size (received, 0);
+
+  send_envelope (pair->link_a, elsewhere);
+  g_assert_true (wait_for (has_frames, received, TIMEOUT_MS));
+  answer = g_ptr_array_index (received, 0);
+  g_assert_cmpstr (error_code_of (answer), ==, PLEXUS_ENVELOPE_CODE_NO_ROUTE);
+  g_assert_cmpstr (plexus_envelope_get_re (answer), ==, plexus_envelope_get_id (elsewhere));
+  g_ptr_array_set_size (received, 0);
+
+  /* Addressed to B by its peer ID rather than "": B answers. */
+  send_envelope (pair->link_a, to_b);
+  g_assert_true (wait_for (has_frames, received, TIMEOUT_MS));
+  answer = g_ptr_array_index (received, 0);
+  g_assert_cmpstr (plexus_envelope_get_message_type (answer), ==, "pong");
+  g_assert_cmpstr (plexus_envelope_get_re (answer), ==, plexus_envelope_get_id (to_b));
+
+  g_signal_handlers_disconnect_by_data (pair->link_a, received);
+}
+
+static gboolean
+link_a_is_gone (gconstpointer data)
+{
+  const Pair *pair = data;
+
+  return pair->link_a == NULL && pair->link_b == NULL;
+}
+
+/* Frames that are not envelopes are answered, counted, and past the limit
+ * cost the peer its link. */
+static void
+test_bad_frames (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GPtrArray) received = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GAsyncResult) pending = NULL;
+  g_autoptr(PlexusEnvelope) reply = NULL;
+  g_autoptr(PlexusLink) link_a = g_object_ref (pair->link_a);
+  g_autoptr(PlexusLink) link_b = g_object_ref (pair->link_b);
+  g_autoptr(GError) error = NULL;
+  guint handled = 0;
+
+  /* A request still waiting when the link goes must fail then. */
+  plexus_node_register_handler (pair->b, "test.silent", handle_silently, &handled, NULL);
+  plexus_node_request_async (pair->a, peer_id_of (pair->context_b), "test.silent", NULL,
+                             TIMEOUT_MS, NULL, on_async_result, &pending);
+  g_signal_connect (link_a, "frame", G_CALLBACK (on_frame_collect), received);
+
+  /* JSON whose ID can be read is answered by ID. */
+  send_raw (link_a, "{\"id\":\"readable-id\"}");
+  for (guint i = 1; i <= PLEXUS_NODE_MAX_BAD_MESSAGES; i++)
+    send_raw (link_a, "not an envelope");
+  g_assert_true (wait_for (link_a_is_gone, pair, TIMEOUT_MS));
+
+  /* Every bad frame but the last, which crossed the limit, was answered. */
+  g_assert_cmpuint (received->len, ==, PLEXUS_NODE_MAX_BAD_MESSAGES);
+  g_assert_cmpstr (error_code_of (g_ptr_array_index (received, 0)), ==, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE);
+  g_assert_cmpstr (plexus_envelope_get_re (g_ptr_array_index (received, 0)), ==, "readable-id");
+  for (guint i = 1; i < received->len; i++) {
+    PlexusEnvelope *answer = g_ptr_array_index (received, i);
+
+    g_assert_cmpstr (error_code_of (answer), ==, PLEXUS_ENVELOPE_CODE_BAD_JSON);
+    g_assert_null (plexus_envelope_get_re (answer));
+    g_assert_cmpstr (plexus_envelope_get_from (answer), ==, peer_id_of (pair->context_b));
+  }
+
+  /* Both ends agree on why and that it is over. */
+  g_assert_cmpint (plexus_link_get_close_code (link_b), ==, PLEXUS_NODE_CLOSE_TOO_MANY_BAD_MESSAGES);
+  g_assert_cmpint (plexus_link_get_close_code (link_a), ==, PLEXUS_NODE_CLOSE_TOO_MANY_BAD_MESSAGES);
+  g_assert_cmpstr (plexus_link_get_close_reason (link_a), ==, "too many bad messages");
+  g_assert_cmpuint (pair->removed_a, ==, 1);
+  g_assert_cmpuint (pair->removed_b, ==, 1);
+  g_assert_null (plexus_node_get_link (pair->a, peer_id_of (pair->context_b)));
+  g_assert_null (plexus_node_get_link (pair->b, peer_id_of (pair->context_a)));
+
+  g_assert_true (wait_for (result_is_set, &pending, TIMEOUT_MS));
+  reply = plexus_node_request_finish (pair->a, pending, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
+  g_assert_null (reply);
+  g_assert_cmpuint (handled, ==, 1);
+  g_clear_error (&error);
+
+  /* And A knows B is not linked any more. */
+  reply = request (pair->a, peer_id_of (pair->context_b), "ping", TIMEOUT_MS, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND);
+
+  g_signal_handlers_disconnect_by_data (link_a, received);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/plexus/node/ping", test_ping);
+  g_test_add_func ("/plexus/node/unknown-type", test_unknown_type);
+  g_test_add_func ("/plexus/node/timeout", test_timeout);
+  g_test_add_func ("/plexus/node/not-found", test_not_found);
+  g_test_add_func ("/plexus/node/expired-and-no-route", test_expired_and_no_route);
+  g_test_add_func ("/plexus/node/bad-frames", test_bad_frames);
+
+  return g_test_run ();
+}
