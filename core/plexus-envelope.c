@@ -35,9 +35,6 @@
  * passing it on to another node.
  */
 
-/* How much of a bad string an error message quotes. */
-#define QUOTE_MAX 64
-
 struct _PlexusEnvelope {
   GObject     parent_instance;
 
@@ -698,47 +695,6 @@ plexus_envelope_encode (PlexusEnvelope *self, GError **error)
 
 /* Decoding */
 
-static gboolean
-set_decode_error (const gchar **error_code, const gchar *code, GError **error,
-                  const gchar *format, ...) G_GNUC_PRINTF (4, 5);
-
-static gboolean
-set_decode_error (const gchar **error_code, const gchar *code, GError **error,
-                  const gchar *format, ...)
-{
-  va_list args;
-
-  if (error_code != NULL)
-    *error_code = code;
-  va_start (args, format);
-  g_propagate_error (error, g_error_new_valist (PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, format, args));
-  va_end (args);
-  return FALSE;
-}
-
-/* The first @max characters of UTF-8 @str, with "..." when it is longer. */
-static gchar *
-utf8_head (const gchar *str, glong max)
-{
-  g_autofree gchar *head = NULL;
-
-  /* g_utf8_substring() must not be asked for more than there is. */
-  if (g_utf8_strlen (str, -1) <= max)
-    return g_strdup (str);
-  head = g_utf8_substring (str, 0, max);
-  return g_strconcat (head, "...", NULL);
-}
-
-/* A bounded, printable quote of a string from the network. */
-static gchar *
-quote_string (const gchar *str)
-{
-  g_autofree gchar *head = utf8_head (str, QUOTE_MAX);
-  g_autofree gchar *escaped = g_strescape (head, NULL);
-
-  return g_strdup_printf ("'%s'", escaped);
-}
-
 static const gchar *
 describe_json_type (JsonNode *node)
 {
@@ -771,7 +727,7 @@ static gboolean
 set_type_error (JsonNode *node, const gchar *member, const gchar *expected,
                 const gchar **error_code, GError **error)
 {
-  return set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+  return plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                            "%s: expected %s, got %s", member, expected, describe_json_type (node));
 }
 
@@ -781,7 +737,7 @@ get_required (JsonObject *object, const gchar *member, const gchar **error_code,
   JsonNode *node = json_object_get_member (object, member);
 
   if (node == NULL)
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                       "the member '%s' is missing", member);
   return node;
 }
@@ -818,9 +774,9 @@ static gboolean
 set_syntax_error (const gchar *member, const gchar *value, const gchar *what,
                   const gchar **error_code, GError **error)
 {
-  g_autofree gchar *quoted = quote_string (value);
+  g_autofree gchar *quoted = plexus_json_quote (value);
 
-  return set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+  return plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                            "%s: %s is not %s", member, quoted, what);
 }
 
@@ -838,7 +794,7 @@ envelope_from_json (JsonNode *root, const gchar **error_code, GError **error)
   gint64 value;
 
   if (!JSON_NODE_HOLDS_OBJECT (root)) {
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                       "expected an object, got %s", describe_json_type (root));
     return NULL;
   }
@@ -848,7 +804,7 @@ envelope_from_json (JsonNode *root, const gchar **error_code, GError **error)
   if (!get_integer (object, "v", &value, error_code, error))
     return NULL;
   if (value != PLEXUS_ENVELOPE_VERSION) {
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_UNSUPPORTED_VERSION, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_UNSUPPORTED_VERSION, error,
                       "protocol version %" G_GINT64_FORMAT " is not supported, only %d is",
                       value, PLEXUS_ENVELOPE_VERSION);
     return NULL;
@@ -857,8 +813,8 @@ envelope_from_json (JsonNode *root, const gchar **error_code, GError **error)
   names = json_object_get_members (object);
   for (GList *l = names; l != NULL; l = l->next) {
     if (!g_strv_contains (members, l->data)) {
-      g_autofree gchar *quoted = quote_string (l->data);
-      set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+      g_autofree gchar *quoted = plexus_json_quote (l->data);
+      plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                         "unknown member %s", quoted);
       return NULL;
     }
@@ -905,7 +861,7 @@ envelope_from_json (JsonNode *root, const gchar **error_code, GError **error)
   if (!get_integer (object, "ttl", &value, error_code, error))
     return NULL;
   if (value < 0 || value > PLEXUS_ENVELOPE_MAX_TTL) {
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                       "ttl: %" G_GINT64_FORMAT " is out of range 0..%d",
                       value, PLEXUS_ENVELOPE_MAX_TTL);
     return NULL;
@@ -915,7 +871,7 @@ envelope_from_json (JsonNode *root, const gchar **error_code, GError **error)
   if (!get_integer (object, "ts", &value, error_code, error))
     return NULL;
   if (value < 0) {
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                       "ts: %" G_GINT64_FORMAT " is before the Unix epoch", value);
     return NULL;
   }
@@ -931,7 +887,7 @@ envelope_from_json (JsonNode *root, const gchar **error_code, GError **error)
     }
     self->re = g_strdup (str);
   } else if (type_needs_re (self->type)) {
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
                       "the member 're' is missing; '%s' envelopes need it", self->type);
     return NULL;
   }
@@ -983,18 +939,18 @@ plexus_envelope_decode (const guint8 *data,
     *error_code = NULL;
 
   if (length > PLEXUS_ENVELOPE_MAX_SIZE) {
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_TOO_LARGE, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_TOO_LARGE, error,
                       "the envelope is %" G_GSIZE_FORMAT " bytes, more than the %d allowed",
                       length, PLEXUS_ENVELOPE_MAX_SIZE);
     return NULL;
   }
   if (length > 0 && memchr (text, '\0', length) != NULL) {
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_JSON, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_JSON, error,
                       "not JSON: the envelope holds a NUL byte");
     return NULL;
   }
   if (length > 0 && !g_utf8_validate (text, (gssize) length, NULL)) {
-    set_decode_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_JSON, error,
+    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_JSON, error,
                       "not JSON: the envelope is not valid UTF-8");
     return NULL;
   }

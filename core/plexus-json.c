@@ -26,13 +26,11 @@
 /* How long an error message may grow when it passes on json-glib's. */
 #define MESSAGE_MAX 200
 
-static gboolean
-set_error (const gchar **error_code, const gchar *code, GError **error,
-           const gchar *format, ...) G_GNUC_PRINTF (4, 5);
-
-static gboolean
-set_error (const gchar **error_code, const gchar *code, GError **error,
-           const gchar *format, ...)
+/* Sets @error (PLEXUS_ERROR_INVALID_DATA) and the protocol error @code;
+ * returns FALSE so callers can `return plexus_json_set_error (...)`. */
+gboolean
+plexus_json_set_error (const gchar **error_code, const gchar *code, GError **error,
+                       const gchar *format, ...)
 {
   va_list args;
 
@@ -58,8 +56,8 @@ utf8_head (const gchar *str, glong max)
 }
 
 /* A bounded, printable quote of a string from the network. */
-static gchar *
-quote_string (const gchar *str)
+gchar *
+plexus_json_quote (const gchar *str)
 {
   g_autofree gchar *head = utf8_head (str, QUOTE_MAX);
   g_autofree gchar *escaped = g_strescape (head, NULL);
@@ -120,7 +118,7 @@ scan_string (Scanner *s)
       return TRUE;
     }
     if (c < 0x20)
-      return set_error (s->error_code, CODE_SYNTAX, s->error,
+      return plexus_json_set_error (s->error_code, CODE_SYNTAX, s->error,
                         "control character U+%04X in a string at byte %" G_GSIZE_FORMAT,
                         c, s->pos);
     if (c != '\\') {
@@ -134,28 +132,28 @@ scan_string (Scanner *s)
     }
     if (s->pos + 1 >= s->length || s->text[s->pos + 1] != 'u' ||
         !scan_hex4 (s, s->pos + 2, &value))
-      return set_error (s->error_code, CODE_SYNTAX, s->error,
+      return plexus_json_set_error (s->error_code, CODE_SYNTAX, s->error,
                         "invalid escape in a string at byte %" G_GSIZE_FORMAT,
                         s->pos);
     if (value == 0)
-      return set_error (s->error_code, CODE_VALUE, s->error,
+      return plexus_json_set_error (s->error_code, CODE_VALUE, s->error,
                         "a string at byte %" G_GSIZE_FORMAT " holds U+0000, which is not allowed",
                         s->pos);
     if (value >= 0xdc00 && value <= 0xdfff)
-      return set_error (s->error_code, CODE_VALUE, s->error,
+      return plexus_json_set_error (s->error_code, CODE_VALUE, s->error,
                         "a string at byte %" G_GSIZE_FORMAT " holds an unpaired surrogate",
                         s->pos);
     if (value >= 0xd800 && value <= 0xdbff) {
       if (s->pos + 12 > s->length || s->text[s->pos + 6] != '\\' || s->text[s->pos + 7] != 'u' ||
           !scan_hex4 (s, s->pos + 8, &low) || low < 0xdc00 || low > 0xdfff)
-        return set_error (s->error_code, CODE_VALUE, s->error,
+        return plexus_json_set_error (s->error_code, CODE_VALUE, s->error,
                           "a string at byte %" G_GSIZE_FORMAT " holds an unpaired surrogate",
                           s->pos);
       s->pos += 6;
     }
     s->pos += 6;
   }
-  return set_error (s->error_code, CODE_SYNTAX, s->error,
+  return plexus_json_set_error (s->error_code, CODE_SYNTAX, s->error,
                     "the string at byte %" G_GSIZE_FORMAT " does not end",
                     start);
 }
@@ -205,21 +203,21 @@ scan_number (Scanner *s)
     gint64 value;
 
     if (!g_ascii_string_to_signed (token, 10, G_MININT64, G_MAXINT64, &value, NULL)) {
-      g_autofree gchar *quoted = quote_string (token);
-      return set_error (s->error_code, CODE_VALUE, s->error,
+      g_autofree gchar *quoted = plexus_json_quote (token);
+      return plexus_json_set_error (s->error_code, CODE_VALUE, s->error,
                         "the integer %s at byte %" G_GSIZE_FORMAT " does not fit in 64 bits",
                         quoted, start);
     }
   } else if (!isfinite (g_ascii_strtod (token, NULL))) {
-    g_autofree gchar *quoted = quote_string (token);
-    return set_error (s->error_code, CODE_VALUE, s->error,
+    g_autofree gchar *quoted = plexus_json_quote (token);
+    return plexus_json_set_error (s->error_code, CODE_VALUE, s->error,
                       "the number %s at byte %" G_GSIZE_FORMAT " is too large",
                       quoted, start);
   }
   return TRUE;
 
 malformed:
-  return set_error (s->error_code, CODE_SYNTAX, s->error,
+  return plexus_json_set_error (s->error_code, CODE_SYNTAX, s->error,
                     "malformed number at byte %" G_GSIZE_FORMAT, start);
 }
 
@@ -266,11 +264,11 @@ scan_tokens (const gchar *text, gsize length, guint max_depth,
     }
     /* Anything else starts a value. */
     if (depth == 0 && ++values > 1)
-      return set_error (error_code, CODE_SYNTAX, error,
+      return plexus_json_set_error (error_code, CODE_SYNTAX, error,
                         "a second value at byte %" G_GSIZE_FORMAT, start);
     if (c == '{' || c == '[') {
       if (++depth > max_depth)
-        return set_error (error_code, CODE_VALUE, error,
+        return plexus_json_set_error (error_code, CODE_VALUE, error,
                           "containers nest more than %u levels deep at byte %" G_GSIZE_FORMAT,
                           max_depth, start);
       s.pos++;
@@ -284,17 +282,17 @@ scan_tokens (const gchar *text, gsize length, guint max_depth,
       gunichar ch = g_utf8_get_char (text + start);
 
       if (g_unichar_isgraph (ch))
-        return set_error (error_code, CODE_SYNTAX, error,
+        return plexus_json_set_error (error_code, CODE_SYNTAX, error,
                           "unexpected '%.*s' at byte %" G_GSIZE_FORMAT,
                           (int) (g_utf8_next_char (text + start) - (text + start)),
                           text + start, start);
-      return set_error (error_code, CODE_SYNTAX, error,
+      return plexus_json_set_error (error_code, CODE_SYNTAX, error,
                         "unexpected U+%04X at byte %" G_GSIZE_FORMAT,
                         ch, start);
     }
   }
   if (values == 0 && s.pos >= s.length)
-    return set_error (error_code, CODE_SYNTAX, error,
+    return plexus_json_set_error (error_code, CODE_SYNTAX, error,
                       "the text holds no value");
   return TRUE;
 }
@@ -406,7 +404,7 @@ plexus_json_parse_strict (const gchar  *data,
   /* Callers usually say this in their own words first; json-glib must
    * never see it. */
   if (length > 0 && !g_utf8_validate_len (data, length, &end)) {
-    set_error (error_code, CODE_SYNTAX, error,
+    plexus_json_set_error (error_code, CODE_SYNTAX, error,
                "%s at byte %" G_GSIZE_FORMAT,
                *end == '\0' ? "NUL character" : "not valid UTF-8",
                (gsize) (end - data));
@@ -425,14 +423,14 @@ plexus_json_parse_strict (const gchar  *data,
     g_autofree gchar *message = utf8_head (valid, MESSAGE_MAX);
 
     g_free (duplicates.duplicate);
-    set_error (error_code, CODE_SYNTAX, error, "%s", message);
+    plexus_json_set_error (error_code, CODE_SYNTAX, error, "%s", message);
     return NULL;
   }
   duplicate_name = duplicates.duplicate;
   if (duplicate_name != NULL) {
-    g_autofree gchar *quoted = quote_string (duplicate_name);
+    g_autofree gchar *quoted = plexus_json_quote (duplicate_name);
 
-    set_error (error_code, CODE_VALUE, error,
+    plexus_json_set_error (error_code, CODE_VALUE, error,
                "the member name %s appears twice in one object", quoted);
     return NULL;
   }

@@ -14,6 +14,12 @@ JsonNode *plexus_json_parse_strict (const gchar  *data,
                                     guint         max_depth,
                                     const gchar **error_code,
                                     GError      **error);
+gboolean  plexus_json_set_error    (const gchar **error_code,
+                                    const gchar  *code,
+                                    GError      **error,
+                                    const gchar  *format,
+                                    ...) G_GNUC_PRINTF (4, 5);
+gchar    *plexus_json_quote        (const gchar  *str);
 gchar    *plexus_json_to_string    (JsonNode     *node,
                                     gsize        *length);
 

@@ -52,6 +52,19 @@ on_timeout (gpointer user_data)
 }
 
 gboolean
+plexus_test_wait_for (PlexusTestCondition condition, gconstpointer data, guint timeout_ms)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add (timeout_ms, on_timeout, &expired);
+
+  while (!condition (data) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return condition (data);
+}
+
+gboolean
 plexus_test_wait (gboolean *done, guint timeout_ms)
 {
   gboolean expired = FALSE;

@@ -69,6 +69,11 @@ gchar             *plexus_test_node_run_ctl (PlexusTestNode      *node,
  * passes; returns @done. The one way tests wait. */
 gboolean           plexus_test_wait (gboolean *done,
                                      guint     timeout_ms);
+/* The same for any condition on @data. */
+typedef gboolean (*PlexusTestCondition) (gconstpointer data);
+gboolean           plexus_test_wait_for (PlexusTestCondition condition,
+                                         gconstpointer       data,
+                                         guint               timeout_ms);
 
 void               plexus_test_remove_tree (const gchar *path);
 GSubprocessLauncher *plexus_test_daemon_launcher_new (const gchar     *bus_address,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "plexus-link.h"
+#include "plexus-test-fixture.h"
 
 /* Every test runs real WebSockets over 127.0.0.1. The "raw" peers below
  * speak the link protocol by hand from doc/protocol.md with the Noise
@@ -12,31 +13,6 @@
 #define TIMEOUT_MS 10000
 
 /* Waiting ----------------------------------------------------------------- */
-
-typedef gboolean (*Condition) (gconstpointer data);
-
-static gboolean
-on_deadline (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the main context until @condition holds or @timeout_ms pass. */
-static gboolean
-wait_for (Condition condition, gconstpointer data, guint timeout_ms)
-{
-  gboolean timed_out = FALSE;
-  GSource *deadline = g_timeout_source_new (timeout_ms);
-
-  g_source_set_callback (deadline, on_deadline, &timed_out, NULL);
-  g_source_attach (deadline, NULL);
-  while (!condition (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_destroy (deadline);
-  g_source_unref (deadline);
-  return condition (data);
-}
 
 static void
 on_async_result (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -82,7 +58,7 @@ no_live_websockets (gconstpointer data)
 static void
 assert_all_closed (void)
 {
-  g_assert_true (wait_for (no_live_websockets, NULL, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (no_live_websockets, NULL, TIMEOUT_MS));
 }
 
 /* Watching a link ------------------------------------------------------- */
@@ -181,7 +157,7 @@ watch_has_frames (gconstpointer data)
 static void
 assert_closed_with (Watch *watch, gint code)
 {
-  g_assert_true (wait_for (watch_is_closed, watch, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_is_closed, watch, TIMEOUT_MS));
   g_assert_cmpint (watch->code, ==, code);
   g_assert_cmpint (plexus_link_get_state (watch->link), ==, PLEXUS_LINK_STATE_CLOSED);
   g_assert_cmpint (plexus_link_get_close_code (watch->link), ==, code);
@@ -273,7 +249,7 @@ server_has_accepted (gconstpointer data)
 static Watch *
 server_last_link (TestServer *server)
 {
-  g_assert_true (wait_for (server_has_accepted, server, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (server_has_accepted, server, TIMEOUT_MS));
   return g_ptr_array_index (server->accepted, server->accepted->len - 1);
 }
 
@@ -308,7 +284,7 @@ dial (SoupSession        *session,
 
   plexus_link_connect_async (session, uri, identity, key, expected_peer_id, NULL,
                              on_connected, &connect);
-  g_assert_true (wait_for (flag_is_set, &connect.done, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (flag_is_set, &connect.done, TIMEOUT_MS));
   if (connect.link != NULL) {
     g_assert_no_error (connect.error);
     track_websocket (plexus_link_get_websocket (connect.link));
@@ -343,7 +319,7 @@ pair_new (TestServer *server)
   g_assert_no_error (error);
   pair->client = watch_new (link);
   pair->server = server_last_link (server);
-  g_assert_true (wait_for (watch_is_ready, pair->server, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_is_ready, pair->server, TIMEOUT_MS));
   g_assert_cmpstr (plexus_link_get_peer_id (pair->server->link), ==,
                    plexus_identity_get_peer_id (pair->identity));
   return pair;
@@ -416,7 +392,7 @@ raw_connect (const gchar *uri, const gchar * const *protocols)
   raw->key = plexus_noise_keypair_new ();
   soup_session_websocket_connect_async (raw->session, message, NULL, (gchar **) protocols,
                                         G_PRIORITY_DEFAULT, NULL, on_raw_connected, raw);
-  g_assert_true (wait_for (flag_is_set, &raw->done, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (flag_is_set, &raw->done, TIMEOUT_MS));
   if (raw->ws != NULL) {
     track_websocket (raw->ws);
     g_signal_connect (raw->ws, "message", G_CALLBACK (on_raw_message), raw);
@@ -512,7 +488,7 @@ raw_handshake_start (Raw *raw, TestServer *server)
   g_assert_cmpuint (message->len, ==, 32);
   raw_send (raw, message->data, message->len);
 
-  g_assert_true (wait_for (raw_has_messages, &count, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (raw_has_messages, &count, TIMEOUT_MS));
   g_assert_false (raw->closed);
   message2 = g_ptr_array_index (raw->messages, 0);
   g_assert_true (plexus_noise_handshake_read_message (raw->handshake,
@@ -570,7 +546,7 @@ raw_linked (TestServer *server, PlexusIdentity *identity)
   raw_handshake_start (raw, server);
   payload = make_identity_payload (identity, identity, plexus_noise_keypair_get_public_key (raw->key));
   raw_handshake_finish (raw, payload);
-  g_assert_true (wait_for (watch_is_ready, server_last_link (server), TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_is_ready, server_last_link (server), TIMEOUT_MS));
   return raw;
 }
 
@@ -614,7 +590,7 @@ test_handshake (void)
                    "plexus.v1");
 
   accepted = server_last_link (server);
-  g_assert_true (wait_for (watch_is_ready, accepted, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_is_ready, accepted, TIMEOUT_MS));
   g_assert_cmpstr (plexus_link_get_peer_id (accepted->link), ==, plexus_identity_get_peer_id (identity));
   g_assert_cmpint (plexus_link_get_state (accepted->link), ==, PLEXUS_LINK_STATE_READY);
   g_assert_true (g_str_has_prefix (plexus_link_get_remote_address (accepted->link), "127.0.0.1:"));
@@ -659,7 +635,7 @@ test_frames (void)
     bytes += strlen (text);
   }
   at_server.n = n_numbered + 2;
-  g_assert_true (wait_for (watch_has_frames, &at_server, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_has_frames, &at_server, TIMEOUT_MS));
   g_assert_cmpuint (g_bytes_get_size (g_ptr_array_index (pair->server->frames, 0)), ==, 0);
   g_assert_true (g_bytes_equal (g_ptr_array_index (pair->server->frames, 1), largest));
   for (guint i = 0; i < n_numbered; i++) {
@@ -678,7 +654,7 @@ test_frames (void)
   g_assert_true (plexus_link_send (pair->server->link, empty, &error));
   g_assert_no_error (error);
   at_client.n = 2;
-  g_assert_true (wait_for (watch_has_frames, &at_client, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_has_frames, &at_client, TIMEOUT_MS));
   g_assert_true (g_bytes_equal (g_ptr_array_index (pair->client->frames, 0), largest));
   g_assert_cmpuint (g_bytes_get_size (g_ptr_array_index (pair->client->frames, 1)), ==, 0);
 
@@ -688,7 +664,7 @@ test_frames (void)
   g_clear_error (&error);
   g_assert_true (plexus_link_send (pair->client->link, empty, &error));
   at_server.n++;
-  g_assert_true (wait_for (watch_has_frames, &at_server, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_has_frames, &at_server, TIMEOUT_MS));
   g_assert_false (pair->client->closed);
   g_assert_false (pair->server->closed);
 
@@ -710,7 +686,7 @@ test_oversized_message (void)
   soup_websocket_connection_send_message (plexus_link_get_websocket (pair->client->link),
                                           SOUP_WEBSOCKET_DATA_BINARY, too_big);
   assert_closed_with (pair->server, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
-  g_assert_true (wait_for (watch_is_closed, pair->client, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_is_closed, pair->client, TIMEOUT_MS));
 
   /* One byte less is a message size the link reads, and then refuses as
    * not being a transport message. */
@@ -760,7 +736,7 @@ test_subprotocol (void)
     soup_session_add_feature_by_type (session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
     soup_session_websocket_connect_async (session, message, NULL, (gchar **) protocols,
                                           G_PRIORITY_DEFAULT, NULL, on_async_result, &result);
-    g_assert_true (wait_for (result_is_set, &result, TIMEOUT_MS));
+    g_assert_true (plexus_test_wait_for (result_is_set, &result, TIMEOUT_MS));
     ws = soup_session_websocket_connect_finish (session, result, &error);
     g_assert_no_error (error);
     track_websocket (ws);
@@ -780,11 +756,11 @@ test_subprotocol (void)
   link = plexus_link_new_client (future->ws, identity, key, NULL);
   watch = watch_new (link);
   plexus_link_start (link);
-  g_assert_true (wait_for (watch_is_ready, watch, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_is_ready, watch, TIMEOUT_MS));
 
   /* A text message closes the link. */
   accepted = server_last_link (server);
-  g_assert_true (wait_for (watch_is_ready, accepted, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_is_ready, accepted, TIMEOUT_MS));
   soup_websocket_connection_send_text (future->ws, "hello");
   assert_closed_with (accepted, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA);
   assert_closed_with (watch, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA);
@@ -931,7 +907,7 @@ test_bad_identity (void)
     raw_handshake_finish (raw, payload);
     assert_closed_with (watch, PLEXUS_LINK_CLOSE_HANDSHAKE_FAILED);
     g_assert_nonnull (strstr (watch->reason, "did not prove"));
-    g_assert_true (wait_for (raw_is_closed, raw, TIMEOUT_MS));
+    g_assert_true (plexus_test_wait_for (raw_is_closed, raw, TIMEOUT_MS));
     g_assert_cmpint (raw->close_code, ==, PLEXUS_LINK_CLOSE_HANDSHAKE_FAILED);
   }
   {
@@ -1033,7 +1009,7 @@ test_truncated_handshake (void)
     raw_send (raw, garbage, sizeof garbage);
     watch = server_last_link (server);
     assert_closed_with (watch, PLEXUS_LINK_CLOSE_HANDSHAKE_FAILED);
-    g_assert_true (wait_for (raw_is_closed, raw, TIMEOUT_MS));
+    g_assert_true (plexus_test_wait_for (raw_is_closed, raw, TIMEOUT_MS));
     g_assert_cmpint (raw->close_code, ==, PLEXUS_LINK_CLOSE_HANDSHAKE_FAILED);
   }
   {
@@ -1072,7 +1048,7 @@ test_truncated_handshake (void)
     assert_closed_with (watch, PLEXUS_LINK_CLOSE_HANDSHAKE_TIMEOUT);
     /* The server's watch was made just before the link started. */
     g_assert_cmpint (watch->closed_at - watch->created_at, >=, 300 * 1000);
-    g_assert_true (wait_for (raw_is_closed, raw, TIMEOUT_MS));
+    g_assert_true (plexus_test_wait_for (raw_is_closed, raw, TIMEOUT_MS));
     g_assert_cmpint (raw->close_code, ==, PLEXUS_LINK_CLOSE_HANDSHAKE_TIMEOUT);
   }
   {
@@ -1101,12 +1077,12 @@ test_replay (void)
 
     raw_send (raw, g_bytes_get_data (first, NULL), g_bytes_get_size (first));
     one.watch = watch;
-    g_assert_true (wait_for (watch_has_frames, &one, TIMEOUT_MS));
+    g_assert_true (plexus_test_wait_for (watch_has_frames, &one, TIMEOUT_MS));
     g_assert_cmpmem (g_bytes_get_data (g_ptr_array_index (watch->frames, 0), NULL), 5, "first", 5);
     raw_send (raw, g_bytes_get_data (first, NULL), g_bytes_get_size (first));
     assert_closed_with (watch, PLEXUS_LINK_CLOSE_DECRYPT_FAILED);
     g_assert_cmpuint (watch->frames->len, ==, 1);
-    g_assert_true (wait_for (raw_is_closed, raw, TIMEOUT_MS));
+    g_assert_true (plexus_test_wait_for (raw_is_closed, raw, TIMEOUT_MS));
     g_assert_cmpint (raw->close_code, ==, PLEXUS_LINK_CLOSE_DECRYPT_FAILED);
   }
   {
@@ -1150,7 +1126,7 @@ test_replay (void)
     GBytes *message;
 
     g_assert_true (plexus_link_send (server_last_link (server)->link, frame, &error));
-    g_assert_true (wait_for (raw_has_messages, &count, TIMEOUT_MS));
+    g_assert_true (plexus_test_wait_for (raw_has_messages, &count, TIMEOUT_MS));
     message = g_ptr_array_index (raw->messages, 1);
     g_assert_cmpuint (g_bytes_get_size (message), ==, 13 + 16);
     g_assert_true (plexus_noise_cipher_decrypt (raw->recv, NULL, 0, g_bytes_get_data (message, NULL),
@@ -1213,7 +1189,7 @@ test_rate_limit (void)
    * link stays up, being less than a burst over. */
   send_frames (flooder->client, 30);
   handled.watch = flooder->server;
-  g_assert_true (wait_for (watch_has_handled, &handled, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_has_handled, &handled, TIMEOUT_MS));
   delivered = plexus_link_get_frames_in (flooder->server->link);
   dropped = plexus_link_get_frames_dropped (flooder->server->link);
   g_assert_cmpuint (delivered + dropped, ==, 30);
@@ -1225,7 +1201,7 @@ test_rate_limit (void)
   /* The other link on the same server is not affected. */
   send_frames (bystander->client, 5);
   bystander_frames.watch = bystander->server;
-  g_assert_true (wait_for (watch_has_frames, &bystander_frames, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_has_frames, &bystander_frames, TIMEOUT_MS));
 
   /* 30 more: now more than a burst over within 10 s. */
   send_frames (flooder->client, 30);
@@ -1236,7 +1212,7 @@ test_rate_limit (void)
 
   send_frames (bystander->client, 5);
   bystander_frames.n = 10;
-  g_assert_true (wait_for (watch_has_frames, &bystander_frames, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_has_frames, &bystander_frames, TIMEOUT_MS));
   g_assert_cmpuint (plexus_link_get_frames_dropped (bystander->server->link), ==, 0);
   g_assert_false (bystander->server->closed);
 
@@ -1364,10 +1340,10 @@ test_keepalive (void)
   g_mutex_init (&peer.mutex);
   g_cond_init (&peer.cond);
   thread = g_thread_new ("frozen-peer", frozen_peer_thread, &peer);
-  g_assert_true (wait_for (flag_is_set, &peer.linked, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (flag_is_set, &peer.linked, TIMEOUT_MS));
   frozen_at = g_get_monotonic_time ();
   g_assert_true (server_link_from (server, frozen_identity, &frozen));
-  g_assert_true (wait_for (watch_is_ready, frozen, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_is_ready, frozen, TIMEOUT_MS));
 
   assert_closed_with (frozen, PLEXUS_LINK_CLOSE_PEER_SILENT);
   g_test_message ("silent peer detected after %.2f s",
@@ -1384,7 +1360,7 @@ test_keepalive (void)
   peer.release = TRUE;
   g_cond_signal (&peer.cond);
   g_mutex_unlock (&peer.mutex);
-  g_assert_true (wait_for (flag_is_set, &peer.done, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (flag_is_set, &peer.done, TIMEOUT_MS));
   g_thread_join (thread);
   g_assert_cmpint (peer.closed_code, ==, PLEXUS_LINK_CLOSE_PEER_SILENT);
   g_mutex_clear (&peer.mutex);
@@ -1429,7 +1405,7 @@ test_send_queue (void)
 
   /* Once the peer reads, everything accepted arrives, in order. */
   all.n = sent;
-  g_assert_true (wait_for (watch_has_frames, &all, 4 * TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_has_frames, &all, 4 * TIMEOUT_MS));
   for (guint32 i = 0; i < sent; i++) {
     GBytes *frame = g_ptr_array_index (pair->server->frames, i);
     guint32 number;
@@ -1442,7 +1418,7 @@ test_send_queue (void)
   g_assert_true (plexus_link_send (pair->client->link, extra, &error));
   g_assert_no_error (error);
   all.n = sent + 1;
-  g_assert_true (wait_for (watch_has_frames, &all, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (watch_has_frames, &all, TIMEOUT_MS));
 
   g_clear_pointer (&pair, pair_free);
   g_ptr_array_set_size (server->accepted, 0);

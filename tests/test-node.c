@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plexus-node.h"
+#include "plexus-test-fixture.h"
 
 /* Two nodes in one process, linked over 127.0.0.1: node A dials node B
  * (B is A's bootstrap), so each test sees envelopes dispatched both on a
@@ -14,31 +15,6 @@
 #define UNKNOWN_PEER_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* Waiting ----------------------------------------------------------------- */
-
-typedef gboolean (*Condition) (gconstpointer data);
-
-static gboolean
-on_deadline (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the main context until @condition holds or @timeout_ms pass. */
-static gboolean
-wait_for (Condition condition, gconstpointer data, guint timeout_ms)
-{
-  gboolean timed_out = FALSE;
-  GSource *deadline = g_timeout_source_new (timeout_ms);
-
-  g_source_set_callback (deadline, on_deadline, &timed_out, NULL);
-  g_source_attach (deadline, NULL);
-  while (!condition (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_destroy (deadline);
-  g_source_unref (deadline);
-  return condition (data);
-}
 
 static void
 on_async_result (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -156,7 +132,7 @@ pair_new (void)
   pair->a = node_new (pair->context_a, pair);
   plexus_node_start (pair->a);
   plexus_node_start (pair->b);
-  g_assert_true (wait_for (pair_is_linked, pair, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (pair_is_linked, pair, TIMEOUT_MS));
   return pair;
 }
 
@@ -188,7 +164,7 @@ pair_free (Pair *pair)
   g_clear_object (&pair->a);
   g_clear_object (&pair->b);
   /* Each test ends only when libsoup has finished closing the links. */
-  g_assert_true (wait_for (no_live_links, pair, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (no_live_links, pair, TIMEOUT_MS));
   g_clear_object (&pair->context_a);
   g_clear_object (&pair->context_b);
   remove_state_dir (pair->tmpdir, "a");
@@ -211,7 +187,7 @@ request (PlexusNode  *node,
   g_autoptr(GAsyncResult) result = NULL;
 
   plexus_node_request_async (node, peer_id, type, NULL, timeout_ms, NULL, on_async_result, &result);
-  g_assert_true (wait_for (result_is_set, &result, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (result_is_set, &result, TIMEOUT_MS));
   return plexus_node_request_finish (node, result, error);
 }
 
@@ -363,14 +339,14 @@ test_expired_and_no_route (void)
 
   plexus_envelope_set_ts (old, g_get_real_time () / 1000 - PLEXUS_NODE_MAX_CLOCK_SKEW_MS - 60000);
   send_envelope (pair->link_a, old);
-  g_assert_true (wait_for (has_frames, received, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (has_frames, received, TIMEOUT_MS));
   answer = g_ptr_array_index (received, 0);
   g_assert_cmpstr (error_code_of (answer), ==, PLEXUS_ENVELOPE_CODE_EXPIRED);
   g_assert_cmpstr (plexus_envelope_get_re (answer), ==, plexus_envelope_get_id (old));
   g_ptr_array_set_size (received, 0);
 
   send_envelope (pair->link_a, elsewhere);
-  g_assert_true (wait_for (has_frames, received, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (has_frames, received, TIMEOUT_MS));
   answer = g_ptr_array_index (received, 0);
   g_assert_cmpstr (error_code_of (answer), ==, PLEXUS_ENVELOPE_CODE_NO_ROUTE);
   g_assert_cmpstr (plexus_envelope_get_re (answer), ==, plexus_envelope_get_id (elsewhere));
@@ -378,7 +354,7 @@ test_expired_and_no_route (void)
 
   /* Addressed to B by its peer ID rather than "": B answers. */
   send_envelope (pair->link_a, to_b);
-  g_assert_true (wait_for (has_frames, received, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (has_frames, received, TIMEOUT_MS));
   answer = g_ptr_array_index (received, 0);
   g_assert_cmpstr (plexus_envelope_get_message_type (answer), ==, "pong");
   g_assert_cmpstr (plexus_envelope_get_re (answer), ==, plexus_envelope_get_id (to_b));
@@ -418,7 +394,7 @@ test_bad_frames (void)
   send_raw (link_a, "{\"id\":\"readable-id\"}");
   for (guint i = 1; i <= PLEXUS_NODE_MAX_BAD_MESSAGES; i++)
     send_raw (link_a, "not an envelope");
-  g_assert_true (wait_for (link_a_is_gone, pair, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (link_a_is_gone, pair, TIMEOUT_MS));
 
   /* Every bad frame but the last, which crossed the limit, was answered. */
   g_assert_cmpuint (received->len, ==, PLEXUS_NODE_MAX_BAD_MESSAGES);
@@ -441,7 +417,7 @@ test_bad_frames (void)
   g_assert_null (plexus_node_get_link (pair->a, peer_id_of (pair->context_b)));
   g_assert_null (plexus_node_get_link (pair->b, peer_id_of (pair->context_a)));
 
-  g_assert_true (wait_for (result_is_set, &pending, TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (result_is_set, &pending, TIMEOUT_MS));
   reply = plexus_node_request_finish (pair->a, pending, &error);
   g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
   g_assert_null (reply);
