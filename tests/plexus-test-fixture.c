@@ -64,17 +64,16 @@ plexus_test_wait_for (PlexusTestCondition condition, gconstpointer data, guint t
   return condition (data);
 }
 
+static gboolean
+flag_is_set (gconstpointer data)
+{
+  return *(const gboolean *) data;
+}
+
 gboolean
 plexus_test_wait (gboolean *done, guint timeout_ms)
 {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add (timeout_ms, on_timeout, &expired);
-
-  while (!*done && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (id);
-  return *done;
+  return plexus_test_wait_for (flag_is_set, done, timeout_ms);
 }
 
 static guint
@@ -270,9 +269,9 @@ on_name_appeared (GDBusConnection *connection, const gchar *name, const gchar *o
 
 /* Ready when the name is owned, or "done" when the process died first. */
 static gboolean
-ready_or_exited (gpointer user_data)
+ready_or_exited (gconstpointer user_data)
 {
-  NameWatch *watch = user_data;
+  const NameWatch *watch = user_data;
 
   return watch->ready || watch->node->exited;
 }
@@ -282,10 +281,7 @@ plexus_test_fixture_add_node (PlexusTestFixture *fixture, const gchar * const *a
 {
   PlexusTestNode *node = plexus_test_fixture_spawn_node (fixture, args, error);
   NameWatch watch = { node, FALSE };
-  gboolean done = FALSE;
-  gboolean expired = FALSE;
   guint watch_id;
-  guint timeout_id;
 
   if (node == NULL)
     return NULL;
@@ -299,13 +295,7 @@ plexus_test_fixture_add_node (PlexusTestFixture *fixture, const gchar * const *a
   watch_id = g_bus_watch_name_on_connection (node->connection, PLEXUS_DBUS_NAME,
                                              G_BUS_NAME_WATCHER_FLAGS_NONE,
                                              on_name_appeared, NULL, &watch, NULL);
-  timeout_id = g_timeout_add (fixture->timeout_ms, on_timeout, &expired);
-  while (!done && !expired) {
-    g_main_context_iteration (NULL, TRUE);
-    done = ready_or_exited (&watch);
-  }
-  if (!expired)
-    g_source_remove (timeout_id);
+  plexus_test_wait_for (ready_or_exited, &watch, fixture->timeout_ms);
   g_bus_unwatch_name (watch_id);
 
   if (!watch.ready) {
@@ -349,18 +339,25 @@ plexus_test_node_stop (PlexusTestNode *node, int signum, guint timeout_ms, GErro
   return plexus_test_node_wait_exit (node, timeout_ms, error);
 }
 
+typedef struct {
+  PlexusTestNode *node;
+  const gchar    *needle;
+} LogSearch;
+
+static gboolean
+log_has_needle (gconstpointer data)
+{
+  const LogSearch *search = data;
+
+  return strstr (search->node->log->str, search->needle) != NULL;
+}
+
 gboolean
 plexus_test_node_wait_for_log (PlexusTestNode *node, const gchar *needle, guint timeout_ms)
 {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add (timeout_ms, on_timeout, &expired);
-  gboolean found;
+  LogSearch search = { node, needle };
 
-  while (!(found = (strstr (node->log->str, needle) != NULL)) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (id);
-  return found;
+  return plexus_test_wait_for (log_has_needle, &search, timeout_ms);
 }
 
 gchar *

@@ -482,6 +482,17 @@ assert_reader_failed (PlexusNoiseHandshake *initiator,
   }
 }
 
+/* Runs one clean handshake between the two key pairs and records the
+ * length of each of its messages. */
+static void
+measure_handshake (PlexusNoiseKeypair *init_keys, PlexusNoiseKeypair *resp_keys, guint *lengths)
+{
+  g_autoptr(PlexusNoiseHandshake) initiator = handshake_new (TRUE, init_keys, "plexus");
+  g_autoptr(PlexusNoiseHandshake) responder = handshake_new (FALSE, resp_keys, "plexus");
+
+  g_assert_cmpuint (run_handshake (initiator, responder, record_length, lengths, NULL), ==, 0);
+}
+
 /* One bit flipped anywhere in any handshake message stops the handshake,
  * at that message or, for the unencrypted message 1, at the next. */
 static void
@@ -491,12 +502,7 @@ test_tampered (void)
   g_autoptr(PlexusNoiseKeypair) resp_keys = plexus_noise_keypair_new ();
   guint lengths[N_HANDSHAKE_MESSAGES] = { 0 };
 
-  {
-    g_autoptr(PlexusNoiseHandshake) initiator = handshake_new (TRUE, init_keys, "plexus");
-    g_autoptr(PlexusNoiseHandshake) responder = handshake_new (FALSE, resp_keys, "plexus");
-
-    g_assert_cmpuint (run_handshake (initiator, responder, record_length, lengths, NULL), ==, 0);
-  }
+  measure_handshake (init_keys, resp_keys, lengths);
 
   for (guint m = 0; m < N_HANDSHAKE_MESSAGES; m++) {
     for (gsize byte = 0; byte < lengths[m]; byte++) {
@@ -542,12 +548,7 @@ test_truncated (void)
   g_autoptr(PlexusNoiseKeypair) resp_keys = plexus_noise_keypair_new ();
   guint lengths[N_HANDSHAKE_MESSAGES] = { 0 };
 
-  {
-    g_autoptr(PlexusNoiseHandshake) initiator = handshake_new (TRUE, init_keys, "plexus");
-    g_autoptr(PlexusNoiseHandshake) responder = handshake_new (FALSE, resp_keys, "plexus");
-
-    g_assert_cmpuint (run_handshake (initiator, responder, record_length, lengths, NULL), ==, 0);
-  }
+  measure_handshake (init_keys, resp_keys, lengths);
 
   for (guint m = 0; m < N_HANDSHAKE_MESSAGES; m++) {
     /* Shorter than any message can be, then one byte short. */
