@@ -22,6 +22,7 @@ struct _PlexusContext {
   PlexusBroker       *broker;
   PlexusCapabilities *capabilities;
   GDBusConnection    *connection;
+  PlexusMessenger    *messenger;  /* weak: the node holds the context */
   gchar              *state_dir;
   PlexusMode          mode;
   PlexusRole          roles;
@@ -34,6 +35,7 @@ enum {
   PROP_MODE,
   PROP_ROLES,
   PROP_CONNECTION,
+  PROP_MESSENGER,
   N_PROPS
 };
 
@@ -53,6 +55,9 @@ plexus_context_get_property (GObject *object, guint prop_id, GValue *value, GPar
     break;
   case PROP_CONNECTION:
     g_value_set_object (value, self->connection);
+    break;
+  case PROP_MESSENGER:
+    g_value_set_object (value, self->messenger);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -81,6 +86,7 @@ plexus_context_dispose (GObject *object)
 {
   PlexusContext *self = PLEXUS_CONTEXT (object);
 
+  g_clear_weak_pointer (&self->messenger);
   g_clear_object (&self->connection);
   g_clear_object (&self->capabilities);
   g_clear_object (&self->broker);
@@ -133,6 +139,15 @@ plexus_context_class_init (PlexusContextClass *klass)
   props[PROP_CONNECTION] = g_param_spec_object ("connection", NULL, NULL,
                                                 G_TYPE_DBUS_CONNECTION,
                                                 G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PlexusContext:messenger:
+   *
+   * How plugins reach other nodes: set once the node listens, before
+   * plugins are set up, and cleared when it stops.
+   */
+  props[PROP_MESSENGER] = g_param_spec_object ("messenger", NULL, NULL,
+                                               PLEXUS_TYPE_MESSENGER,
+                                               G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -334,4 +349,35 @@ plexus_context_set_connection (PlexusContext *self, GDBusConnection *connection)
   g_return_if_fail (PLEXUS_IS_CONTEXT (self));
   if (g_set_object (&self->connection, connection))
     g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CONNECTION]);
+}
+
+/**
+ * plexus_context_get_messenger:
+ * @self: a #PlexusContext
+ *
+ * Returns: (transfer none) (nullable): the node's messenger, through which
+ *   plugins register message types and reach other nodes; %NULL while the
+ *   node does not run
+ */
+PlexusMessenger *
+plexus_context_get_messenger (PlexusContext *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_CONTEXT (self), NULL);
+  return self->messenger;
+}
+
+/**
+ * plexus_context_set_messenger:
+ * @self: a #PlexusContext
+ * @messenger: (nullable): the node's messenger
+ *
+ * Set by the daemon; the context does not keep @messenger alive.
+ */
+void
+plexus_context_set_messenger (PlexusContext *self, PlexusMessenger *messenger)
+{
+  g_return_if_fail (PLEXUS_IS_CONTEXT (self));
+  g_return_if_fail (messenger == NULL || PLEXUS_IS_MESSENGER (messenger));
+  if (g_set_weak_pointer (&self->messenger, messenger))
+    g_object_notify_by_pspec (G_OBJECT (self), props[PROP_MESSENGER]);
 }

@@ -13,6 +13,7 @@
 #include "plexus-enums.h"
 #include "plexus-enum-types.h"
 #include "plexus-identity.h"
+#include "plexus-messenger.h"
 
 G_BEGIN_DECLS
 
@@ -41,5 +42,9 @@ void                plexus_context_set_roles (PlexusContext *self,
 GDBusConnection    *plexus_context_get_connection (PlexusContext *self);
 void                plexus_context_set_connection (PlexusContext   *self,
                                                    GDBusConnection *connection);
+/* How plugins reach other nodes, or NULL while the node does not run. */
+PlexusMessenger    *plexus_context_get_messenger (PlexusContext *self);
+void                plexus_context_set_messenger (PlexusContext   *self,
+                                                  PlexusMessenger *messenger);
 
 G_END_DECLS

@@ -222,6 +222,7 @@ plexus_daemon_setup (PlexusDaemon *self, const PlexusDaemonOptions *options, GEr
   self->node = plexus_node_new (self->context);
   if (!plexus_node_listen (self->node, listen, error))
     return FALSE;
+  plexus_context_set_messenger (self->context, PLEXUS_MESSENGER (self->node));
 
   enabled = plexus_config_get_string_list (cfg, "plugins", "enabled");
   disabled = plexus_config_get_string_list (cfg, "plugins", "disabled");
@@ -289,6 +290,9 @@ plexus_daemon_on_link_added (PlexusNode *node, PlexusLink *link, PlexusDaemon *s
   plexus_dbus_object_skeleton_set_peer (object, iface);
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_replace (self->peer_objects, g_strdup (peer_id), g_object_ref (object));
+  plexus_dbus_manager_emit_peer_linked (self->manager_iface, peer_id,
+                                        plexus_dbus_peer_get_address (iface),
+                                        plexus_dbus_peer_get_direction (iface));
   if (self->peer_refresh_id == 0)
     self->peer_refresh_id = g_timeout_add_seconds (PEER_REFRESH_SECONDS, plexus_daemon_refresh_peers, self);
 }
@@ -303,6 +307,11 @@ plexus_daemon_on_link_removed (PlexusNode *node, PlexusLink *link, PlexusDaemon 
     return;
   path = g_strconcat (PLEXUS_DBUS_PATH "/Peers/", peer_id, NULL);
   g_dbus_object_manager_server_unexport (self->object_manager, path);
+  /* A link replaced by a duplicate is closed after this: no code yet. */
+  plexus_dbus_manager_emit_peer_unlinked (self->manager_iface, peer_id,
+                                          MAX (plexus_link_get_close_code (link), 0),
+                                          plexus_link_get_close_reason (link) != NULL
+                                          ? plexus_link_get_close_reason (link) : "");
   if (g_hash_table_size (self->peer_objects) == 0)
     g_clear_handle_id (&self->peer_refresh_id, g_source_remove);
 }
@@ -361,6 +370,64 @@ plexus_daemon_handle_get_capabilities (PlexusDBusManager     *iface,
   g_autofree gchar *json = plexus_capabilities_to_string (plexus_context_get_capabilities (self->context));
 
   plexus_dbus_manager_complete_get_capabilities (iface, invocation, json);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Ping: the round trip of a `ping` over the node links. */
+#define PING_TIMEOUT_MS 10000
+
+typedef struct {
+  GDBusMethodInvocation *invocation;
+  gint64                 started;
+} PingCall;
+
+static void
+plexus_daemon_on_pong (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PingCall *call = user_data;
+  g_autoptr(PlexusEnvelope) pong = NULL;
+  g_autoptr(GError) error = NULL;
+  gdouble rtt_ms = (gdouble) (g_get_monotonic_time () - call->started) / 1000.0;
+  guint ttl;
+
+  pong = plexus_node_request_finish (PLEXUS_NODE (source), result, &error);
+  if (pong == NULL) {
+    g_dbus_method_invocation_return_gerror (call->invocation, error);
+  } else {
+    /* Every node on the way took one off the pong's TTL. */
+    ttl = MIN (plexus_envelope_get_ttl (pong), PLEXUS_ENVELOPE_DEFAULT_TTL);
+    g_dbus_method_invocation_return_value (call->invocation,
+                                           g_variant_new ("(du)", rtt_ms,
+                                                          PLEXUS_ENVELOPE_DEFAULT_TTL - ttl + 1));
+  }
+  g_object_unref (call->invocation);
+  g_free (call);
+}
+
+static gboolean
+plexus_daemon_handle_ping (PlexusDBusManager     *iface,
+                           GDBusMethodInvocation *invocation,
+                           const gchar           *peer_id,
+                           gpointer               user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+  PingCall *call;
+
+  if (!plexus_peer_id_is_valid (peer_id)) {
+    g_dbus_method_invocation_return_error (invocation, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                                           "'%s' is not a peer ID (64 lower-case hex digits)", peer_id);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  if (strcmp (peer_id, plexus_identity_get_peer_id (plexus_context_get_identity (self->context))) == 0) {
+    g_dbus_method_invocation_return_error (invocation, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                                           "%s is this node itself", peer_id);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  call = g_new0 (PingCall, 1);
+  call->invocation = g_object_ref (invocation);
+  call->started = g_get_monotonic_time ();
+  plexus_node_request_async (self->node, peer_id, "ping", NULL, PING_TIMEOUT_MS, NULL,
+                             plexus_daemon_on_pong, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -509,6 +576,8 @@ plexus_daemon_export_objects (PlexusDaemon *self, GDBusConnection *connection)
                     G_CALLBACK (plexus_daemon_handle_list_plugins), self);
   g_signal_connect (self->manager_iface, "handle-get-capabilities",
                     G_CALLBACK (plexus_daemon_handle_get_capabilities), self);
+  g_signal_connect (self->manager_iface, "handle-ping",
+                    G_CALLBACK (plexus_daemon_handle_ping), self);
   manager_object = plexus_dbus_object_skeleton_new (PLEXUS_DBUS_PATH "/Manager");
   plexus_dbus_object_skeleton_set_manager (manager_object, self->manager_iface);
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (manager_object));
@@ -616,6 +685,7 @@ plexus_daemon_run (PlexusDaemon *self)
   plexus_daemon_set_state (self, PLEXUS_DAEMON_STATE_STOPPING);
   plexus_plugin_loader_shutdown (self->loader);
   plexus_node_stop (self->node);
+  plexus_context_set_messenger (self->context, NULL);
   if (self->name_owner_id != 0) {
     g_bus_unown_name (self->name_owner_id);
     self->name_owner_id = 0;

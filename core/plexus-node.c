@@ -27,6 +27,14 @@
  * go to the handler registered for their type, and what cannot be handled
  * is answered with an `error`. A peer that sends too many bad frames loses
  * its link.
+ *
+ * Envelopes addressed to another node are passed on (doc/protocol.md,
+ * "Routing"): over the link to it, or to the neighbour a route names.
+ * Routes come from plexus_messenger_add_route() (e.g. membership gossip),
+ * from asking the neighbours (`route.find`) when this node sends to a
+ * peer it knows no way to, and from passing traffic: an envelope from X
+ * that arrived through neighbour N teaches "X via N", so answers go back
+ * the way requests came.
  */
 
 #define DUPLICATE_REASON "duplicate link to the same peer; keeping the one dialed by "
@@ -64,13 +72,30 @@ struct _PlexusNode {
   GHashTable         *handlers;   /* message type → Handler */
   GHashTable         *requests;   /* message ID → Request awaiting its answer */
   GHashTable         *bad_frames; /* peer ID → GArray of monotonic times (gint64) */
+  GHashTable         *routes;     /* peer ID → Route */
+  GHashTable         *searches;   /* peer ID → RouteSearch in flight */
 };
 
 typedef struct {
-  PlexusNodeHandler func;
-  gpointer          user_data;
-  GDestroyNotify    destroy;
+  PlexusMessageHandler func;
+  gpointer             user_data;
+  GDestroyNotify       destroy;
 } Handler;
+
+/* A way to a peer this node has no link to: through neighbour @via. */
+typedef struct {
+  gchar    *via;
+  gint64    expires;          /* monotonic µs; 0 for a route given by a plugin */
+} Route;
+
+/* The neighbours asked for a route to one peer, and who waits for it. */
+typedef struct {
+  PlexusNode *node;           /* strong: answers arrive until the deadline */
+  gchar      *peer_id;
+  GPtrArray  *waiters;        /* (element-type GTask) */
+  guint       outstanding;    /* `route.find` requests not answered yet */
+  guint       asked;
+} RouteSearch;
 
 /* A request sent, until its answer, its deadline, its cancellation or the
  * end of its link. */
@@ -80,7 +105,8 @@ typedef struct {
   gchar      *id;
   gchar      *type;
   gchar      *peer_id;
-  PlexusLink *link;           /* the link it was sent on */
+  PlexusLink *link;           /* the link it was sent on; NULL while a route is sought */
+  PlexusEnvelope *envelope;   /* the request, until it is sent */
   GSource    *timeout_source;
   GSource    *cancel_source;
 } Request;
@@ -93,16 +119,83 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (PlexusNode, plexus_node, G_TYPE_OBJECT)
+static void plexus_node_messenger_init (PlexusMessengerInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (PlexusNode, plexus_node, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (PLEXUS_TYPE_MESSENGER, plexus_node_messenger_init))
 
 static void dialer_dial (Dialer *dialer);
 static void on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data);
 static void fail_requests (PlexusNode *self, PlexusLink *link, const gchar *format, ...) G_GNUC_PRINTF (3, 4);
+static void route_search_end (RouteSearch *search, PlexusLink *link, const GError *error);
 
 static const gchar *
 own_peer_id (PlexusNode *self)
 {
   return plexus_identity_get_peer_id (plexus_context_get_identity (self->context));
+}
+
+static void
+route_free (gpointer data)
+{
+  Route *route = data;
+
+  g_free (route->via);
+  g_free (route);
+}
+
+static void
+set_route (PlexusNode *self, const gchar *peer_id, const gchar *via, gboolean given)
+{
+  Route *route = g_new0 (Route, 1);
+
+  route->via = g_strdup (via);
+  route->expires = given ? 0 : g_get_monotonic_time ()
+                                + (gint64) PLEXUS_NODE_ROUTE_LIFETIME_SECONDS * G_USEC_PER_SEC;
+  g_hash_table_replace (self->routes, g_strdup (peer_id), route);
+}
+
+/* The link an envelope to @peer_id leaves on, if this node knows a way:
+ * the link to it, or to the neighbour its route names. Using a route
+ * found or learned keeps it alive. */
+static PlexusLink *
+route_lookup (PlexusNode *self, const gchar *peer_id)
+{
+  PlexusLink *link = g_hash_table_lookup (self->links, peer_id);
+  Route *route;
+  gint64 now;
+
+  if (link != NULL)
+    return link;
+  route = g_hash_table_lookup (self->routes, peer_id);
+  if (route == NULL)
+    return NULL;
+  now = g_get_monotonic_time ();
+  if (route->expires != 0) {
+    if (route->expires < now) {
+      g_hash_table_remove (self->routes, peer_id);
+      return NULL;
+    }
+    route->expires = now + (gint64) PLEXUS_NODE_ROUTE_LIFETIME_SECONDS * G_USEC_PER_SEC;
+  }
+  return g_hash_table_lookup (self->links, route->via);
+}
+
+/* The neighbour @peer_id is gone: routes found or learned through it go
+ * too; those a plugin gave stay, for when it comes back. */
+static void
+forget_routes_via (PlexusNode *self, const gchar *peer_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->routes);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Route *route = value;
+
+    if (route->expires != 0 && strcmp (route->via, peer_id) == 0)
+      g_hash_table_iter_remove (&iter);
+  }
 }
 
 static Dialer *
@@ -226,8 +319,10 @@ on_link_closed (PlexusLink *link, gint code, const gchar *reason, gpointer user_
     g_message ("link to %s closed: %s (%d)", peer_id, reason != NULL ? reason : "", code);
     g_hash_table_remove (self->links, peer_id);
     g_hash_table_remove (self->bad_frames, peer_id);
+    forget_routes_via (self, peer_id);
     removed = TRUE;
     g_signal_emit (self, signals[SIGNAL_LINK_REMOVED], 0, link);
+    g_signal_emit_by_name (self, "peer-unlinked", peer_id);
   }
   fail_requests (self, link, "the link to %s closed before the answer came: %s (%d)",
                  peer_id != NULL ? peer_id : "the peer", reason != NULL ? reason : "", code);
@@ -268,6 +363,7 @@ plexus_node_add_link (PlexusNode *self, PlexusLink *link)
     g_message ("linked to %s (%s, %s)", peer_id, direction_to_string (link),
                plexus_link_get_remote_address (link) != NULL ? plexus_link_get_remote_address (link) : "");
     g_signal_emit (self, signals[SIGNAL_LINK_ADDED], 0, link);
+    g_signal_emit_by_name (self, "peer-linked", peer_id);
     return;
   }
 
@@ -586,12 +682,23 @@ plexus_node_shutdown (PlexusNode *self, gboolean wait)
 
     g_signal_handlers_disconnect_by_data (link, self);
     plexus_link_close (link, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "node shutting down");
-    if (wait && g_hash_table_lookup (self->links, plexus_link_get_peer_id (link)) == link)
+    if (wait && g_hash_table_lookup (self->links, plexus_link_get_peer_id (link)) == link) {
       g_signal_emit (self, signals[SIGNAL_LINK_REMOVED], 0, link);
+      g_signal_emit_by_name (self, "peer-unlinked", plexus_link_get_peer_id (link));
+    }
   }
   g_hash_table_remove_all (self->links);
+  g_hash_table_remove_all (self->routes);
   g_hash_table_remove_all (self->pending);
   g_hash_table_remove_all (self->bad_frames);
+  if (g_hash_table_size (self->searches) > 0) {
+    g_autoptr(GList) searches = g_hash_table_get_values (self->searches);
+    g_autoptr(GError) stopped = g_error_new_literal (PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
+                                                     "the node stopped before a route was found");
+
+    for (GList *l = searches; l != NULL; l = l->next)
+      route_search_end (l->data, NULL, stopped);
+  }
   fail_requests (self, NULL, "the node stopped before the answer came");
 
   /* Cancelled dials still complete from the main loop; let them, so that
@@ -638,9 +745,46 @@ handler_free (gpointer data)
 }
 
 static PlexusEnvelope *
-handle_ping (PlexusNode *self, const gchar *peer_id, PlexusEnvelope *envelope, gpointer user_data)
+handle_ping (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope,
+             gpointer user_data)
 {
-  return plexus_envelope_new_reply (envelope, "pong", own_peer_id (self), NULL);
+  return plexus_envelope_new_reply (envelope, "pong", own_peer_id (PLEXUS_NODE (messenger)), NULL);
+}
+
+/* `route.find`: does this node reach body.peer directly, or through a
+ * route a plugin gave? Routes found or learned are not offered: they
+ * could lead back to the asker. */
+static PlexusEnvelope *
+handle_route_find (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope,
+                   gpointer user_data)
+{
+  PlexusNode *self = PLEXUS_NODE (messenger);
+  JsonNode *member = json_object_get_member (plexus_envelope_get_body (envelope), "peer");
+  const gchar *from = plexus_envelope_get_from (envelope);
+  const gchar *peer_id;
+  g_autoptr(JsonObject) body = NULL;
+  g_autofree gchar *message = NULL;
+  gboolean reaches = FALSE;
+  Route *route;
+
+  if (member == NULL || json_node_get_value_type (member) != G_TYPE_STRING
+      || !plexus_peer_id_is_valid (json_node_get_string (member)))
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "a route.find body needs 'peer', a peer ID");
+  peer_id = json_node_get_string (member);
+  if (strcmp (peer_id, from) != 0) {
+    route = g_hash_table_lookup (self->routes, peer_id);
+    reaches = g_hash_table_contains (self->links, peer_id)
+              || (route != NULL && route->expires == 0 && strcmp (route->via, from) != 0
+                  && g_hash_table_contains (self->links, route->via));
+  }
+  if (!reaches) {
+    message = g_strdup_printf ("no route to %s", peer_id);
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_NO_ROUTE, message);
+  }
+  body = json_object_new ();
+  json_object_set_string_member (body, "peer", peer_id);
+  return plexus_envelope_new_reply (envelope, "route.found", own_peer_id (self), body);
 }
 
 /**
@@ -658,11 +802,11 @@ handle_ping (PlexusNode *self, const gchar *peer_id, PlexusEnvelope *envelope, g
  * envelopes, never reach handlers.
  */
 void
-plexus_node_register_handler (PlexusNode        *self,
-                              const gchar       *type,
-                              PlexusNodeHandler  func,
-                              gpointer           user_data,
-                              GDestroyNotify     destroy)
+plexus_node_register_handler (PlexusNode           *self,
+                              const gchar          *type,
+                              PlexusMessageHandler  func,
+                              gpointer              user_data,
+                              GDestroyNotify        destroy)
 {
   Handler *handler;
 
@@ -769,19 +913,23 @@ refuse_frame (PlexusNode   *self,
 }
 
 /* Answers @envelope with an error, unless it is an answer itself: nodes
- * never answer answers, so that two of them cannot loop. */
+ * never answer answers, so that two of them cannot loop. The answer goes
+ * back on @link, towards the sender. With @count, the refusal counts
+ * against @link's peer. */
 static void
 refuse_envelope (PlexusNode     *self,
                  PlexusLink     *link,
                  PlexusEnvelope *envelope,
                  const gchar    *code,
-                 const gchar    *message)
+                 const gchar    *message,
+                 gboolean        count)
 {
   g_autoptr(PlexusEnvelope) answer = NULL;
 
-  g_debug ("refusing a '%s' message from %s: %s: %s", plexus_envelope_get_message_type (envelope),
+  g_debug ("refusing a '%s' message from %s (through %s): %s: %s",
+           plexus_envelope_get_message_type (envelope), plexus_envelope_get_from (envelope),
            plexus_link_get_peer_id (link), code, message);
-  if (count_bad_frame (self, link))
+  if (count && count_bad_frame (self, link))
     return;
   if (plexus_envelope_get_re (envelope) != NULL
       || g_strcmp0 (plexus_envelope_get_message_type (envelope), "error") == 0)
@@ -802,6 +950,7 @@ request_free (Request *request)
     g_source_unref (request->cancel_source);
   }
   g_clear_object (&request->link);
+  g_clear_object (&request->envelope);
   g_clear_object (&request->task);
   g_free (request->peer_id);
   g_free (request->type);
@@ -869,15 +1018,66 @@ request_answered (Request *request, PlexusEnvelope *answer)
   node = json_object_get_member (body, "message");
   if (node != NULL && json_node_get_value_type (node) == G_TYPE_STRING)
     message = json_node_get_string (node);
+  /* A node on the way lost its link to the addressee: the next request
+   * looks for a new way instead of taking this one again. */
+  if (g_strcmp0 (code, PLEXUS_ENVELOPE_CODE_NO_ROUTE) == 0) {
+    Route *route = g_hash_table_lookup (request->node->routes, request->peer_id);
+
+    if (route != NULL && route->expires != 0)
+      g_hash_table_remove (request->node->routes, request->peer_id);
+  }
   request_complete (request, NULL,
                     g_error_new (PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
-                                 "peer %s refused the '%s' request: %s: %s",
-                                 request->peer_id, request->type,
+                                 "%s refused the '%s' request to %s: %s: %s",
+                                 plexus_envelope_get_from (answer), request->type, request->peer_id,
                                  code != NULL ? code : PLEXUS_ENVELOPE_CODE_INTERNAL,
                                  message != NULL ? message : "no explanation given"));
 }
 
-/* doc/protocol.md, "Envelope", "Dispatch", is what this implements. */
+/* An envelope from @from arrived through neighbour @via: answers to
+ * @from go back that way, unless a link or a plugin's route says better. */
+static void
+learn_route (PlexusNode *self, const gchar *from, const gchar *via)
+{
+  Route *route;
+
+  if (strcmp (from, via) == 0 || g_hash_table_contains (self->links, from))
+    return;
+  route = g_hash_table_lookup (self->routes, from);
+  if (route != NULL && route->expires == 0)
+    return;
+  set_route (self, from, via, FALSE);
+}
+
+/* @envelope arrived on @link for another node: pass it on, one hop
+ * closer, or tell its sender why not. */
+static void
+forward_envelope (PlexusNode *self, PlexusLink *link, PlexusEnvelope *envelope)
+{
+  const gchar *to = plexus_envelope_get_to (envelope);
+  const gchar *from = plexus_envelope_get_from (envelope);
+  gboolean direct = strcmp (from, plexus_link_get_peer_id (link)) == 0;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *message = NULL;
+  PlexusLink *next;
+
+  next = route_lookup (self, to);
+  /* Never back where it came from: that is a loop. A relayed envelope
+   * whose route went stale is not held against the relay. */
+  if (next == NULL || next == link) {
+    message = g_strdup_printf ("no route to %s", to);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_NO_ROUTE, message, direct);
+    return;
+  }
+  if (!plexus_envelope_decrement_ttl (envelope, &error)) {
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message, TRUE);
+    return;
+  }
+  send_envelope (next, envelope);
+}
+
+/* doc/protocol.md, "Envelope", "Dispatch", "Routing", is what this
+ * implements. */
 static void
 on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
 {
@@ -891,6 +1091,7 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
   g_autofree gchar *message = NULL;
   const gchar *code = NULL;
   const gchar *type;
+  const gchar *from;
   const gchar *to;
   const gchar *re;
   Handler *handler;
@@ -903,17 +1104,24 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
     return;
   }
   type = plexus_envelope_get_message_type (envelope);
+  from = plexus_envelope_get_from (envelope);
 
   if (!plexus_envelope_check_fresh (envelope, g_get_real_time () / 1000,
                                     PLEXUS_NODE_MAX_CLOCK_SKEW_MS, &error)) {
-    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message, TRUE);
     return;
   }
-  /* Messages are not passed on yet: only the node at the other end. */
+  /* Our own ID as sender: a loop or a forgery; answering would feed it. */
+  if (strcmp (from, own_peer_id (self)) == 0) {
+    g_debug ("dropping a '%s' message from %s that claims to come from this node", type, peer_id);
+    count_bad_frame (self, link);
+    return;
+  }
+  learn_route (self, from, peer_id);
+
   to = plexus_envelope_get_to (envelope);
   if (to[0] != '\0' && strcmp (to, own_peer_id (self)) != 0) {
-    message = g_strdup_printf ("no route to %s: this node passes no messages on", to);
-    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_NO_ROUTE, message);
+    forward_envelope (self, link, envelope);
     return;
   }
 
@@ -921,18 +1129,19 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
   if (re != NULL) {
     Request *request = g_hash_table_lookup (self->requests, re);
 
-    /* Only the peer asked may answer; a late answer is dropped. */
-    if (request != NULL && g_strcmp0 (request->peer_id, peer_id) == 0)
+    /* Only the peer asked may answer; a node on the way may only refuse
+     * (it lost the route, the hops ran out). A late answer is dropped. */
+    if (request != NULL && (g_strcmp0 (request->peer_id, from) == 0 || strcmp (type, "error") == 0))
       request_answered (request, envelope);
     else
       g_debug ("dropping a '%s' message from %s answering %s: no such request pending",
-               type, peer_id, re);
+               type, from, re);
     return;
   }
   if (strcmp (type, "error") == 0) {
     /* It answers a frame of ours that the peer could not read. Only
      * logged for debugging: the peer decides how often it arrives. */
-    g_debug ("%s could not read a message from this node: %s", peer_id,
+    g_debug ("%s could not read a message from this node: %s", from,
                json_object_get_string_member_with_default (plexus_envelope_get_body (envelope),
                                                            "message", "no explanation given"));
     return;
@@ -941,10 +1150,11 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
   handler = g_hash_table_lookup (self->handlers, type);
   if (handler == NULL) {
     message = g_strdup_printf ("this node does not handle '%s' messages", type);
-    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE, message);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE, message, TRUE);
     return;
   }
-  answer = handler->func (self, peer_id, envelope, handler->user_data);
+  answer = handler->func (PLEXUS_MESSENGER (self), peer_id, envelope, handler->user_data);
+  /* Back on the arrival link: each node on the way learned the way back. */
   if (answer != NULL && plexus_link_get_state (link) == PLEXUS_LINK_STATE_READY)
     send_envelope (link, answer);
 }
@@ -973,10 +1183,189 @@ on_request_cancelled (GCancellable *cancellable, gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Route search -------------------------------------------------------------- */
+
+static void
+route_search_free (RouteSearch *search)
+{
+  g_ptr_array_unref (search->waiters);
+  g_object_unref (search->node);
+  g_free (search->peer_id);
+  g_free (search);
+}
+
+/* Completes everyone waiting on @search with @link or, if that is %NULL,
+ * @error. The search itself lives on until its last answer arrives. */
+static void
+route_search_end (RouteSearch *search, PlexusLink *link, const GError *error)
+{
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&search->waiters);
+
+  search->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  if (g_hash_table_lookup (search->node->searches, search->peer_id) == search)
+    g_hash_table_remove (search->node->searches, search->peer_id);
+  for (guint i = 0; i < waiters->len; i++) {
+    GTask *task = g_ptr_array_index (waiters, i);
+
+    if (link != NULL)
+      g_task_return_pointer (task, g_object_ref (link), g_object_unref);
+    else
+      g_task_return_error (task, g_error_copy (error));
+  }
+}
+
+static void
+on_route_find_answered (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RouteSearch *search = user_data;
+  PlexusNode *self = search->node;
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean searching = g_hash_table_lookup (self->searches, search->peer_id) == search;
+
+  answer = plexus_node_request_finish (self, result, &error);
+  search->outstanding--;
+  if (answer != NULL && searching
+      && g_strcmp0 (plexus_envelope_get_message_type (answer), "route.found") == 0
+      && g_strcmp0 (json_object_get_string_member_with_default (plexus_envelope_get_body (answer),
+                                                                "peer", NULL),
+                    search->peer_id) == 0) {
+    const gchar *via = plexus_envelope_get_from (answer);
+    PlexusLink *link = g_hash_table_lookup (self->links, via);
+
+    if (link != NULL) {
+      g_debug ("route to %s: through %s", search->peer_id, via);
+      set_route (self, search->peer_id, via, FALSE);
+      route_search_end (search, link, NULL);
+      searching = FALSE;
+    }
+  } else if (answer == NULL) {
+    g_debug ("no route to %s through a neighbour: %s", search->peer_id, error->message);
+  }
+  if (search->outstanding > 0)
+    return;
+  if (searching) {
+    g_autoptr(GError) none = g_error_new (PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND,
+                                          "no route to peer %s: none of the %u linked peers reaches it",
+                                          search->peer_id, search->asked);
+
+    route_search_end (search, NULL, none);
+  }
+  route_search_free (search);
+}
+
+/* Finds the link an envelope to @peer_id leaves on: at once when this
+ * node knows a way, else by asking every neighbour (`route.find`) and
+ * taking the first that reaches it. One search per peer at a time. */
+static void
+route_search_async (PlexusNode          *self,
+                    const gchar         *peer_id,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(JsonObject) body = NULL;
+  RouteSearch *search;
+  PlexusLink *link;
+  GHashTableIter iter;
+  gpointer key;
+
+  g_task_set_source_tag (task, route_search_async);
+  if (strcmp (peer_id, own_peer_id (self)) == 0) {
+    g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                             "%s is this node's own peer ID", peer_id);
+    return;
+  }
+  link = route_lookup (self, peer_id);
+  if (link != NULL) {
+    g_task_return_pointer (task, g_object_ref (link), g_object_unref);
+    return;
+  }
+  if (self->stopping) {
+    g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
+                             "no route to peer %s: the node is stopping", peer_id);
+    return;
+  }
+  search = g_hash_table_lookup (self->searches, peer_id);
+  if (search != NULL) {
+    g_ptr_array_add (search->waiters, g_steal_pointer (&task));
+    return;
+  }
+  if (g_hash_table_size (self->links) == 0) {
+    g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND,
+                             "no route to peer %s: this node is linked to no peer", peer_id);
+    return;
+  }
+
+  search = g_new0 (RouteSearch, 1);
+  search->node = g_object_ref (self);
+  search->peer_id = g_strdup (peer_id);
+  search->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (search->waiters, g_steal_pointer (&task));
+  g_hash_table_insert (self->searches, search->peer_id, search);
+
+  body = json_object_new ();
+  json_object_set_string_member (body, "peer", peer_id);
+  g_hash_table_iter_init (&iter, self->links);
+  search->outstanding = g_hash_table_size (self->links);
+  search->asked = search->outstanding;
+  /* The count is set first: an answer cannot complete the search while
+   * later neighbours are still being asked. */
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    plexus_node_request_async (self, key, "route.find", body, PLEXUS_NODE_ROUTE_FIND_TIMEOUT_MS,
+                               NULL, on_route_find_answered, search);
+}
+
+static PlexusLink *
+route_search_finish (PlexusNode *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == route_search_async, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Requests ------------------------------------------------------------------ */
+
+/* Puts @request on @link; the answer will name it. */
+static void
+request_send (Request *request, PlexusLink *link)
+{
+  g_autoptr(PlexusEnvelope) envelope = g_steal_pointer (&request->envelope);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bytes = plexus_envelope_encode (envelope, &error);
+  if (bytes == NULL || !plexus_link_send (link, bytes, &error)) {
+    g_prefix_error (&error, "cannot send the '%s' request to %s: ", request->type, request->peer_id);
+    request_complete (request, NULL, g_steal_pointer (&error));
+    return;
+  }
+  request->link = g_object_ref (link);
+}
+
+static void
+on_request_route (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PlexusNode *self = PLEXUS_NODE (source);
+  g_autofree gchar *id = user_data;
+  g_autoptr(PlexusLink) link = NULL;
+  g_autoptr(GError) error = NULL;
+  Request *request;
+
+  link = route_search_finish (self, result, &error);
+  /* Gone: it timed out or was cancelled while the route was sought. */
+  request = g_hash_table_lookup (self->requests, id);
+  if (request == NULL)
+    return;
+  if (link == NULL)
+    request_complete (request, NULL, g_steal_pointer (&error));
+  else
+    request_send (request, link);
+}
+
 /**
  * plexus_node_request_async:
  * @self: a #PlexusNode
- * @peer_id: the linked peer to ask
+ * @peer_id: the peer to ask
  * @type: the message type of the request
  * @body: (nullable): its body; %NULL for an empty one
  * @timeout_ms: how long to wait for the answer, in milliseconds; 0 for
@@ -985,9 +1374,10 @@ on_request_cancelled (GCancellable *cancellable, gpointer user_data)
  * @callback: called with the answer
  * @user_data: data for @callback
  *
- * Sends a new @type envelope to @peer_id over its link and waits for the
- * envelope that answers it (names it in `re`). Finish with
- * plexus_node_request_finish().
+ * Sends a new @type envelope to @peer_id and waits for the envelope that
+ * answers it (names it in `re`). The envelope goes over the link to
+ * @peer_id or, without one, to the neighbour that reaches it, found first
+ * if need be. Finish with plexus_node_request_finish().
  */
 void
 plexus_node_request_async (PlexusNode          *self,
@@ -1000,9 +1390,6 @@ plexus_node_request_async (PlexusNode          *self,
                            gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(PlexusEnvelope) envelope = NULL;
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GError) error = NULL;
   PlexusLink *link;
   Request *request;
 
@@ -1016,27 +1403,13 @@ plexus_node_request_async (PlexusNode          *self,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  link = plexus_node_get_link (self, peer_id);
-  if (link == NULL) {
-    g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND,
-                             "no link to peer %s", peer_id);
-    return;
-  }
-  envelope = plexus_envelope_new (type, own_peer_id (self), peer_id, body);
-  bytes = plexus_envelope_encode (envelope, &error);
-  if (bytes == NULL || !plexus_link_send (link, bytes, &error)) {
-    g_prefix_error (&error, "cannot send the '%s' request to %s: ", type, peer_id);
-    g_task_return_error (task, g_steal_pointer (&error));
-    return;
-  }
-
   request = g_new0 (Request, 1);
   request->node = self;
   request->task = g_steal_pointer (&task);
-  request->id = g_strdup (plexus_envelope_get_id (envelope));
+  request->envelope = plexus_envelope_new (type, own_peer_id (self), peer_id, body);
+  request->id = g_strdup (plexus_envelope_get_id (request->envelope));
   request->type = g_strdup (type);
   request->peer_id = g_strdup (peer_id);
-  request->link = g_object_ref (link);
   if (timeout_ms > 0) {
     request->timeout_source = g_timeout_source_new (timeout_ms);
     g_source_set_callback (request->timeout_source, on_request_timeout, request, NULL);
@@ -1049,6 +1422,12 @@ plexus_node_request_async (PlexusNode          *self,
     g_source_attach (request->cancel_source, g_task_get_context (request->task));
   }
   g_hash_table_insert (self->requests, request->id, request);
+
+  link = route_lookup (self, peer_id);
+  if (link != NULL)
+    request_send (request, link);
+  else
+    route_search_async (self, peer_id, on_request_route, g_strdup (request->id));
 }
 
 /**
@@ -1057,7 +1436,8 @@ plexus_node_request_async (PlexusNode          *self,
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for a #GError
  *
- * Fails with %PLEXUS_ERROR_NOT_FOUND when no link to the peer was up,
+ * Fails with %PLEXUS_ERROR_NOT_FOUND when no route to the peer was known
+ * or found,
  * %PLEXUS_ERROR_TIMED_OUT when no answer came in time,
  * %PLEXUS_ERROR_FAILED when the peer answered with an `error` (the message
  * gives its code and explanation) or the link closed before the answer
@@ -1073,6 +1453,157 @@ plexus_node_request_finish (PlexusNode *self, GAsyncResult *result, GError **err
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == plexus_node_request_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* PlexusMessenger ------------------------------------------------------------ */
+
+static gboolean
+messenger_register_handler (PlexusMessenger      *messenger,
+                            const gchar          *type,
+                            PlexusMessageHandler  func,
+                            gpointer              user_data,
+                            GDestroyNotify        destroy,
+                            GError              **error)
+{
+  PlexusNode *self = PLEXUS_NODE (messenger);
+
+  if (g_hash_table_contains (self->handlers, type)) {
+    if (destroy != NULL)
+      destroy (user_data);
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_EXISTS,
+                 "'%s' messages already have a handler", type);
+    return FALSE;
+  }
+  plexus_node_register_handler (self, type, func, user_data, destroy);
+  return TRUE;
+}
+
+static void
+messenger_unregister_handler (PlexusMessenger *messenger, const gchar *type)
+{
+  g_hash_table_remove (PLEXUS_NODE (messenger)->handlers, type);
+}
+
+static void
+on_send_route (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PlexusEnvelope *envelope = g_task_get_task_data (task);
+  g_autoptr(PlexusLink) link = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  link = route_search_finish (PLEXUS_NODE (source), result, &error);
+  if (link == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  bytes = plexus_envelope_encode (envelope, &error);
+  if (bytes == NULL || !plexus_link_send (link, bytes, &error)) {
+    g_prefix_error (&error, "cannot send the '%s' message to %s: ",
+                    plexus_envelope_get_message_type (envelope), plexus_envelope_get_to (envelope));
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+messenger_send_async (PlexusMessenger     *messenger,
+                      PlexusEnvelope      *envelope,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  PlexusNode *self = PLEXUS_NODE (messenger);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  const gchar *to = plexus_envelope_get_to (envelope);
+
+  g_task_set_source_tag (task, messenger_send_async);
+  g_task_set_task_data (task, g_object_ref (envelope), g_object_unref);
+  if (!plexus_peer_id_is_valid (to)) {
+    g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                             "a message sent through the messenger needs a peer ID in 'to'");
+    return;
+  }
+  route_search_async (self, to, on_send_route, g_steal_pointer (&task));
+}
+
+static gboolean
+messenger_send_finish (PlexusMessenger *messenger, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, messenger), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == messenger_send_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+messenger_request_async (PlexusMessenger     *messenger,
+                         const gchar         *peer_id,
+                         const gchar         *type,
+                         JsonObject          *body,
+                         guint                timeout_ms,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  plexus_node_request_async (PLEXUS_NODE (messenger), peer_id, type, body, timeout_ms,
+                             cancellable, callback, user_data);
+}
+
+static PlexusEnvelope *
+messenger_request_finish (PlexusMessenger *messenger, GAsyncResult *result, GError **error)
+{
+  return plexus_node_request_finish (PLEXUS_NODE (messenger), result, error);
+}
+
+static void
+messenger_add_route (PlexusMessenger *messenger, const gchar *peer_id, const gchar *via_peer_id)
+{
+  PlexusNode *self = PLEXUS_NODE (messenger);
+
+  if (strcmp (peer_id, via_peer_id) == 0 || strcmp (peer_id, own_peer_id (self)) == 0)
+    return;
+  set_route (self, peer_id, via_peer_id, TRUE);
+}
+
+static void
+messenger_remove_route (PlexusMessenger *messenger, const gchar *peer_id)
+{
+  g_hash_table_remove (PLEXUS_NODE (messenger)->routes, peer_id);
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+static gchar **
+messenger_list_linked_peers (PlexusMessenger *messenger)
+{
+  PlexusNode *self = PLEXUS_NODE (messenger);
+  g_autofree const gchar **keys = (const gchar **) g_hash_table_get_keys_as_array (self->links, NULL);
+  gchar **peers = g_strdupv ((gchar **) keys);
+
+  g_qsort_with_data (peers, (gint) g_strv_length (peers), sizeof (gchar *), compare_strings, NULL);
+  return peers;
+}
+
+static void
+plexus_node_messenger_init (PlexusMessengerInterface *iface)
+{
+  iface->register_handler = messenger_register_handler;
+  iface->unregister_handler = messenger_unregister_handler;
+  iface->send_async = messenger_send_async;
+  iface->send_finish = messenger_send_finish;
+  iface->request_async = messenger_request_async;
+  iface->request_finish = messenger_request_finish;
+  iface->add_route = messenger_add_route;
+  iface->remove_route = messenger_remove_route;
+  iface->list_linked_peers = messenger_list_linked_peers;
 }
 
 static void
@@ -1103,6 +1634,8 @@ plexus_node_finalize (GObject *object)
   g_clear_pointer (&self->handlers, g_hash_table_unref);
   g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_pointer (&self->bad_frames, g_hash_table_unref);
+  g_clear_pointer (&self->routes, g_hash_table_unref);
+  g_clear_pointer (&self->searches, g_hash_table_unref);
   g_clear_pointer (&self->static_key, plexus_noise_keypair_free);
   G_OBJECT_CLASS (plexus_node_parent_class)->finalize (object);
 }
@@ -1154,7 +1687,11 @@ plexus_node_init (PlexusNode *self)
   self->requests = g_hash_table_new (g_str_hash, g_str_equal);
   self->bad_frames = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) g_array_unref);
+  self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, route_free);
+  /* Searches end themselves: the table does not own them. */
+  self->searches = g_hash_table_new (g_str_hash, g_str_equal);
   plexus_node_register_handler (self, "ping", handle_ping, NULL, NULL);
+  plexus_node_register_handler (self, "route.find", handle_route_find, NULL, NULL);
 }
 
 /**

@@ -11,6 +11,8 @@ G_BEGIN_DECLS
 #define PLEXUS_TYPE_NODE (plexus_node_get_type ())
 G_DECLARE_FINAL_TYPE (PlexusNode, plexus_node, PLEXUS, NODE, GObject)
 
+/* PlexusNode implements PlexusMessenger: plugins see it through that. */
+
 /* Reconnection backoff: the first retry after this many seconds, doubling
  * up to the cap, each delay varied by the jitter fraction either way. */
 #define PLEXUS_NODE_BACKOFF_INITIAL_SECONDS 1.0
@@ -25,13 +27,11 @@ G_DECLARE_FINAL_TYPE (PlexusNode, plexus_node, PLEXUS, NODE, GObject)
 #define PLEXUS_NODE_BAD_MESSAGE_WINDOW_SECONDS  60
 #define PLEXUS_NODE_CLOSE_TOO_MANY_BAD_MESSAGES 4006
 
-/* Answers an envelope of the type it was registered for, received from
- * @peer_id (the link's peer). Returns (transfer full) the answer to send
- * back, e.g. from plexus_envelope_new_reply(), or NULL for none. */
-typedef PlexusEnvelope *(*PlexusNodeHandler) (PlexusNode     *node,
-                                              const gchar    *peer_id,
-                                              PlexusEnvelope *envelope,
-                                              gpointer        user_data);
+/* Routing (doc/protocol.md, "Routing"): how long a node waits for its
+ * neighbours to say whether they reach a peer, and how long a route it
+ * found or learned from passing traffic is trusted without use. */
+#define PLEXUS_NODE_ROUTE_FIND_TIMEOUT_MS       2000
+#define PLEXUS_NODE_ROUTE_LIFETIME_SECONDS      60
 
 /* This daemon as a node of the network: the one listener other nodes link
  * to ([node] listen, --listen), the links it accepts and the ones it dials
@@ -54,16 +54,17 @@ GPtrArray   *plexus_node_get_links (PlexusNode *self);
 PlexusLink  *plexus_node_get_link (PlexusNode  *self,
                                    const gchar *peer_id);
 /* Handles envelopes of @type from now on, replacing any handler of it
- * (`ping` has a built-in one that answers `pong`). */
-void         plexus_node_register_handler (PlexusNode        *self,
-                                           const gchar       *type,
-                                           PlexusNodeHandler  func,
-                                           gpointer           user_data,
-                                           GDestroyNotify     destroy);
-/* Sends a @type envelope to the linked peer @peer_id and completes with
- * its answer: the answer envelope, or an error (NOT_FOUND: not linked;
- * TIMED_OUT: no answer in @timeout_ms; FAILED: an `error` answer, or the
- * link closed first). */
+ * (`ping` has a built-in one that answers `pong`). Plugins use
+ * plexus_messenger_register_handler(), which refuses to replace. */
+void         plexus_node_register_handler (PlexusNode           *self,
+                                           const gchar          *type,
+                                           PlexusMessageHandler  func,
+                                           gpointer              user_data,
+                                           GDestroyNotify        destroy);
+/* Sends a @type envelope to @peer_id, linked or reached through a
+ * neighbour, and completes with its answer: the answer envelope, or an
+ * error (NOT_FOUND: no route; TIMED_OUT: no answer in @timeout_ms;
+ * FAILED: an `error` answer, or the link closed first). */
 void         plexus_node_request_async (PlexusNode          *self,
                                         const gchar         *peer_id,
                                         const gchar         *type,

@@ -13,6 +13,7 @@
 #include <plexus-envelope.h>
 #include <plexus-provider.h>
 #include <plexus-broker.h>
+#include <plexus-messenger.h>
 #include <plexus-context.h>
 #include <plexus-plugin-info.h>
 #include <plexus-plugin.h>

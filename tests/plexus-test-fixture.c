@@ -393,6 +393,30 @@ plexus_test_node_run_ctl (PlexusTestNode *node, const gchar * const *args,
   return out;
 }
 
+JsonNode *
+plexus_test_node_run_ctl_json (PlexusTestNode *node, const gchar * const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *err = NULL;
+  g_autofree gchar *out = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gint status = -1;
+
+  g_ptr_array_add (argv, (gpointer) "--json");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  out = plexus_test_node_run_ctl (node, (const gchar * const *) argv->pdata, &status, &err, &error);
+  g_assert_no_error (error);
+  if (status != 0)
+    g_printerr ("plexusctl %s failed: %s\n", args[0], err);
+  g_assert_cmpint (status, ==, 0);
+  json_parser_load_from_data (parser, out, -1, &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_parser_get_root (parser));
+}
+
 static void
 plexus_test_node_free (PlexusTestNode *node)
 {

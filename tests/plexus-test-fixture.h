@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "plexus-dbus-generated.h"
 
@@ -64,6 +65,11 @@ gchar             *plexus_test_node_run_ctl (PlexusTestNode      *node,
                                              gint                *exit_status,
                                              gchar              **stderr_text,
                                              GError             **error);
+
+/* Runs `plexusctl --json ARGS...` and returns the document it printed;
+ * asserts that it exited 0 with valid JSON (showing its stderr if not). */
+JsonNode          *plexus_test_node_run_ctl_json (PlexusTestNode      *node,
+                                                  const gchar * const *args);
 
 /* Iterates the default main context until @done is TRUE or @timeout_ms
  * passes; returns @done. The one way tests wait. */

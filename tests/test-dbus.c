@@ -334,6 +334,45 @@ test_errors (Fixture *f, gconstpointer data)
   g_assert_cmpstr (plexus_dbus_manager_get_state (f->node->manager), ==, "running");
 }
 
+/* Ping's refusals, on D-Bus and through plexusctl. */
+static void
+test_ping_errors (Fixture *f, gconstpointer data)
+{
+  const gchar *bad_args[] = { "ping", "not-a-peer-id", NULL };
+  const gchar *unknown_args[] = { "ping", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *out = NULL;
+  g_autofree gchar *err = NULL;
+  gdouble rtt_ms = -1;
+  guint hops = 0;
+  gint status = -1;
+
+  g_assert_false (plexus_dbus_manager_call_ping_sync (f->node->manager, "not-a-peer-id", &rtt_ms, &hops,
+                                                      NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (plexus_dbus_manager_call_ping_sync (f->node->manager,
+                                                      plexus_dbus_manager_get_peer_id (f->node->manager),
+                                                      &rtt_ms, &hops, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "this node itself"));
+  g_clear_error (&error);
+
+  out = plexus_test_node_run_ctl (f->node, bad_args, &status, &err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "is not a peer ID"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* A node linked to nobody reaches nobody, and says so at once. */
+  out = plexus_test_node_run_ctl (f->node, unknown_args, &status, &err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "no route to peer"));
+  g_assert_cmpstr (plexus_dbus_manager_get_state (f->node->manager), ==, "running");
+}
+
 static void
 test_object_manager (Fixture *f, gconstpointer data)
 {
@@ -376,6 +415,7 @@ main (int argc, char **argv)
   ADD ("broker/list-providers", test_list_providers, NULL);
   ADD ("broker/signals", test_broker_signals, NULL);
   ADD ("errors", test_errors, NULL);
+  ADD ("manager/ping-errors", test_ping_errors, NULL);
   ADD ("object-manager", test_object_manager, NULL);
 #undef ADD
   return g_test_run ();

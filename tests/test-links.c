@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include <json-glib/json-glib.h>
 
 #include "plexus.h"
@@ -11,6 +13,10 @@
  * and a bootstrap URI naming the wrong peer. */
 
 #define PEERS_PATH "/org/plexus/Plexus1/Peers/"
+
+/* The shortest delay plexusd may pick for retry @n (1-based): the
+ * doubling backoff less its jitter (core/plexus-node.h). */
+#define PLEXUS_TEST_BACKOFF_MIN(n) ((gdouble) (1u << ((n) - 1)) * (1.0 - 0.2))
 
 static GDBusObjectManager *
 object_manager_new (PlexusTestNode *node)
@@ -77,21 +83,9 @@ on_deadline (gpointer user_data)
 static JsonArray *
 ctl_peers (PlexusTestNode *node, JsonNode **root)
 {
-  const gchar *args[] = { "--json", "peers", NULL };
-  g_autoptr(GError) error = NULL;
-  g_autofree gchar *err = NULL;
-  g_autofree gchar *out = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  gint status = -1;
+  const gchar *args[] = { "peers", NULL };
 
-  out = plexus_test_node_run_ctl (node, args, &status, &err, &error);
-  g_assert_no_error (error);
-  if (status != 0)
-    g_printerr ("plexusctl failed: %s\n", err);
-  g_assert_cmpint (status, ==, 0);
-  json_parser_load_from_data (parser, out, -1, &error);
-  g_assert_no_error (error);
-  *root = json_node_copy (json_parser_get_root (parser));
+  *root = plexus_test_node_run_ctl_json (node, args);
   g_assert_true (JSON_NODE_HOLDS_ARRAY (*root));
   return json_node_get_array (*root);
 }
@@ -202,6 +196,147 @@ test_server_and_peers (void)
 
   for (guint i = 0; i < 3; i++)
     g_object_unref (peer_oms[i]);
+  plexus_test_fixture_free (fixture);
+}
+
+static JsonObject *
+ctl_ping (PlexusTestNode *node, const gchar *peer_id, JsonNode **root)
+{
+  const gchar *args[] = { "ping", peer_id, NULL };
+
+  *root = plexus_test_node_run_ctl_json (node, args);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (*root));
+  return json_node_get_object (*root);
+}
+
+/* The delay of the @attempt-th "reconnecting to @uri in D s (attempt N)"
+ * line of @node's log, or -1 if there is none yet. */
+static gdouble
+reconnect_delay (PlexusTestNode *node, const gchar *uri, guint attempt)
+{
+  g_autofree gchar *prefix = g_strdup_printf ("reconnecting to %s in ", uri);
+  g_autofree gchar *suffix = g_strdup_printf (" s (attempt %u)", attempt);
+  const gchar *at = node->log->str;
+
+  while ((at = strstr (at, prefix)) != NULL) {
+    const gchar *number = at + strlen (prefix);
+    gchar *end = NULL;
+    gdouble delay = g_ascii_strtod (number, &end);
+
+    if (end != number && g_str_has_prefix (end, suffix))
+      return delay;
+    at = number;
+  }
+  return -1;
+}
+
+static void
+on_peer_unlinked (PlexusDBusManager *manager, const gchar *peer_id, gint code, const gchar *reason,
+                  gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_strdup (peer_id));
+}
+
+static gboolean
+strv_has (GPtrArray *array, const gchar *s)
+{
+  return g_ptr_array_find_with_equal_func (array, s, g_str_equal, NULL);
+}
+
+/* A server S and a bootstrap peer B; peers P and Q join through B's
+ * address (and S, their server), so they are linked to both but not to
+ * each other. P pings Q across two hops. S is killed: P and Q say so on
+ * D-Bus, dial it again with growing delays, and still reach each other
+ * through B. */
+static void
+test_route_and_kill_middle (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *bootstrap_args[] = { "--role", "bootstrap", "--server", NULL, NULL };
+  const gchar *peer_args[] = { "--server", NULL, "--bootstrap", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) unlinked = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDBusObjectManager) server_om = NULL;
+  GDBusObjectManager *oms[2] = { NULL, };
+  PlexusTestNode *server;
+  PlexusTestNode *bootstrap;
+  PlexusTestNode *peers[2];
+  g_autofree gchar *server_id = NULL;
+  g_autofree gchar *server_address = NULL;
+  g_autofree gchar *bootstrap_id = NULL;
+  const gchar *q_id;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *pong;
+  g_autoptr(GVariant) reply = NULL;
+  const gchar *answer;
+  const gchar *from;
+  gdouble first, second;
+
+  server = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  server_id = plexus_dbus_manager_dup_peer_id (server->manager);
+  server_address = plexus_dbus_manager_dup_address (server->manager);
+  server_om = object_manager_new (server);
+  bootstrap_args[3] = server_address;
+  bootstrap = plexus_test_fixture_add_node (fixture, bootstrap_args, &error);
+  g_assert_no_error (error);
+  bootstrap_id = plexus_dbus_manager_dup_peer_id (bootstrap->manager);
+  peer_args[1] = server_address;
+  peer_args[3] = plexus_dbus_manager_get_address (bootstrap->manager);
+  for (guint i = 0; i < 2; i++) {
+    peers[i] = plexus_test_fixture_add_node (fixture, peer_args, &error);
+    g_assert_no_error (error);
+    oms[i] = object_manager_new (peers[i]);
+  }
+  g_signal_connect (peers[0]->manager, "peer-unlinked", G_CALLBACK (on_peer_unlinked), unlinked);
+  q_id = plexus_dbus_manager_get_peer_id (peers[1]->manager);
+
+  WAIT_UNTIL (fixture->timeout_ms, count_peers (server_om) == 3);
+  for (guint i = 0; i < 2; i++) {
+    WAIT_UNTIL (fixture->timeout_ms, has_peer (oms[i], server_id) && has_peer (oms[i], bootstrap_id));
+    g_assert_cmpuint (count_peers (oms[i]), ==, 2);
+  }
+
+  /* P to Q: not linked, so through S or B. */
+  pong = ctl_ping (peers[0], q_id, &root);
+  g_assert_cmpstr (json_object_get_string_member (pong, "peer_id"), ==, q_id);
+  g_assert_cmpint (json_object_get_int_member (pong, "hops"), ==, 2);
+  g_assert_cmpfloat (json_object_get_double_member (pong, "rtt_ms"), >, 0);
+  g_clear_pointer (&root, json_node_unref);
+
+  /* A plugin's own message type takes the same way (tests/plugins/echo.c). */
+  reply = g_dbus_connection_call_sync (peers[0]->connection, "org.plexus.Plexus1", "/org/plexus/Test/Echo",
+                                       "org.plexus.Test.Echo", "Say", g_variant_new ("(ss)", q_id, "hello"),
+                                       G_VARIANT_TYPE ("(ss)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(&s&s)", &answer, &from);
+  g_assert_cmpstr (answer, ==, "heard: hello");
+  g_assert_cmpstr (from, ==, q_id);
+
+  g_subprocess_force_exit (server->daemon);
+  g_assert_true (plexus_test_node_wait_exit (server, fixture->timeout_ms, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 2; i++)
+    WAIT_UNTIL (fixture->timeout_ms, !has_peer (oms[i], server_id));
+  WAIT_UNTIL (fixture->timeout_ms, strv_has (unlinked, server_id));
+  g_assert_false (strv_has (unlinked, bootstrap_id));
+
+  /* Backoff: the second retry waits longer than the first, jitter and all. */
+  WAIT_UNTIL (fixture->timeout_ms, reconnect_delay (peers[0], server_address, 2) > 0);
+  first = reconnect_delay (peers[0], server_address, 1);
+  second = reconnect_delay (peers[0], server_address, 2);
+  g_assert_cmpfloat (first, >=, PLEXUS_TEST_BACKOFF_MIN (1));
+  g_assert_cmpfloat (second, >, first);
+
+  /* What remains still carries P's ping to Q. */
+  pong = ctl_ping (peers[0], q_id, &root);
+  g_assert_cmpint (json_object_get_int_member (pong, "hops"), ==, 2);
+  g_assert_true (has_peer (oms[0], bootstrap_id));
+  g_assert_cmpuint (count_peers (oms[0]), ==, 1);
+
+  for (guint i = 0; i < 2; i++)
+    g_object_unref (oms[i]);
   plexus_test_fixture_free (fixture);
 }
 
@@ -346,6 +481,7 @@ main (int argc, char **argv)
     g_setenv ("PLEXUS_PLUGIN_PATH", plugin_dir, TRUE);
 
   g_test_add_func ("/plexus/links/server-and-peers", test_server_and_peers);
+  g_test_add_func ("/plexus/links/route-and-kill-middle", test_route_and_kill_middle);
   g_test_add_func ("/plexus/links/wrong-peer-id", test_wrong_peer_id);
   g_test_add_func ("/plexus/links/mutual-dial", test_mutual_dial);
   g_test_add_func ("/plexus/links/self-dial", test_self_dial);

@@ -12,25 +12,6 @@
 /* Real plexusd processes driven through plexusctl: a small local network,
  * clean shutdown, and every way the daemon refuses to start. */
 
-static JsonNode *
-ctl_json (PlexusTestNode *node, const gchar * const *args)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree gchar *err = NULL;
-  g_autofree gchar *out = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  gint status = -1;
-
-  out = plexus_test_node_run_ctl (node, args, &status, &err, &error);
-  g_assert_no_error (error);
-  if (status != 0)
-    g_printerr ("plexusctl failed: %s\n", err);
-  g_assert_cmpint (status, ==, 0);
-  json_parser_load_from_data (parser, out, -1, &error);
-  g_assert_no_error (error);
-  return json_node_copy (json_parser_get_root (parser));
-}
-
 static void
 test_local_network (void)
 {
@@ -38,7 +19,7 @@ test_local_network (void)
   g_autoptr(GHashTable) peer_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   const gchar *server_args[] = { "--role", "server", "--mode", "traditional", NULL };
   const gchar *peer_args[] = { "--server", "ws://127.0.0.1:9/", "--bootstrap", "ws://127.0.0.1:9/", NULL };
-  const gchar *status_args[] = { "--json", "status", NULL };
+  const gchar *status_args[] = { "status", NULL };
   g_autoptr(GError) error = NULL;
 
   g_assert_nonnull (plexus_test_fixture_add_node (fixture, server_args, &error));
@@ -50,7 +31,7 @@ test_local_network (void)
 
   for (guint i = 0; i < fixture->nodes->len; i++) {
     PlexusTestNode *node = g_ptr_array_index (fixture->nodes, i);
-    g_autoptr(JsonNode) root = ctl_json (node, status_args);
+    g_autoptr(JsonNode) root = plexus_test_node_run_ctl_json (node, status_args);
     JsonObject *status = json_node_get_object (root);
     JsonArray *roles = json_object_get_array_member (status, "roles");
     const gchar *peer_id = json_object_get_string_member (status, "peer_id");

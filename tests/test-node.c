@@ -283,7 +283,7 @@ test_unknown_type (void)
 }
 
 static PlexusEnvelope *
-handle_silently (PlexusNode *node, const gchar *peer_id, PlexusEnvelope *envelope, gpointer user_data)
+handle_silently (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope, gpointer user_data)
 {
   (*(guint *) user_data)++;
   return NULL;
@@ -431,6 +431,344 @@ test_bad_frames (void)
   g_signal_handlers_disconnect_by_data (link_a, received);
 }
 
+/* Routing: nodes in a line or a ring, in one process --------------------- */
+
+typedef struct {
+  gchar         *tmpdir;
+  guint          n;
+  PlexusContext *contexts[4];
+  PlexusNode    *nodes[4];
+  gint           live_links;
+} Mesh;
+
+static void
+on_mesh_link_finalized (gpointer data, GObject *where_the_object_was)
+{
+  ((Mesh *) data)->live_links--;
+}
+
+static void
+on_mesh_link_added (PlexusNode *node, PlexusLink *link, gpointer user_data)
+{
+  Mesh *mesh = user_data;
+
+  mesh->live_links++;
+  g_object_weak_ref (G_OBJECT (link), on_mesh_link_finalized, mesh);
+}
+
+typedef struct {
+  PlexusNode  *node;
+  const gchar *peer_id;
+} LinkQuery;
+
+static gboolean
+is_linked (gconstpointer data)
+{
+  const LinkQuery *query = data;
+
+  return plexus_node_get_link (query->node, query->peer_id) != NULL;
+}
+
+static const gchar *
+mesh_peer_id (Mesh *mesh, guint i)
+{
+  return peer_id_of (mesh->contexts[i]);
+}
+
+static void
+mesh_wait_linked (Mesh *mesh, guint i, guint j)
+{
+  LinkQuery query = { mesh->nodes[i], mesh_peer_id (mesh, j) };
+
+  g_assert_true (plexus_test_wait_for (is_linked, &query, TIMEOUT_MS));
+}
+
+/* @n nodes; @edges lists pairs (i, j): node i dials node j. */
+static Mesh *
+mesh_new (guint n, const guint *edges, guint n_edges)
+{
+  Mesh *mesh = g_new0 (Mesh, 1);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (n, <=, G_N_ELEMENTS (mesh->nodes));
+  mesh->n = n;
+  mesh->tmpdir = g_dir_make_tmp ("test-node-XXXXXX", &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < n; i++) {
+    g_autofree gchar *name = g_strdup_printf ("%u", i);
+
+    mesh->contexts[i] = context_new (mesh->tmpdir, name, NULL);
+    mesh->nodes[i] = plexus_node_new (mesh->contexts[i]);
+    g_signal_connect (mesh->nodes[i], "link-added", G_CALLBACK (on_mesh_link_added), mesh);
+    plexus_node_listen (mesh->nodes[i], "127.0.0.1:0", &error);
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(GPtrArray) uris = g_ptr_array_new ();
+
+    for (guint e = 0; e < n_edges; e++) {
+      if (edges[2 * e] == i)
+        g_ptr_array_add (uris, (gpointer) plexus_node_get_address (mesh->nodes[edges[2 * e + 1]]));
+    }
+    g_ptr_array_add (uris, NULL);
+    plexus_config_set_override_list (plexus_context_get_config (mesh->contexts[i]), "node", "bootstrap",
+                                     (const gchar * const *) uris->pdata, &error);
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < n; i++)
+    plexus_node_start (mesh->nodes[i]);
+  for (guint e = 0; e < n_edges; e++) {
+    mesh_wait_linked (mesh, edges[2 * e], edges[2 * e + 1]);
+    mesh_wait_linked (mesh, edges[2 * e + 1], edges[2 * e]);
+  }
+  return mesh;
+}
+
+static gboolean
+mesh_has_no_live_links (gconstpointer data)
+{
+  return ((const Mesh *) data)->live_links == 0;
+}
+
+static void
+mesh_free (Mesh *mesh)
+{
+  for (guint i = 0; i < mesh->n; i++)
+    plexus_node_stop (mesh->nodes[i]);
+  for (guint i = 0; i < mesh->n; i++)
+    g_clear_object (&mesh->nodes[i]);
+  g_assert_true (plexus_test_wait_for (mesh_has_no_live_links, mesh, TIMEOUT_MS));
+  for (guint i = 0; i < mesh->n; i++) {
+    g_autofree gchar *name = g_strdup_printf ("%u", i);
+
+    g_clear_object (&mesh->contexts[i]);
+    remove_state_dir (mesh->tmpdir, name);
+  }
+  g_assert_cmpint (g_rmdir (mesh->tmpdir), ==, 0);
+  g_free (mesh->tmpdir);
+  g_free (mesh);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Mesh, mesh_free)
+
+/* Echoes the body back, naming the node that answered and the link the
+ * request arrived on. */
+static PlexusEnvelope *
+handle_echo (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope,
+             gpointer user_data)
+{
+  PlexusContext *context = user_data;
+  g_autoptr(JsonObject) body = json_object_new ();
+
+  json_object_set_string_member (body, "text",
+                                 json_object_get_string_member_with_default (plexus_envelope_get_body (envelope),
+                                                                             "text", ""));
+  json_object_set_string_member (body, "link", link_peer_id);
+  return plexus_envelope_new_reply (envelope, "reply", peer_id_of (context), body);
+}
+
+static PlexusEnvelope *
+messenger_request (PlexusMessenger *messenger,
+                   const gchar     *peer_id,
+                   const gchar     *type,
+                   JsonObject      *body,
+                   GError         **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  plexus_messenger_request_async (messenger, peer_id, type, body, TIMEOUT_MS, NULL,
+                                  on_async_result, &result);
+  g_assert_true (plexus_test_wait_for (result_is_set, &result, TIMEOUT_MS));
+  return plexus_messenger_request_finish (messenger, result, error);
+}
+
+/* A - B - C: A reaches C through B, finding the way by asking its
+ * neighbours; C's answer comes back the same way. */
+static void
+test_route_two_hops (void)
+{
+  const guint edges[] = { 0, 1, 2, 1 };
+  g_autoptr(Mesh) mesh = mesh_new (3, edges, 2);
+  PlexusMessenger *a = PLEXUS_MESSENGER (mesh->nodes[0]);
+  PlexusMessenger *c = PLEXUS_MESSENGER (mesh->nodes[2]);
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) linked = NULL;
+
+  g_assert_null (plexus_node_get_link (mesh->nodes[0], mesh_peer_id (mesh, 2)));
+  linked = plexus_messenger_list_linked_peers (PLEXUS_MESSENGER (mesh->nodes[1]));
+  g_assert_cmpuint (g_strv_length (linked), ==, 2);
+  g_assert_cmpint (strcmp (linked[0], linked[1]), <, 0);
+
+  g_assert_true (plexus_messenger_register_handler (c, "test.echo", handle_echo,
+                                                    g_object_ref (mesh->contexts[2]), g_object_unref,
+                                                    &error));
+  g_assert_no_error (error);
+  json_object_set_string_member (body, "text", "over two hops");
+  answer = messenger_request (a, mesh_peer_id (mesh, 2), "test.echo", body, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (plexus_envelope_get_from (answer), ==, mesh_peer_id (mesh, 2));
+  g_assert_cmpstr (json_object_get_string_member (plexus_envelope_get_body (answer), "text"), ==,
+                   "over two hops");
+  /* C heard it from B, and B took one hop off each way. */
+  g_assert_cmpstr (json_object_get_string_member (plexus_envelope_get_body (answer), "link"), ==,
+                   mesh_peer_id (mesh, 1));
+  g_assert_cmpuint (plexus_envelope_get_ttl (answer), ==, PLEXUS_ENVELOPE_DEFAULT_TTL - 1);
+  g_clear_object (&answer);
+
+  /* The other way, C to A: C learned the way back from the request. */
+  answer = messenger_request (c, mesh_peer_id (mesh, 0), "ping", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (plexus_envelope_get_message_type (answer), ==, "pong");
+  g_assert_cmpstr (plexus_envelope_get_from (answer), ==, mesh_peer_id (mesh, 0));
+  g_clear_object (&answer);
+
+  /* Nobody reaches an unknown peer: a clear error, not a hang. */
+  answer = messenger_request (a, UNKNOWN_PEER_ID, "ping", NULL, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "none of the 1 linked peers"));
+  g_assert_null (answer);
+}
+
+static gboolean
+is_unlinked (gconstpointer data)
+{
+  return !is_linked (data);
+}
+
+/* A - B - C and A - D - C. When the relay A used dies, A's next request
+ * goes round through the other one. When C dies too, the relay left
+ * answers `no-route`, and A then finds no way at all. */
+static void
+test_route_failover (void)
+{
+  const guint edges[] = { 0, 1, 2, 1, 0, 3, 2, 3 };
+  g_autoptr(Mesh) mesh = mesh_new (4, edges, 4);
+  PlexusMessenger *a = PLEXUS_MESSENGER (mesh->nodes[0]);
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  LinkQuery query = { mesh->nodes[0], NULL };
+  const gchar *link;
+  guint via;
+  guint other;
+
+  g_assert_true (plexus_messenger_register_handler (PLEXUS_MESSENGER (mesh->nodes[2]), "test.echo",
+                                                    handle_echo, g_object_ref (mesh->contexts[2]),
+                                                    g_object_unref, &error));
+  answer = messenger_request (a, mesh_peer_id (mesh, 2), "test.echo", NULL, &error);
+  g_assert_no_error (error);
+  link = json_object_get_string_member (plexus_envelope_get_body (answer), "link");
+  via = g_strcmp0 (link, mesh_peer_id (mesh, 1)) == 0 ? 1 : 3;
+  other = via == 1 ? 3 : 1;
+  g_assert_cmpstr (link, ==, mesh_peer_id (mesh, via));
+  g_clear_object (&answer);
+
+  plexus_node_stop (mesh->nodes[via]);
+  query.peer_id = mesh_peer_id (mesh, via);
+  g_assert_true (plexus_test_wait_for (is_unlinked, &query, TIMEOUT_MS));
+  answer = messenger_request (a, mesh_peer_id (mesh, 2), "test.echo", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (plexus_envelope_get_body (answer), "link"), ==,
+                   mesh_peer_id (mesh, other));
+  g_clear_object (&answer);
+
+  /* C goes; A still holds the route through the relay left. */
+  plexus_node_stop (mesh->nodes[2]);
+  query.node = mesh->nodes[other];
+  query.peer_id = mesh_peer_id (mesh, 2);
+  g_assert_true (plexus_test_wait_for (is_unlinked, &query, TIMEOUT_MS));
+  answer = messenger_request (a, mesh_peer_id (mesh, 2), "test.echo", NULL, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, PLEXUS_ENVELOPE_CODE_NO_ROUTE));
+  g_assert_null (answer);
+  g_clear_error (&error);
+  /* That answer made A drop the route: it asks again, and nobody has one. */
+  answer = messenger_request (a, mesh_peer_id (mesh, 2), "test.echo", NULL, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND);
+  g_assert_null (answer);
+}
+
+/* An envelope with no hops left is not passed on; one that claims to come
+ * from the receiver itself is dropped. */
+static void
+test_route_ttl (void)
+{
+  const guint edges[] = { 0, 1, 2, 1 };
+  g_autoptr(Mesh) mesh = mesh_new (3, edges, 2);
+  g_autoptr(GPtrArray) received = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(PlexusEnvelope) last_hop = plexus_envelope_new ("ping", mesh_peer_id (mesh, 0),
+                                                            mesh_peer_id (mesh, 2), NULL);
+  g_autoptr(PlexusEnvelope) spoofed = plexus_envelope_new ("ping", mesh_peer_id (mesh, 1),
+                                                           mesh_peer_id (mesh, 1), NULL);
+  g_autoptr(PlexusEnvelope) pong = NULL;
+  g_autoptr(GError) error = NULL;
+  PlexusLink *a_to_b = plexus_node_get_link (mesh->nodes[0], mesh_peer_id (mesh, 1));
+  PlexusEnvelope *answer;
+
+  g_signal_connect (a_to_b, "frame", G_CALLBACK (on_frame_collect), received);
+  plexus_envelope_set_ttl (last_hop, 0);
+  send_envelope (a_to_b, last_hop);
+  g_assert_true (plexus_test_wait_for (has_frames, received, TIMEOUT_MS));
+  answer = g_ptr_array_index (received, 0);
+  g_assert_cmpstr (error_code_of (answer), ==, PLEXUS_ENVELOPE_CODE_EXPIRED);
+  g_assert_cmpstr (plexus_envelope_get_re (answer), ==, plexus_envelope_get_id (last_hop));
+  g_assert_cmpstr (plexus_envelope_get_from (answer), ==, mesh_peer_id (mesh, 1));
+  g_ptr_array_set_size (received, 0);
+
+  /* B drops it without a word: the ping after it is the first answered. */
+  send_envelope (a_to_b, spoofed);
+  pong = request (mesh->nodes[0], mesh_peer_id (mesh, 1), "ping", TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_true (plexus_test_wait_for (has_frames, received, TIMEOUT_MS));
+  g_assert_cmpuint (received->len, ==, 1);
+  g_assert_cmpstr (plexus_envelope_get_message_type (g_ptr_array_index (received, 0)), ==, "pong");
+  g_signal_handlers_disconnect_by_data (a_to_b, received);
+}
+
+/* The plugin API: one handler per type, gone when unregistered. */
+static void
+test_messenger_handlers (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  PlexusMessenger *b = PLEXUS_MESSENGER (pair->b);
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (plexus_context_get_messenger (pair->context_b) == NULL);
+  plexus_context_set_messenger (pair->context_b, b);
+  g_assert_true (plexus_context_get_messenger (pair->context_b) == b);
+
+  g_assert_true (plexus_messenger_register_handler (b, "test.echo", handle_echo,
+                                                    g_object_ref (pair->context_b), g_object_unref,
+                                                    &error));
+  g_assert_false (plexus_messenger_register_handler (b, "test.echo", handle_echo,
+                                                     g_object_ref (pair->context_b), g_object_unref,
+                                                     &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_assert_false (plexus_messenger_register_handler (b, "Not A Type", handle_echo, NULL, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  answer = request (pair->a, peer_id_of (pair->context_b), "test.echo", TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (plexus_envelope_get_body (answer), "link"), ==,
+                   peer_id_of (pair->context_a));
+  g_clear_object (&answer);
+
+  plexus_messenger_unregister_handler (b, "test.echo");
+  answer = request (pair->a, peer_id_of (pair->context_b), "test.echo", TIMEOUT_MS, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE));
+
+  /* The context does not keep the node alive. */
+  plexus_node_stop (pair->b);
+  g_clear_object (&pair->b);
+  g_assert_null (plexus_context_get_messenger (pair->context_b));
+  pair->b = node_new (pair->context_b, pair);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -442,6 +780,10 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/node/not-found", test_not_found);
   g_test_add_func ("/plexus/node/expired-and-no-route", test_expired_and_no_route);
   g_test_add_func ("/plexus/node/bad-frames", test_bad_frames);
+  g_test_add_func ("/plexus/node/route-two-hops", test_route_two_hops);
+  g_test_add_func ("/plexus/node/route-failover", test_route_failover);
+  g_test_add_func ("/plexus/node/route-ttl", test_route_ttl);
+  g_test_add_func ("/plexus/node/messenger-handlers", test_messenger_handlers);
 
   return g_test_run ();
 }

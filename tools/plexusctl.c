@@ -378,6 +378,43 @@ cmd_peers (PlexusCtl *ctl, gchar **args)
   return 0;
 }
 
+static int
+cmd_ping (PlexusCtl *ctl, gchar **args)
+{
+  g_autoptr(GError) error = NULL;
+  gdouble rtt_ms = 0;
+  guint hops = 0;
+
+  if (args[0] == NULL || args[1] != NULL) {
+    g_printerr (_("plexusctl: ping takes one PEER (a peer ID)\n"));
+    return 1;
+  }
+  if (!plexus_dbus_manager_call_ping_sync (ctl->manager, args[0], &rtt_ms, &hops, NULL, &error)) {
+    print_error (_("ping failed"), error);
+    return 1;
+  }
+  if (ctl->json) {
+    g_autoptr(JsonBuilder) builder = json_builder_new ();
+    g_autoptr(JsonNode) node = NULL;
+
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "peer_id");
+    json_builder_add_string_value (builder, args[0]);
+    json_builder_set_member_name (builder, "rtt_ms");
+    json_builder_add_double_value (builder, rtt_ms);
+    json_builder_set_member_name (builder, "hops");
+    json_builder_add_int_value (builder, hops);
+    json_builder_end_object (builder);
+    node = json_builder_get_root (builder);
+    print_json (node);
+    return 0;
+  }
+  g_print (g_dngettext (GETTEXT_PACKAGE, "pong from %s in %.1f ms, %u hop\n",
+                        "pong from %s in %.1f ms, %u hops\n", hops),
+           args[0], rtt_ms, hops);
+  return 0;
+}
+
 typedef struct {
   const gchar *name;
   const gchar *args;
@@ -390,6 +427,7 @@ static const PlexusCtlCommand commands[] = {
   { "plugins", "", N_("List plugins and whether they loaded"), cmd_plugins },
   { "providers", "[SERVICE]", N_("List service providers the broker knows, best first"), cmd_providers },
   { "peers", "", N_("List the peers this node is linked to"), cmd_peers },
+  { "ping", "PEER", N_("Ping a peer over the node links, through neighbours if need be"), cmd_ping },
 };
 
 static gchar *
