@@ -105,5 +105,13 @@ for name in $names; do
   ctl "$name" peers
   echo
 done
+# Peers are linked to the server only: a ping from the first peer to the
+# last crosses two hops, the server passing it on.
+if [ -n "$server_uri" ] && [ "$peers" -ge 2 ]; then
+  last_id=$(ctl "peer$peers" --json status | sed -n 's/.*"peer_id" : "\([0-9a-f]*\)".*/\1/p')
+  echo "== peer1 pings peer$peers through the server"
+  ctl peer1 ping "$last_id" || true
+  echo
+fi
 echo "The network is running (state in $work). Press Ctrl-C to stop it."
 for pid in $pids; do wait "$pid" || true; done
