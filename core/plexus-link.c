@@ -78,6 +78,7 @@ struct _PlexusLink {
   /* Outgoing ciphertexts not yet handed to libsoup. */
   GQueue                   send_queue;
   gsize                    queued_bytes;
+  gsize                    pump_budget;   /* see link_pump() */
   gsize                    max_queued_bytes;
   GSource                 *writable_source;
 
@@ -98,6 +99,9 @@ static guint signals[N_SIGNALS];
 G_DEFINE_TYPE (PlexusLink, plexus_link, G_TYPE_OBJECT)
 
 static void link_pump (PlexusLink *self);
+
+/* Bytes handed to libsoup per check that the socket is writable. */
+#define PUMP_BUDGET (64 * 1024)
 static void link_arm_silence_timer (PlexusLink *self);
 
 static void
@@ -597,16 +601,23 @@ link_pump (PlexusLink *self)
 
     if (self->state != PLEXUS_LINK_STATE_READY || !ws_is_open (self))
       return;
-    if (!g_pollable_output_stream_is_writable (output)) {
-      if (self->writable_source == NULL) {
-        self->writable_source = g_pollable_output_stream_create_source (output, NULL);
-        g_source_set_callback (self->writable_source, (GSourceFunc) G_CALLBACK (on_writable), self, NULL);
-        g_source_attach (self->writable_source, self->context);
+    /* Asking the socket costs a poll(); once it said writable, up to
+     * PUMP_BUDGET more bytes go to libsoup before it is asked again. That
+     * bounds what libsoup holds beyond our own queue. */
+    if (self->pump_budget < g_bytes_get_size (g_queue_peek_head (&self->send_queue))) {
+      if (!g_pollable_output_stream_is_writable (output)) {
+        if (self->writable_source == NULL) {
+          self->writable_source = g_pollable_output_stream_create_source (output, NULL);
+          g_source_set_callback (self->writable_source, (GSourceFunc) G_CALLBACK (on_writable), self, NULL);
+          g_source_attach (self->writable_source, self->context);
+        }
+        return;
       }
-      return;
+      self->pump_budget = PUMP_BUDGET;
     }
     message = g_queue_pop_head (&self->send_queue);
     self->queued_bytes -= g_bytes_get_size (message);
+    self->pump_budget -= MIN (self->pump_budget, g_bytes_get_size (message));
     soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, message);
   }
 }

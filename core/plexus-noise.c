@@ -76,6 +76,25 @@ secure_free (gpointer mem, gsize size)
   }
 }
 
+/* Per-link secrets (handshake state, cipher keys): ordinary memory, wiped
+ * when freed. Guarded pages cost an mmap, three mprotects, an mlock and an
+ * munmap each, several per link, which dominated the cost of setting up
+ * a link (bench/links); key pairs stay in guarded memory. */
+static gpointer
+wiped_alloc (gsize size)
+{
+  return g_malloc0 (size);
+}
+
+static void
+wiped_free (gpointer mem, gsize size)
+{
+  if (mem != NULL) {
+    sodium_memzero (mem, size);
+    g_free (mem);
+  }
+}
+
 /* Derives the public key; a clamped scalar never gives the all-zero point,
  * so this cannot fail. */
 static void
@@ -274,7 +293,7 @@ plexus_noise_keypair_get_private_key (const PlexusNoiseKeypair *keypair)
 struct _PlexusNoiseCipher {
   GObject  parent_instance;
 
-  guint8  *k; /* sodium_malloc'd, KEYLEN */
+  guint8  *k; /* wiped_alloc'd, KEYLEN */
   guint64  n;
 };
 
@@ -285,7 +304,7 @@ plexus_noise_cipher_finalize (GObject *object)
 {
   PlexusNoiseCipher *self = PLEXUS_NOISE_CIPHER (object);
 
-  secure_free (self->k, KEYLEN);
+  wiped_free (self->k, KEYLEN);
 
   G_OBJECT_CLASS (plexus_noise_cipher_parent_class)->finalize (object);
 }
@@ -308,7 +327,7 @@ cipher_new (const guint8 k[KEYLEN])
 {
   PlexusNoiseCipher *self = g_object_new (PLEXUS_TYPE_NOISE_CIPHER, NULL);
 
-  self->k = secure_alloc (KEYLEN);
+  self->k = wiped_alloc (KEYLEN);
   memcpy (self->k, k, KEYLEN);
   return self;
 }
@@ -532,7 +551,7 @@ typedef struct {
 struct _PlexusNoiseHandshake {
   GObject           parent_instance;
 
-  HandshakeSecrets *secret;       /* sodium_malloc'd; NULL after Split() */
+  HandshakeSecrets *secret;       /* wiped_alloc'd; NULL after Split() */
   gboolean          initiator;
   guint             next_message; /* index into xx_pattern; N_MESSAGES when done */
   gboolean          failed;
@@ -558,7 +577,7 @@ plexus_noise_handshake_finalize (GObject *object)
 {
   PlexusNoiseHandshake *self = PLEXUS_NOISE_HANDSHAKE (object);
 
-  secure_free (self->secret, sizeof (HandshakeSecrets));
+  wiped_free (self->secret, sizeof (HandshakeSecrets));
   sodium_memzero (self->h, sizeof self->h);
 
   G_OBJECT_CLASS (plexus_noise_handshake_parent_class)->finalize (object);
@@ -850,7 +869,7 @@ plexus_noise_handshake_new (gboolean      initiator,
   ensure_sodium ();
   self = g_object_new (PLEXUS_TYPE_NOISE_HANDSHAKE, NULL);
   self->initiator = initiator;
-  self->secret = secure_alloc (sizeof (HandshakeSecrets));
+  self->secret = wiped_alloc (sizeof (HandshakeSecrets));
   sodium_memzero (self->secret, sizeof (HandshakeSecrets));
   memcpy (self->secret->s, static_private, DHLEN);
   public_key_from_private (self->s_pub, self->secret->s);
@@ -1225,7 +1244,7 @@ plexus_noise_handshake_split (PlexusNoiseHandshake *self,
   c2 = cipher_new (k2);
   sodium_memzero (k1, sizeof k1);
   sodium_memzero (k2, sizeof k2);
-  secure_free (self->secret, sizeof (HandshakeSecrets));
+  wiped_free (self->secret, sizeof (HandshakeSecrets));
   self->secret = NULL;
 
   /* The initiator sends with the first key. */
