@@ -544,6 +544,54 @@ plexus_daemon_on_failover (PlexusBroker   *broker,
     plexus_dbus_broker_emit_failover (self->broker_iface, service, from_id, to_id, reason);
 }
 
+/* The stun plugin's findings (plugins/stun), shown on the Manager. The
+ * daemon reads them through GObject properties: the plugin exports no
+ * other symbol. */
+static void
+plexus_daemon_on_stun_notify (GObject *stun, GParamSpec *pspec, PlexusDaemon *self)
+{
+  g_autofree gchar *nat = NULL;
+  g_autofree gchar *mapped = NULL;
+  g_autofree gchar *udp = NULL;
+  g_autofree gchar *tcp = NULL;
+  g_auto(GStrv) uris = NULL;
+  g_autoptr(GPtrArray) listen = g_ptr_array_new_with_free_func (g_free);
+  const gchar *none[] = { NULL };
+
+  if (self->manager_iface == NULL)
+    return;
+  g_object_get (stun, "nat-type", &nat, "mapped-address", &mapped, "udp-address", &udp,
+                "tcp-address", &tcp, "stun-uris", &uris, NULL);
+  if (udp != NULL)
+    g_ptr_array_add (listen, g_strconcat ("udp ", udp, NULL));
+  if (tcp != NULL)
+    g_ptr_array_add (listen, g_strconcat ("tcp ", tcp, NULL));
+  g_ptr_array_add (listen, NULL);
+  plexus_dbus_manager_set_nat (self->manager_iface, nat != NULL ? nat : "unknown");
+  plexus_dbus_manager_set_mapped_address (self->manager_iface, mapped != NULL ? mapped : "");
+  plexus_dbus_manager_set_stun_listen (self->manager_iface, (const gchar * const *) listen->pdata);
+  plexus_dbus_manager_set_stun_servers (self->manager_iface,
+                                        uris != NULL ? (const gchar * const *) uris : none);
+}
+
+static void
+plexus_daemon_watch_stun (PlexusDaemon *self)
+{
+  PlexusPlugin *stun = plexus_plugin_loader_get_plugin (self->loader, "stun");
+  const gchar *none[] = { NULL };
+
+  plexus_dbus_manager_set_nat (self->manager_iface, "unknown");
+  plexus_dbus_manager_set_mapped_address (self->manager_iface, "");
+  plexus_dbus_manager_set_stun_listen (self->manager_iface, none);
+  plexus_dbus_manager_set_stun_servers (self->manager_iface, none);
+  /* Another plugin could be named stun; only one with these properties counts. */
+  if (stun == NULL || g_object_class_find_property (G_OBJECT_GET_CLASS (stun), "nat-type") == NULL
+      || g_object_class_find_property (G_OBJECT_GET_CLASS (stun), "stun-uris") == NULL)
+    return;
+  plexus_daemon_on_stun_notify (G_OBJECT (stun), NULL, self);
+  g_signal_connect_object (stun, "notify", G_CALLBACK (plexus_daemon_on_stun_notify), self, 0);
+}
+
 static void
 plexus_daemon_on_context_notify (PlexusContext *context, GParamSpec *pspec, PlexusDaemon *self)
 {
@@ -572,6 +620,7 @@ plexus_daemon_export_objects (PlexusDaemon *self, GDBusConnection *connection)
   plexus_daemon_set_state (self, self->state);
   plexus_daemon_on_context_notify (self->context, NULL, self);
   g_signal_connect_object (self->context, "notify", G_CALLBACK (plexus_daemon_on_context_notify), self, 0);
+  plexus_daemon_watch_stun (self);
   g_signal_connect (self->manager_iface, "handle-list-plugins",
                     G_CALLBACK (plexus_daemon_handle_list_plugins), self);
   g_signal_connect (self->manager_iface, "handle-get-capabilities",

@@ -105,11 +105,14 @@ on_stderr_line (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PlexusTestNode *node = user_data;
   g_autofree gchar *line = NULL;
+  g_autoptr(GError) error = NULL;
   gsize length;
 
   /* On cancellation the node may be gone: touch nothing but the stream. */
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &length, NULL);
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &length, &error);
   if (line == NULL) {
+    if (error == NULL)
+      node->log_closed = TRUE;
     g_object_unref (source);
     return;
   }
@@ -319,10 +322,19 @@ plexus_test_fixture_add_node (PlexusTestFixture *fixture, const gchar * const *a
   return node;
 }
 
+static gboolean
+node_is_gone (gconstpointer data)
+{
+  const PlexusTestNode *node = data;
+
+  return node->exited && node->log_closed;
+}
+
 gboolean
 plexus_test_node_wait_exit (PlexusTestNode *node, guint timeout_ms, GError **error)
 {
-  if (!plexus_test_wait (&node->exited, timeout_ms)) {
+  /* Gone means its last words are read too: tests look for them. */
+  if (!plexus_test_wait_for (node_is_gone, node, timeout_ms)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                  "%s did not exit within %u ms", node->name, timeout_ms);
     return FALSE;

@@ -22,6 +22,7 @@ typedef struct {
   GString           *log;          /* everything plexusd wrote to stderr */
   GCancellable      *cancellable;
   gboolean           exited;
+  gboolean           log_closed;   /* its stderr reached end of file */
   gint               exit_status;
 } PlexusTestNode;
 

@@ -8,6 +8,7 @@ packages="
   libglib2.0-dev libglib2.0-dev-bin libglib2.0-bin libsoup-3.0-dev libjson-glib-dev libsodium-dev
   dbus-daemon gtk-doc-tools docbook-xml docbook-xsl xsltproc
   clang libclang-rt-dev valgrind
+  zlib1g-dev coturn nftables iproute2
 "
 
 missing=

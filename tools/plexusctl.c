@@ -95,12 +95,29 @@ join_strv (const gchar * const *strv)
   return g_strjoinv (", ", (gchar **) strv);
 }
 
+static const gchar *
+or_empty (const gchar *s)
+{
+  return s != NULL ? s : "";
+}
+
+static void
+add_string_array (JsonBuilder *b, const gchar * const *strv)
+{
+  json_builder_begin_array (b);
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    json_builder_add_string_value (b, strv[i]);
+  json_builder_end_array (b);
+}
+
 static int
 cmd_status (PlexusCtl *ctl, gchar **args)
 {
   const gchar * const *roles = plexus_dbus_manager_get_roles (ctl->manager);
   const gchar *address = plexus_dbus_manager_get_address (ctl->manager);
   g_autofree gchar *roles_text = join_strv (roles);
+  g_autofree gchar *stun_listen_text = join_strv (plexus_dbus_manager_get_stun_listen (ctl->manager));
+  g_autofree gchar *stun_servers_text = join_strv (plexus_dbus_manager_get_stun_servers (ctl->manager));
 
   if (plexus_dbus_manager_get_peer_id (ctl->manager) == NULL) {
     g_printerr (_("plexusctl: plexusd did not answer with its properties\n"));
@@ -119,14 +136,19 @@ cmd_status (PlexusCtl *ctl, gchar **args)
     json_builder_set_member_name (b, "mode");
     json_builder_add_string_value (b, plexus_dbus_manager_get_mode (ctl->manager));
     json_builder_set_member_name (b, "roles");
-    json_builder_begin_array (b);
-    for (guint i = 0; roles != NULL && roles[i] != NULL; i++)
-      json_builder_add_string_value (b, roles[i]);
-    json_builder_end_array (b);
+    add_string_array (b, roles);
     json_builder_set_member_name (b, "state");
     json_builder_add_string_value (b, plexus_dbus_manager_get_state (ctl->manager));
     json_builder_set_member_name (b, "address");
     json_builder_add_string_value (b, address != NULL ? address : "");
+    json_builder_set_member_name (b, "nat");
+    json_builder_add_string_value (b, or_empty (plexus_dbus_manager_get_nat (ctl->manager)));
+    json_builder_set_member_name (b, "mapped_address");
+    json_builder_add_string_value (b, or_empty (plexus_dbus_manager_get_mapped_address (ctl->manager)));
+    json_builder_set_member_name (b, "stun_listen");
+    add_string_array (b, plexus_dbus_manager_get_stun_listen (ctl->manager));
+    json_builder_set_member_name (b, "stun_servers");
+    add_string_array (b, plexus_dbus_manager_get_stun_servers (ctl->manager));
     json_builder_end_object (b);
     root = json_builder_get_root (b);
     print_json (root);
@@ -139,6 +161,10 @@ cmd_status (PlexusCtl *ctl, gchar **args)
   g_print ("%-10s %s\n", _("Roles:"), roles_text);
   g_print ("%-10s %s\n", _("State:"), plexus_dbus_manager_get_state (ctl->manager));
   g_print ("%-10s %s\n", _("Address:"), (address != NULL && address[0] != '\0') ? address : _("(not listening)"));
+  g_print ("%-10s %s\n", _("NAT:"), or_dash (plexus_dbus_manager_get_nat (ctl->manager)));
+  g_print ("%-10s %s\n", _("Mapped:"), or_dash (plexus_dbus_manager_get_mapped_address (ctl->manager)));
+  g_print ("%-10s %s\n", _("STUN:"), stun_listen_text);
+  g_print ("%-10s %s\n", _("Use STUN:"), stun_servers_text);
   return 0;
 }
 

@@ -29,13 +29,14 @@ if [ -z "${G_TEST_BUILDDIR:-}" ] || [ -z "${G_TEST_SRCDIR:-}" ]; then
 fi
 builddir="$G_TEST_BUILDDIR/fuzz"
 srcdir="$G_TEST_SRCDIR/fuzz"
-targets="${PLEXUS_FUZZ_TARGETS:-capabilities envelope config plugin-info identity noise-handshake}"
+targets="${PLEXUS_FUZZ_TARGETS:-capabilities envelope config plugin-info identity noise-handshake stun}"
 
 # Inputs per target: about five seconds each on one core.
 default_runs () {
 	case "$1" in
 	capabilities) echo 100000 ;;
 	envelope) echo 100000 ;;
+	stun) echo 150000 ;;
 	plugin-info | noise-handshake) echo 40000 ;;
 	identity) echo 16000 ;;
 	*) echo 8000 ;;
