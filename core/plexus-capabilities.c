@@ -25,7 +25,8 @@
  *       "bandwidth": {"up": 50, "down": 100},
  *       "storage": {"available": 1000}
  *     },
- *     "location": {"region": "us-west", "timezone": "PST"}
+ *     "location": {"region": "us-west", "timezone": "PST"},
+ *     "network": {"nat": "endpoint-independent"}
  *   }
  *
  * - peer_id, roles and services are required; services may be {} and roles
@@ -86,6 +87,7 @@ struct _PlexusCapabilities {
   gint64      storage_mb;   /* -1 unknown */
   gchar      *region;       /* nullable */
   gchar      *timezone;     /* nullable */
+  gchar      *nat;          /* nullable; one of nat_types */
 };
 
 G_DEFINE_FINAL_TYPE (PlexusCapabilities, plexus_capabilities, G_TYPE_OBJECT)
@@ -109,6 +111,7 @@ plexus_capabilities_finalize (GObject *object)
   g_tree_unref (self->services);
   g_free (self->region);
   g_free (self->timezone);
+  g_free (self->nat);
 
   G_OBJECT_CLASS (plexus_capabilities_parent_class)->finalize (object);
 }
@@ -518,6 +521,75 @@ plexus_capabilities_set_timezone (PlexusCapabilities *self, const gchar *timezon
   self->timezone = g_strdup (timezone);
 }
 
+/* What STUN can find out about a NAT (plugins/stun); "unknown" is left out. */
+static const gchar * const nat_types[] = {
+  "none", "endpoint-independent", "address-dependent", "blocked", NULL
+};
+
+/**
+ * plexus_capabilities_nat_is_valid:
+ * @nat: (nullable): a NAT type
+ *
+ * The NAT types are `none` (the node's address is its public one),
+ * `endpoint-independent` (one public mapping whoever it talks to),
+ * `address-dependent` (a new mapping per remote address) and `blocked`
+ * (STUN gets no answer).
+ *
+ * Returns: %TRUE if @nat is one of them
+ */
+gboolean
+plexus_capabilities_nat_is_valid (const gchar *nat)
+{
+  return nat != NULL && g_strv_contains (nat_types, nat);
+}
+
+/**
+ * plexus_capabilities_get_nat:
+ * @self: a #PlexusCapabilities
+ *
+ * Returns: (nullable): the NAT in front of the node (see
+ *   plexus_capabilities_nat_is_valid()), or %NULL if unknown
+ */
+const gchar *
+plexus_capabilities_get_nat (PlexusCapabilities *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_CAPABILITIES (self), NULL);
+  return self->nat;
+}
+
+/**
+ * plexus_capabilities_set_nat:
+ * @self: a #PlexusCapabilities
+ * @nat: (nullable): a NAT type, or %NULL for unknown
+ *
+ * Sets what STUN found out about the NAT in front of the node.
+ */
+void
+plexus_capabilities_set_nat (PlexusCapabilities *self, const gchar *nat)
+{
+  g_return_if_fail (PLEXUS_IS_CAPABILITIES (self));
+  g_return_if_fail (nat == NULL || plexus_capabilities_nat_is_valid (nat));
+
+  g_free (self->nat);
+  self->nat = g_strdup (nat);
+}
+
+/**
+ * plexus_capabilities_is_super_eligible:
+ * @self: a #PlexusCapabilities
+ *
+ * Others must be able to reach a super peer at the address STUN finds for
+ * it: only a node with no NAT or an endpoint-independent one qualifies.
+ *
+ * Returns: %TRUE if the NAT is known and lets the node serve as a super peer
+ */
+gboolean
+plexus_capabilities_is_super_eligible (PlexusCapabilities *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_CAPABILITIES (self), FALSE);
+  return g_strcmp0 (self->nat, "none") == 0 || g_strcmp0 (self->nat, "endpoint-independent") == 0;
+}
+
 /* Serialising */
 
 static void
@@ -630,6 +702,14 @@ plexus_capabilities_to_json (PlexusCapabilities *self)
       json_builder_set_member_name (builder, "timezone");
       json_builder_add_string_value (builder, self->timezone);
     }
+    json_builder_end_object (builder);
+  }
+
+  if (self->nat != NULL) {
+    json_builder_set_member_name (builder, "network");
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "nat");
+    json_builder_add_string_value (builder, self->nat);
     json_builder_end_object (builder);
   }
 
@@ -1043,6 +1123,33 @@ parse_location (PlexusCapabilities *self, JsonNode *node, GError **error)
          parse_location_string (object, "timezone", &self->timezone, error);
 }
 
+static gboolean
+parse_network (PlexusCapabilities *self, JsonNode *node, GError **error)
+{
+  static const gchar * const members[] = { "nat", NULL };
+  JsonObject *object = get_object (node, "network", error);
+  JsonNode *member;
+  const gchar *nat;
+
+  if (object == NULL || !check_members (object, "network", members, error))
+    return FALSE;
+  member = json_object_get_member (object, "nat");
+  if (member == NULL)
+    return TRUE;
+  nat = get_string (member, "network.nat", error);
+  if (nat == NULL)
+    return FALSE;
+  if (!plexus_capabilities_nat_is_valid (nat)) {
+    g_autofree gchar *quoted = quote_string (nat);
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                 "network.nat: %s is not none, endpoint-independent, address-dependent or blocked",
+                 quoted);
+    return FALSE;
+  }
+  self->nat = g_strdup (nat);
+  return TRUE;
+}
+
 /**
  * plexus_capabilities_new_from_json:
  * @node: a JSON node
@@ -1058,7 +1165,7 @@ PlexusCapabilities *
 plexus_capabilities_new_from_json (JsonNode *node, GError **error)
 {
   static const gchar * const members[] = {
-    "peer_id", "roles", "services", "resources", "location", NULL
+    "peer_id", "roles", "services", "resources", "location", "network", NULL
   };
   g_autoptr(PlexusCapabilities) self = NULL;
   JsonObject *object;
@@ -1102,6 +1209,10 @@ plexus_capabilities_new_from_json (JsonNode *node, GError **error)
 
   member = json_object_get_member (object, "location");
   if (member != NULL && !parse_location (self, member, error))
+    return NULL;
+
+  member = json_object_get_member (object, "network");
+  if (member != NULL && !parse_network (self, member, error))
     return NULL;
 
   return g_steal_pointer (&self);
@@ -1191,7 +1302,8 @@ plexus_capabilities_equal (PlexusCapabilities *a, PlexusCapabilities *b)
       a->bandwidth_down != b->bandwidth_down ||
       a->storage_mb != b->storage_mb ||
       g_strcmp0 (a->region, b->region) != 0 ||
-      g_strcmp0 (a->timezone, b->timezone) != 0)
+      g_strcmp0 (a->timezone, b->timezone) != 0 ||
+      g_strcmp0 (a->nat, b->nat) != 0)
     return FALSE;
 
   names_a = plexus_capabilities_list_services (a);

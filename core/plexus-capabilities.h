@@ -90,6 +90,12 @@ const gchar  *plexus_capabilities_get_region (PlexusCapabilities *self);
 void          plexus_capabilities_set_region (PlexusCapabilities *self,
                                               const gchar        *region);
 const gchar  *plexus_capabilities_get_timezone (PlexusCapabilities *self);
+/* Network: the NAT STUN found, NULL while unknown. */
+gboolean      plexus_capabilities_nat_is_valid (const gchar *nat);
+const gchar  *plexus_capabilities_get_nat (PlexusCapabilities *self);
+void          plexus_capabilities_set_nat (PlexusCapabilities *self,
+                                           const gchar        *nat);
+gboolean      plexus_capabilities_is_super_eligible (PlexusCapabilities *self);
 void          plexus_capabilities_set_timezone (PlexusCapabilities *self,
                                                 const gchar        *timezone);
 

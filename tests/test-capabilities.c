@@ -57,6 +57,7 @@ make_full (void)
   plexus_capabilities_set_storage_mb (caps, 1000);
   plexus_capabilities_set_region (caps, "eu-central");
   plexus_capabilities_set_timezone (caps, "Europe/Berlin");
+  plexus_capabilities_set_nat (caps, "endpoint-independent");
   return caps;
 }
 
@@ -310,6 +311,7 @@ test_stable_serialisation (void)
   g_autoptr(PlexusCapabilities) c = NULL;
 
   /* The same content set in another order. */
+  plexus_capabilities_set_nat (b, "endpoint-independent");
   plexus_capabilities_set_timezone (b, "Europe/Berlin");
   plexus_capabilities_set_region (b, "eu-central");
   plexus_capabilities_set_storage_mb (b, 1000);
@@ -327,7 +329,8 @@ test_stable_serialisation (void)
   g_assert_cmpstr (text_a, ==, text_b);
 
   /* And parsed from text in yet another order. */
-  c = parse_ok ("{\"location\":{\"timezone\":\"Europe/Berlin\",\"region\":\"eu-central\"},"
+  c = parse_ok ("{\"network\":{\"nat\":\"endpoint-independent\"},"
+                "\"location\":{\"timezone\":\"Europe/Berlin\",\"region\":\"eu-central\"},"
                 "\"resources\":{\"storage\":{\"available\":1000},"
                 "\"bandwidth\":{\"down\":123456.789,\"up\":50},\"uptime\":0.95},"
                 "\"services\":{"
@@ -346,6 +349,7 @@ test_stable_serialisation (void)
   g_assert_true (g_str_has_prefix (text_a, "{\"peer_id\":"));
   g_assert_true (strstr (text_a, "\"roles\"") < strstr (text_a, "\"services\""));
   g_assert_true (strstr (text_a, "\"services\"") < strstr (text_a, "\"resources\""));
+  g_assert_true (strstr (text_a, "\"location\"") < strstr (text_a, "\"network\""));
   g_assert_true (strstr (text_a, "\"resources\"") < strstr (text_a, "\"location\""));
   g_assert_true (strstr (text_a, "\"room-registry\"") < strstr (text_a, "\"signaling\""));
   g_assert_true (strstr (text_a, "\"signaling\"") < strstr (text_a, "\"stun\""));
@@ -572,7 +576,47 @@ static const InvalidCase invalid_cases[] = {
   { WITH ("\"location\":{\"timezone\":"
           "\"12345678901234567890123456789012345678901234567890123456789012345\"}"),
     "location.timezone: 65 bytes is longer than the 64 allowed" },
+
+  /* network */
+  { WITH ("\"network\":[]"), "network: expected an object, got an array" },
+  { WITH ("\"network\":{\"mtu\":1500}"), "network: unknown member 'mtu'" },
+  { WITH ("\"network\":{\"nat\":true}"), "network.nat: expected a string, got a boolean" },
+  { WITH ("\"network\":{\"nat\":\"unknown\"}"),
+    "network.nat: 'unknown' is not none, endpoint-independent, address-dependent or blocked" },
+  { WITH ("\"network\":{\"nat\":\"symmetric\"}"), "network.nat: 'symmetric' is not none" },
 };
+
+/* The NAT STUN found, and what it means for the super role. */
+static void
+test_nat (void)
+{
+  g_autoptr(PlexusCapabilities) caps = plexus_capabilities_new (PEER_ID);
+  const struct {
+    const gchar *nat;
+    gboolean     eligible;
+  } cases[] = {
+    { NULL, FALSE },
+    { "none", TRUE },
+    { "endpoint-independent", TRUE },
+    { "address-dependent", FALSE },
+    { "blocked", FALSE },
+  };
+
+  g_assert_null (plexus_capabilities_get_nat (caps));
+  g_assert_false (plexus_capabilities_nat_is_valid ("unknown"));
+  g_assert_false (plexus_capabilities_nat_is_valid (NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *text = NULL;
+
+    plexus_capabilities_set_nat (caps, cases[i].nat);
+    g_assert_cmpstr (plexus_capabilities_get_nat (caps), ==, cases[i].nat);
+    g_assert_cmpint (plexus_capabilities_is_super_eligible (caps), ==, cases[i].eligible);
+    text = plexus_capabilities_to_string (caps);
+    /* Unknown is left out, not written as a value. */
+    g_assert_cmpint (strstr (text, "\"network\"") != NULL, ==, cases[i].nat != NULL);
+    assert_round_trip (caps);
+  }
+}
 
 static void
 test_invalid (void)
@@ -963,6 +1007,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/plexus/capabilities/stable-serialisation", test_stable_serialisation);
   g_test_add_func ("/plexus/capabilities/negative-zero", test_negative_zero);
   g_test_add_func ("/plexus/capabilities/equal", test_equal);
+  g_test_add_func ("/plexus/capabilities/nat", test_nat);
   g_test_add_func ("/plexus/capabilities/invalid", test_invalid);
   g_test_add_func ("/plexus/capabilities/invalid/too-many-services", test_too_many_services);
   g_test_add_func ("/plexus/capabilities/invalid/long-name", test_long_names_quoted_briefly);

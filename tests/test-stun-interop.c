@@ -747,6 +747,17 @@ test_dbus_and_status (void)
   servers = plexus_dbus_manager_get_stun_servers (client->manager);
   g_assert_nonnull (servers);
   g_assert_true (g_strv_contains (servers, uri));
+  /* And into the capabilities the node advertises. */
+  {
+    g_autofree gchar *json = NULL;
+    g_autoptr(PlexusCapabilities) caps = NULL;
+
+    g_assert_true (plexus_dbus_manager_call_get_capabilities_sync (client->manager, &json, NULL, &error));
+    caps = plexus_capabilities_new_from_string (json, -1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (plexus_capabilities_get_nat (caps), ==, "none");
+    g_assert_true (plexus_capabilities_is_super_eligible (caps));
+  }
 
   root = plexus_test_node_run_ctl_json (client, status_args);
   status = json_node_get_object (root);

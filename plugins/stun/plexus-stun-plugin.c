@@ -715,6 +715,10 @@ client_finish (PlexusStunPlugin *self)
   self->nat_type = type;
   self->mapped = mapped;
   self->discovered = TRUE;
+  /* Into the capabilities the node advertises: others judge from it
+   * whether this node can serve as a super peer. */
+  plexus_capabilities_set_nat (plexus_context_get_capabilities (plexus_plugin_get_context (PLEXUS_PLUGIN (self))),
+                               type == PLEXUS_STUN_NAT_UNKNOWN ? NULL : plexus_stun_nat_type_to_string (type));
   advertise_mapped (self, type, &mapped);
   if (mapped.family != 0) {
     mapped_text = plexus_stun_address_to_string (&mapped);
