@@ -262,3 +262,23 @@ plexus_messenger_list_linked_peers (PlexusMessenger *self)
   g_return_val_if_fail (PLEXUS_IS_MESSENGER (self), NULL);
   return PLEXUS_MESSENGER_GET_IFACE (self)->list_linked_peers (self);
 }
+
+/**
+ * plexus_messenger_get_peer_address:
+ * @self: a #PlexusMessenger
+ * @peer_id: a neighbour
+ *
+ * Where the link to @peer_id goes, as this node sees it: the remote end
+ * of the connection (`HOST:PORT`, IPv6 hosts in brackets). A plugin that
+ * learns a service port from a neighbour reaches it at that host.
+ *
+ * Returns: (transfer full) (nullable): the address, or %NULL when
+ *   @peer_id is not linked
+ */
+gchar *
+plexus_messenger_get_peer_address (PlexusMessenger *self, const gchar *peer_id)
+{
+  g_return_val_if_fail (PLEXUS_IS_MESSENGER (self), NULL);
+  g_return_val_if_fail (peer_id != NULL, NULL);
+  return PLEXUS_MESSENGER_GET_IFACE (self)->get_peer_address (self, peer_id);
+}

@@ -47,6 +47,7 @@ typedef PlexusEnvelope *(*PlexusMessageHandler) (PlexusMessenger *messenger,
  * @add_route: see plexus_messenger_add_route()
  * @remove_route: see plexus_messenger_remove_route()
  * @list_linked_peers: see plexus_messenger_list_linked_peers()
+ * @get_peer_address: see plexus_messenger_get_peer_address()
  *
  * How plugins reach other nodes. The daemon's node implements it; a
  * plugin gets it from plexus_context_get_messenger().
@@ -87,9 +88,11 @@ struct _PlexusMessengerInterface {
   void            (*remove_route)       (PlexusMessenger      *self,
                                          const gchar          *peer_id);
   gchar         **(*list_linked_peers)  (PlexusMessenger      *self);
+  gchar          *(*get_peer_address)   (PlexusMessenger      *self,
+                                         const gchar          *peer_id);
 
   /*< private >*/
-  gpointer padding[12];
+  gpointer padding[11];
 };
 
 gboolean        plexus_messenger_register_handler (PlexusMessenger      *self,
@@ -125,5 +128,7 @@ void            plexus_messenger_add_route (PlexusMessenger *self,
 void            plexus_messenger_remove_route (PlexusMessenger *self,
                                                const gchar     *peer_id);
 gchar         **plexus_messenger_list_linked_peers (PlexusMessenger *self);
+gchar          *plexus_messenger_get_peer_address (PlexusMessenger *self,
+                                                   const gchar     *peer_id);
 
 G_END_DECLS

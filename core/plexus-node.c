@@ -1592,9 +1592,18 @@ messenger_list_linked_peers (PlexusMessenger *messenger)
   return peers;
 }
 
+static gchar *
+messenger_get_peer_address (PlexusMessenger *messenger, const gchar *peer_id)
+{
+  PlexusLink *link = g_hash_table_lookup (PLEXUS_NODE (messenger)->links, peer_id);
+
+  return link != NULL ? g_strdup (plexus_link_get_remote_address (link)) : NULL;
+}
+
 static void
 plexus_node_messenger_init (PlexusMessengerInterface *iface)
 {
+  iface->get_peer_address = messenger_get_peer_address;
   iface->register_handler = messenger_register_handler;
   iface->unregister_handler = messenger_unregister_handler;
   iface->send_async = messenger_send_async;

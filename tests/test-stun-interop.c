@@ -777,6 +777,73 @@ test_dbus_and_status (void)
   plexus_test_fixture_free (fixture);
 }
 
+static gboolean
+has_stun_provider (gconstpointer data)
+{
+  PlexusTestNode *node = (PlexusTestNode *) data;
+  g_autoptr(GVariant) providers = NULL;
+
+  if (!plexus_dbus_broker_call_list_providers_sync (node->broker, "stun", &providers, NULL, NULL))
+    return FALSE;
+  return g_variant_n_children (providers) > 0;
+}
+
+/* The server role is every peer's fallback STUN provider: a peer asks its
+ * neighbours where their STUN servers are (stun.where), and finds the
+ * server's, listening on every address, at the address of its link. */
+static void
+test_server_is_fallback (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *server_config = g_build_filename (fixture->tmpdir, "server.conf", NULL);
+  g_autofree gchar *uri = NULL;
+  g_autofree gchar *server_id = NULL;
+  const gchar *server_args[] = { "--role", "server", "--config", server_config, NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  const gchar *providers_args[] = { "providers", "stun", NULL };
+  PlexusTestNode *server;
+  PlexusTestNode *peer;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *entry;
+  const gchar *at;
+  guint port;
+
+  g_assert_true (g_file_set_contents (server_config, "[stun]\nlisten=0.0.0.0:0\n", -1, &error));
+  server = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  server_id = plexus_dbus_manager_dup_peer_id (server->manager);
+  g_assert_true (plexus_test_node_wait_for_log (server, "STUN server listening on udp 0.0.0.0:",
+                                                fixture->timeout_ms));
+  at = strstr (server->log->str, "STUN server listening on udp 0.0.0.0:");
+  port = (guint) g_ascii_strtoull (at + strlen ("STUN server listening on udp 0.0.0.0:"), NULL, 10);
+  uri = g_strdup_printf ("stun:127.0.0.1:%u", port);
+
+  peer_args[1] = plexus_dbus_manager_get_address (server->manager);
+  peer = plexus_test_fixture_add_node (fixture, peer_args, &error);
+  g_assert_no_error (error);
+  g_assert_true (plexus_test_wait_for (has_stun_provider, peer, fixture->timeout_ms));
+  root = plexus_test_node_run_ctl_json (peer, providers_args);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (root)), ==, 1);
+  entry = json_array_get_object_element (json_node_get_array (root), 0);
+  g_assert_cmpstr (json_object_get_string_member (entry, "peer_id"), ==, server_id);
+  g_assert_cmpstr (json_object_get_string_member (entry, "kind"), ==, "server");
+  g_assert_cmpstr (json_object_get_string_member (entry, "address"), ==, uri);
+
+  /* And the peer uses it. */
+  g_assert_true (plexus_test_wait_for (nat_is_known, peer, fixture->timeout_ms));
+  g_assert_cmpstr (plexus_dbus_manager_get_nat (peer->manager), ==, "none");
+  g_assert_true (g_strv_contains (plexus_dbus_manager_get_stun_servers (peer->manager), uri));
+
+  /* Learned over the link, gone with it. */
+  g_assert_true (plexus_test_node_stop (server, SIGTERM, fixture->timeout_ms, &error));
+  g_assert_no_error (error);
+  g_assert_true (plexus_test_node_wait_for_log (peer, "provider removed: stun by", fixture->timeout_ms));
+  g_assert_false (has_stun_provider (peer));
+
+  plexus_test_fixture_free (fixture);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -804,6 +871,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/plexus/stun/interop/client-against-our-server", test_client_against_our_server);
   g_test_add_func ("/plexus/stun/interop/capabilities", test_capabilities);
   g_test_add_func ("/plexus/stun/dbus-and-status", test_dbus_and_status);
+  g_test_add_func ("/plexus/stun/server-is-fallback", test_server_is_fallback);
 
   status = g_test_run ();
   plexus_test_remove_tree (tmpdir);

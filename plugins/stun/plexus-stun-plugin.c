@@ -36,6 +36,7 @@
 #define UDP_BATCH 32
 #define UDP_BUFFER_SIZE (PLEXUS_STUN_MAX_MESSAGE_SIZE + 1)
 #define STUN_URI_SCHEME "stun:"
+#define WHERE_TIMEOUT_MS 5000
 
 typedef struct _PlexusStunPlugin PlexusStunPlugin;
 
@@ -86,6 +87,12 @@ struct _PlexusStunPlugin {
   PlexusStunNatType  nat_type;
   PlexusStunAddress  mapped;
   gboolean           discovered;
+
+  /* neighbours' STUN servers, asked over node links (`stun.where`) */
+  PlexusMessenger   *messenger;
+  gulong             peer_linked_id;
+  gulong             peer_unlinked_id;
+  GHashTable        *neighbour_providers; /* peer ID → PlexusProvider we added */
 };
 
 enum {
@@ -1002,6 +1009,195 @@ on_provider_added (PlexusBroker *broker, PlexusProvider *provider, gpointer user
   discovery_schedule (self, PROVIDER_DEBOUNCE_MS);
 }
 
+/* ---- neighbours' servers ---- */
+
+/* `stun.where`: where this node's STUN server listens, if it runs one. The
+ * host is left out when the server listens on every address: the asker
+ * reaches it at the address of the link. */
+static PlexusEnvelope *
+on_stun_where (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope,
+               gpointer user_data)
+{
+  PlexusStunPlugin *self = user_data;
+  PlexusContext *context = plexus_plugin_get_context (PLEXUS_PLUGIN (self));
+  const gchar *own_id = plexus_identity_get_peer_id (plexus_context_get_identity (context));
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autofree gchar *host = NULL;
+  guint16 port = 0;
+
+  if (self->udp_address != NULL && plexus_config_parse_address (self->udp_address, &host, &port, NULL)) {
+    g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (host);
+    g_auto(GStrv) roles = plexus_roles_to_strv (plexus_context_get_roles (context));
+    g_autoptr(JsonArray) array = json_array_new ();
+
+    if (inet != NULL && !g_inet_address_get_is_any (inet))
+      json_object_set_string_member (body, "host", host);
+    json_object_set_int_member (body, "port", port);
+    for (guint i = 0; roles[i] != NULL; i++)
+      json_array_add_string_element (array, roles[i]);
+    json_object_set_array_member (body, "roles", g_steal_pointer (&array));
+  }
+  return plexus_envelope_new_reply (envelope, "stun.here", own_id, body);
+}
+
+typedef struct {
+  PlexusStunPlugin *self;   /* strong */
+  gchar            *peer_id;
+} WhereCall;
+
+static void
+where_call_free (WhereCall *call)
+{
+  g_object_unref (call->self);
+  g_free (call->peer_id);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WhereCall, where_call_free)
+
+/* The neighbour's answer: a provider of `stun` at stun:HOST:PORT, of kind
+ * server when the neighbour holds the server role (the fallback the broker
+ * ranks last in hybrid mode), else peer. */
+static void
+on_stun_here (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(WhereCall) call = user_data;
+  PlexusStunPlugin *self = call->self;
+  PlexusBroker *broker = plexus_context_get_broker (plexus_plugin_get_context (PLEXUS_PLUGIN (self)));
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(PlexusProvider) provider = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *link_host = NULL;
+  g_autofree gchar *link_address = NULL;
+  g_autofree gchar *uri = NULL;
+  JsonObject *body;
+  JsonNode *member;
+  const gchar *host;
+  gint64 port;
+  PlexusProviderKind kind = PLEXUS_PROVIDER_KIND_PEER;
+
+  answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, &error);
+  if (answer == NULL) {
+    g_debug ("cannot ask %s for its STUN server: %s", call->peer_id, error->message);
+    return;
+  }
+  if (self->messenger == NULL)
+    return;
+  body = plexus_envelope_get_body (answer);
+  member = json_object_get_member (body, "port");
+  if (member == NULL)
+    return;  /* it runs no STUN server */
+  port = json_node_get_value_type (member) == G_TYPE_INT64 ? json_node_get_int (member) : -1;
+  member = json_object_get_member (body, "host");
+  host = member != NULL && json_node_get_value_type (member) == G_TYPE_STRING ? json_node_get_string (member) : NULL;
+  if (port < 1 || port > G_MAXUINT16 || (member != NULL && host == NULL)) {
+    g_message ("ignoring a malformed stun.here answer from %s", call->peer_id);
+    return;
+  }
+  if (host != NULL) {
+    g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (host);
+
+    if (inet == NULL || g_inet_address_get_is_any (inet)) {
+      g_message ("ignoring a stun.here answer from %s: '%s' is not an address to reach", call->peer_id, host);
+      return;
+    }
+  } else {
+    link_address = plexus_messenger_get_peer_address (self->messenger, call->peer_id);
+    if (link_address == NULL || !plexus_config_parse_address (link_address, &link_host, NULL, NULL))
+      return;
+    host = link_host;
+  }
+  member = json_object_get_member (body, "roles");
+  if (member != NULL && JSON_NODE_HOLDS_ARRAY (member)) {
+    JsonArray *roles = json_node_get_array (member);
+
+    for (guint i = 0; i < json_array_get_length (roles); i++) {
+      JsonNode *role = json_array_get_element (roles, i);
+
+      if (json_node_get_value_type (role) == G_TYPE_STRING && g_strcmp0 (json_node_get_string (role), "server") == 0)
+        kind = PLEXUS_PROVIDER_KIND_SERVER;
+    }
+  }
+  uri = strchr (host, ':') != NULL ? g_strdup_printf ("%s[%s]:%u", STUN_URI_SCHEME, host, (guint) port)
+                                   : g_strdup_printf ("%s%s:%u", STUN_URI_SCHEME, host, (guint) port);
+  provider = plexus_provider_new ("stun", call->peer_id, kind);
+  plexus_provider_set_address (provider, uri);
+  /* Known already (e.g. from its advertisement): that one stays. */
+  if (!plexus_broker_add_provider (broker, provider, &error)) {
+    g_debug ("not adding %s's STUN server %s: %s", call->peer_id, uri, error->message);
+    return;
+  }
+  g_message ("neighbour %s runs a STUN server at %s", call->peer_id, uri);
+  g_hash_table_replace (self->neighbour_providers, g_strdup (call->peer_id), g_steal_pointer (&provider));
+}
+
+static void
+ask_neighbour (PlexusStunPlugin *self, const gchar *peer_id)
+{
+  WhereCall *call = g_new0 (WhereCall, 1);
+
+  call->self = g_object_ref (self);
+  call->peer_id = g_strdup (peer_id);
+  plexus_messenger_request_async (self->messenger, peer_id, "stun.where", NULL, WHERE_TIMEOUT_MS,
+                                  self->cancellable, on_stun_here, call);
+}
+
+static void
+on_peer_linked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_data)
+{
+  ask_neighbour (user_data, peer_id);
+}
+
+static void
+on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_data)
+{
+  PlexusStunPlugin *self = user_data;
+  PlexusBroker *broker = plexus_context_get_broker (plexus_plugin_get_context (PLEXUS_PLUGIN (self)));
+
+  /* Learned over the link: it goes with it. */
+  if (g_hash_table_remove (self->neighbour_providers, peer_id))
+    plexus_broker_remove_provider (broker, "stun", peer_id);
+}
+
+static gboolean
+neighbours_start (PlexusStunPlugin *self, GError **error)
+{
+  PlexusMessenger *messenger = plexus_context_get_messenger (plexus_plugin_get_context (PLEXUS_PLUGIN (self)));
+  g_auto(GStrv) linked = NULL;
+
+  /* Without a node (a plugin test) there are no neighbours to ask. */
+  if (messenger == NULL)
+    return TRUE;
+  if (!plexus_messenger_register_handler (messenger, "stun.where", on_stun_where, self, NULL, error))
+    return FALSE;
+  self->messenger = g_object_ref (messenger);
+  self->peer_linked_id = g_signal_connect (messenger, "peer-linked", G_CALLBACK (on_peer_linked), self);
+  self->peer_unlinked_id = g_signal_connect (messenger, "peer-unlinked", G_CALLBACK (on_peer_unlinked), self);
+  linked = plexus_messenger_list_linked_peers (messenger);
+  for (guint i = 0; linked[i] != NULL; i++)
+    ask_neighbour (self, linked[i]);
+  return TRUE;
+}
+
+static void
+neighbours_stop (PlexusStunPlugin *self)
+{
+  PlexusBroker *broker = plexus_context_get_broker (plexus_plugin_get_context (PLEXUS_PLUGIN (self)));
+  GHashTableIter iter;
+  gpointer key;
+
+  if (self->messenger == NULL)
+    return;
+  plexus_messenger_unregister_handler (self->messenger, "stun.where");
+  g_clear_signal_handler (&self->peer_linked_id, self->messenger);
+  g_clear_signal_handler (&self->peer_unlinked_id, self->messenger);
+  g_clear_object (&self->messenger);
+  g_hash_table_iter_init (&iter, self->neighbour_providers);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    plexus_broker_remove_provider (broker, "stun", key);
+  g_hash_table_remove_all (self->neighbour_providers);
+}
+
 /* ---- the plugin ---- */
 
 static gboolean
@@ -1016,6 +1212,10 @@ plexus_stun_plugin_setup (PlexusPlugin *plugin, GError **error)
     return FALSE;
   }
   self->cancellable = g_cancellable_new ();
+  if (!neighbours_start (self, error)) {
+    server_stop (self);
+    return FALSE;
+  }
   self->provider_added_id = g_signal_connect (plexus_context_get_broker (context), "provider-added",
                                               G_CALLBACK (on_provider_added), self);
   /* Once the main loop runs: the daemon is up and links may be coming. */
@@ -1031,6 +1231,7 @@ plexus_stun_plugin_shutdown (PlexusPlugin *plugin)
   PlexusContext *context = plexus_plugin_get_context (plugin);
 
   g_cancellable_cancel (self->cancellable);
+  neighbours_stop (self);
   g_clear_signal_handler (&self->provider_added_id, plexus_context_get_broker (context));
   g_clear_handle_id (&self->start_id, g_source_remove);
   g_clear_handle_id (&self->refresh_id, g_source_remove);
@@ -1135,6 +1336,8 @@ plexus_stun_plugin_finalize (GObject *object)
   g_ptr_array_unref (self->connections);
   g_array_unref (self->resolved);
   g_ptr_array_unref (self->resolved_providers);
+  g_hash_table_unref (self->neighbour_providers);
+  g_clear_object (&self->messenger);
   g_free (self->udp_address);
   g_free (self->tcp_address);
   g_free (self->udp_buffers);
@@ -1190,5 +1393,6 @@ plexus_stun_plugin_init (PlexusStunPlugin *self)
   self->udp_buffers = g_malloc (UDP_BATCH * UDP_BUFFER_SIZE);
   self->resolved = g_array_new (FALSE, TRUE, sizeof (PlexusStunAddress));
   self->resolved_providers = g_ptr_array_new_with_free_func (unref_nullable);
+  self->neighbour_providers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->nat_type = PLEXUS_STUN_NAT_UNKNOWN;
 }
