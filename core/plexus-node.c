@@ -72,7 +72,8 @@ struct _PlexusNode {
   GHashTable         *handlers;   /* message type → Handler */
   GHashTable         *requests;   /* message ID → Request awaiting its answer */
   GHashTable         *bad_frames; /* peer ID → GArray of monotonic times (gint64) */
-  GHashTable         *routes;     /* peer ID → Route */
+  GHashTable         *given;      /* peer ID → neighbour's peer ID, from plugins */
+  GHashTable         *routes;     /* peer ID → Route found or learned, at most MAX_ROUTES */
   GHashTable         *searches;   /* peer ID → RouteSearch in flight */
 };
 
@@ -82,10 +83,20 @@ typedef struct {
   GDestroyNotify       destroy;
 } Handler;
 
+/* Found or learned routes kept at most: a neighbour that invents senders
+ * cannot make the table grow beyond this. */
+#define MAX_ROUTES 4096
+
+typedef enum {
+  ROUTE_LEARNED,              /* from passing traffic */
+  ROUTE_FOUND,                /* a neighbour said it reaches the peer */
+} RouteKind;
+
 /* A way to a peer this node has no link to: through neighbour @via. */
 typedef struct {
   gchar    *via;
-  gint64    expires;          /* monotonic µs; 0 for a route given by a plugin */
+  gint64    expires;          /* monotonic µs */
+  RouteKind kind;
 } Route;
 
 /* The neighbours asked for a route to one peer, and who waits for it. */
@@ -144,45 +155,66 @@ route_free (gpointer data)
   g_free (route);
 }
 
-static void
-set_route (PlexusNode *self, const gchar *peer_id, const gchar *via, gboolean given)
+static gboolean
+route_expired (gpointer key, gpointer value, gpointer user_data)
 {
-  Route *route = g_new0 (Route, 1);
+  return ((Route *) value)->expires < *(gint64 *) user_data;
+}
 
+/* Notes a found or learned route. A learned one never replaces a found
+ * one: anyone can claim a sender, only a neighbour's answer finds a way. */
+static void
+set_route (PlexusNode *self, const gchar *peer_id, const gchar *via, RouteKind kind)
+{
+  Route *existing = g_hash_table_lookup (self->routes, peer_id);
+  gint64 now = g_get_monotonic_time ();
+  Route *route;
+
+  if (existing != NULL && existing->kind == ROUTE_FOUND && kind == ROUTE_LEARNED && existing->expires >= now)
+    return;
+  if (existing == NULL && g_hash_table_size (self->routes) >= MAX_ROUTES) {
+    g_hash_table_foreach_remove (self->routes, route_expired, &now);
+    if (g_hash_table_size (self->routes) >= MAX_ROUTES)
+      return;
+  }
+  route = g_new0 (Route, 1);
   route->via = g_strdup (via);
-  route->expires = given ? 0 : g_get_monotonic_time ()
-                                + (gint64) PLEXUS_NODE_ROUTE_LIFETIME_SECONDS * G_USEC_PER_SEC;
+  route->kind = kind;
+  route->expires = now + (gint64) PLEXUS_NODE_ROUTE_LIFETIME_SECONDS * G_USEC_PER_SEC;
   g_hash_table_replace (self->routes, g_strdup (peer_id), route);
 }
 
 /* The link an envelope to @peer_id leaves on, if this node knows a way:
- * the link to it, or to the neighbour its route names. Using a route
- * found or learned keeps it alive. */
+ * the link to it, to the neighbour a plugin named, or to the one a route
+ * found or learned names. Using a found or learned route keeps it alive. */
 static PlexusLink *
 route_lookup (PlexusNode *self, const gchar *peer_id)
 {
   PlexusLink *link = g_hash_table_lookup (self->links, peer_id);
+  const gchar *given;
   Route *route;
   gint64 now;
 
   if (link != NULL)
     return link;
+  given = g_hash_table_lookup (self->given, peer_id);
+  if (given != NULL && (link = g_hash_table_lookup (self->links, given)) != NULL)
+    return link;
   route = g_hash_table_lookup (self->routes, peer_id);
   if (route == NULL)
     return NULL;
   now = g_get_monotonic_time ();
-  if (route->expires != 0) {
-    if (route->expires < now) {
-      g_hash_table_remove (self->routes, peer_id);
-      return NULL;
-    }
-    route->expires = now + (gint64) PLEXUS_NODE_ROUTE_LIFETIME_SECONDS * G_USEC_PER_SEC;
+  if (route->expires < now) {
+    g_hash_table_remove (self->routes, peer_id);
+    return NULL;
   }
+  route->expires = now + (gint64) PLEXUS_NODE_ROUTE_LIFETIME_SECONDS * G_USEC_PER_SEC;
   return g_hash_table_lookup (self->links, route->via);
 }
 
 /* The neighbour @peer_id is gone: routes found or learned through it go
- * too; those a plugin gave stay, for when it comes back. */
+ * too; those a plugin gave stay (in their own table), for when it comes
+ * back. */
 static void
 forget_routes_via (PlexusNode *self, const gchar *peer_id)
 {
@@ -193,7 +225,7 @@ forget_routes_via (PlexusNode *self, const gchar *peer_id)
   while (g_hash_table_iter_next (&iter, NULL, &value)) {
     Route *route = value;
 
-    if (route->expires != 0 && strcmp (route->via, peer_id) == 0)
+    if (strcmp (route->via, peer_id) == 0)
       g_hash_table_iter_remove (&iter);
   }
 }
@@ -689,15 +721,25 @@ plexus_node_shutdown (PlexusNode *self, gboolean wait)
   }
   g_hash_table_remove_all (self->links);
   g_hash_table_remove_all (self->routes);
+  g_hash_table_remove_all (self->given);
   g_hash_table_remove_all (self->pending);
   g_hash_table_remove_all (self->bad_frames);
   if (g_hash_table_size (self->searches) > 0) {
-    g_autoptr(GList) searches = g_hash_table_get_values (self->searches);
+    g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func (g_free);
     g_autoptr(GError) stopped = g_error_new_literal (PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
                                                      "the node stopped before a route was found");
+    gpointer key;
 
-    for (GList *l = searches; l != NULL; l = l->next)
-      route_search_end (l->data, NULL, stopped);
+    /* Copies of the keys: ending one search may end others. */
+    g_hash_table_iter_init (&iter, self->searches);
+    while (g_hash_table_iter_next (&iter, &key, NULL))
+      g_ptr_array_add (peers, g_strdup (key));
+    for (guint i = 0; i < peers->len; i++) {
+      RouteSearch *search = g_hash_table_lookup (self->searches, g_ptr_array_index (peers, i));
+
+      if (search != NULL)
+        route_search_end (search, NULL, stopped);
+    }
   }
   fail_requests (self, NULL, "the node stopped before the answer came");
 
@@ -765,7 +807,6 @@ handle_route_find (PlexusMessenger *messenger, const gchar *link_peer_id, Plexus
   g_autoptr(JsonObject) body = NULL;
   g_autofree gchar *message = NULL;
   gboolean reaches = FALSE;
-  Route *route;
 
   if (member == NULL || json_node_get_value_type (member) != G_TYPE_STRING
       || !plexus_peer_id_is_valid (json_node_get_string (member)))
@@ -773,10 +814,10 @@ handle_route_find (PlexusMessenger *messenger, const gchar *link_peer_id, Plexus
                                       "a route.find body needs 'peer', a peer ID");
   peer_id = json_node_get_string (member);
   if (strcmp (peer_id, from) != 0) {
-    route = g_hash_table_lookup (self->routes, peer_id);
+    const gchar *given = g_hash_table_lookup (self->given, peer_id);
+
     reaches = g_hash_table_contains (self->links, peer_id)
-              || (route != NULL && route->expires == 0 && strcmp (route->via, from) != 0
-                  && g_hash_table_contains (self->links, route->via));
+              || (given != NULL && strcmp (given, from) != 0 && g_hash_table_contains (self->links, given));
   }
   if (!reaches) {
     message = g_strdup_printf ("no route to %s", peer_id);
@@ -914,25 +955,27 @@ refuse_frame (PlexusNode   *self,
 
 /* Answers @envelope with an error, unless it is an answer itself: nodes
  * never answer answers, so that two of them cannot loop. The answer goes
- * back on @link, towards the sender. With @count, the refusal counts
- * against @link's peer. */
+ * back on @link, towards the sender. The refusal counts against @link's
+ * peer only when that peer wrote the envelope, and it is not an answer: a
+ * relay is not to blame for what it passes on. */
 static void
 refuse_envelope (PlexusNode     *self,
                  PlexusLink     *link,
                  PlexusEnvelope *envelope,
                  const gchar    *code,
-                 const gchar    *message,
-                 gboolean        count)
+                 const gchar    *message)
 {
   g_autoptr(PlexusEnvelope) answer = NULL;
+  gboolean is_answer = plexus_envelope_get_re (envelope) != NULL
+                       || g_strcmp0 (plexus_envelope_get_message_type (envelope), "error") == 0;
 
   g_debug ("refusing a '%s' message from %s (through %s): %s: %s",
            plexus_envelope_get_message_type (envelope), plexus_envelope_get_from (envelope),
            plexus_link_get_peer_id (link), code, message);
-  if (count && count_bad_frame (self, link))
+  if (is_answer)
     return;
-  if (plexus_envelope_get_re (envelope) != NULL
-      || g_strcmp0 (plexus_envelope_get_message_type (envelope), "error") == 0)
+  if (g_strcmp0 (plexus_envelope_get_from (envelope), plexus_link_get_peer_id (link)) == 0
+      && count_bad_frame (self, link))
     return;
   answer = plexus_envelope_new_error (envelope, own_peer_id (self), code, message);
   send_envelope (link, answer);
@@ -976,25 +1019,30 @@ request_complete (Request *request, PlexusEnvelope *answer, GError *error)
 static void
 fail_requests (PlexusNode *self, PlexusLink *link, const gchar *format, ...)
 {
-  g_autoptr(GPtrArray) failed = g_ptr_array_new ();
+  g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func (g_free);
   g_autofree gchar *message = NULL;
   GHashTableIter iter;
-  gpointer value;
+  gpointer key, value;
   va_list args;
 
+  /* By ID, looked up again before each: a callback may stop the node and
+   * complete the others itself. */
   g_hash_table_iter_init (&iter, self->requests);
-  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
     if (link == NULL || ((Request *) value)->link == link)
-      g_ptr_array_add (failed, value);
+      g_ptr_array_add (failed, g_strdup (key));
   }
   if (failed->len == 0)
     return;
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  for (guint i = 0; i < failed->len; i++)
-    request_complete (g_ptr_array_index (failed, i),
-                      NULL, g_error_new_literal (PLEXUS_ERROR, PLEXUS_ERROR_FAILED, message));
+  for (guint i = 0; i < failed->len; i++) {
+    Request *request = g_hash_table_lookup (self->requests, g_ptr_array_index (failed, i));
+
+    if (request != NULL && (link == NULL || request->link == link))
+      request_complete (request, NULL, g_error_new_literal (PLEXUS_ERROR, PLEXUS_ERROR_FAILED, message));
+  }
 }
 
 /* @answer names @request in `re`: an `error` fails it, anything else is
@@ -1020,12 +1068,8 @@ request_answered (Request *request, PlexusEnvelope *answer)
     message = json_node_get_string (node);
   /* A node on the way lost its link to the addressee: the next request
    * looks for a new way instead of taking this one again. */
-  if (g_strcmp0 (code, PLEXUS_ENVELOPE_CODE_NO_ROUTE) == 0) {
-    Route *route = g_hash_table_lookup (request->node->routes, request->peer_id);
-
-    if (route != NULL && route->expires != 0)
-      g_hash_table_remove (request->node->routes, request->peer_id);
-  }
+  if (g_strcmp0 (code, PLEXUS_ENVELOPE_CODE_NO_ROUTE) == 0)
+    g_hash_table_remove (request->node->routes, request->peer_id);
   request_complete (request, NULL,
                     g_error_new (PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
                                  "%s refused the '%s' request to %s: %s: %s",
@@ -1039,14 +1083,10 @@ request_answered (Request *request, PlexusEnvelope *answer)
 static void
 learn_route (PlexusNode *self, const gchar *from, const gchar *via)
 {
-  Route *route;
-
-  if (strcmp (from, via) == 0 || g_hash_table_contains (self->links, from))
+  if (strcmp (from, via) == 0 || g_hash_table_contains (self->links, from)
+      || g_hash_table_contains (self->given, from))
     return;
-  route = g_hash_table_lookup (self->routes, from);
-  if (route != NULL && route->expires == 0)
-    return;
-  set_route (self, from, via, FALSE);
+  set_route (self, from, via, ROUTE_LEARNED);
 }
 
 /* @envelope arrived on @link for another node: pass it on, one hop
@@ -1055,24 +1095,24 @@ static void
 forward_envelope (PlexusNode *self, PlexusLink *link, PlexusEnvelope *envelope)
 {
   const gchar *to = plexus_envelope_get_to (envelope);
-  const gchar *from = plexus_envelope_get_from (envelope);
-  gboolean direct = strcmp (from, plexus_link_get_peer_id (link)) == 0;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *message = NULL;
   PlexusLink *next;
 
   next = route_lookup (self, to);
-  /* Never back where it came from: that is a loop. A relayed envelope
-   * whose route went stale is not held against the relay. */
+  /* Never back where it came from: that is a loop. */
   if (next == NULL || next == link) {
     message = g_strdup_printf ("no route to %s", to);
-    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_NO_ROUTE, message, direct);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_NO_ROUTE, message);
     return;
   }
   if (!plexus_envelope_decrement_ttl (envelope, &error)) {
-    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message, TRUE);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message);
     return;
   }
+  /* Only what is passed on teaches the way back: refused envelopes with
+   * made-up senders do not fill the table. */
+  learn_route (self, plexus_envelope_get_from (envelope), plexus_link_get_peer_id (link));
   send_envelope (next, envelope);
 }
 
@@ -1108,7 +1148,7 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
 
   if (!plexus_envelope_check_fresh (envelope, g_get_real_time () / 1000,
                                     PLEXUS_NODE_MAX_CLOCK_SKEW_MS, &error)) {
-    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message, TRUE);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message);
     return;
   }
   /* Our own ID as sender: a loop or a forgery; answering would feed it. */
@@ -1117,8 +1157,6 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
     count_bad_frame (self, link);
     return;
   }
-  learn_route (self, from, peer_id);
-
   to = plexus_envelope_get_to (envelope);
   if (to[0] != '\0' && strcmp (to, own_peer_id (self)) != 0) {
     forward_envelope (self, link, envelope);
@@ -1131,9 +1169,10 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
 
     /* Only the peer asked may answer; a node on the way may only refuse
      * (it lost the route, the hops ran out). A late answer is dropped. */
-    if (request != NULL && (g_strcmp0 (request->peer_id, from) == 0 || strcmp (type, "error") == 0))
+    if (request != NULL && (g_strcmp0 (request->peer_id, from) == 0 || strcmp (type, "error") == 0)) {
+      learn_route (self, from, peer_id);
       request_answered (request, envelope);
-    else
+    } else
       g_debug ("dropping a '%s' message from %s answering %s: no such request pending",
                type, from, re);
     return;
@@ -1150,9 +1189,10 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
   handler = g_hash_table_lookup (self->handlers, type);
   if (handler == NULL) {
     message = g_strdup_printf ("this node does not handle '%s' messages", type);
-    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE, message, TRUE);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE, message);
     return;
   }
+  learn_route (self, from, peer_id);
   answer = handler->func (PLEXUS_MESSENGER (self), peer_id, envelope, handler->user_data);
   /* Back on the arrival link: each node on the way learned the way back. */
   if (answer != NULL && plexus_link_get_state (link) == PLEXUS_LINK_STATE_READY)
@@ -1235,7 +1275,7 @@ on_route_find_answered (GObject *source, GAsyncResult *result, gpointer user_dat
 
     if (link != NULL) {
       g_debug ("route to %s: through %s", search->peer_id, via);
-      set_route (self, search->peer_id, via, FALSE);
+      set_route (self, search->peer_id, via, ROUTE_FOUND);
       route_search_end (search, link, NULL);
       searching = FALSE;
     }
@@ -1402,6 +1442,11 @@ plexus_node_request_async (PlexusNode          *self,
   g_task_set_source_tag (task, plexus_node_request_async);
   if (g_task_return_error_if_cancelled (task))
     return;
+  if (!plexus_peer_id_is_valid (peer_id)) {
+    g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                             "'%s' is not a peer ID", peer_id);
+    return;
+  }
 
   request = g_new0 (Request, 1);
   request->node = self;
@@ -1481,6 +1526,11 @@ messenger_register_handler (PlexusMessenger      *messenger,
 static void
 messenger_unregister_handler (PlexusMessenger *messenger, const gchar *type)
 {
+  /* The node's own types are not a plugin's to remove. */
+  if (g_strcmp0 (type, "ping") == 0 || g_strcmp0 (type, "route.find") == 0) {
+    g_warning ("a plugin tried to unregister the node's own '%s' messages", type);
+    return;
+  }
   g_hash_table_remove (PLEXUS_NODE (messenger)->handlers, type);
 }
 
@@ -1566,12 +1616,13 @@ messenger_add_route (PlexusMessenger *messenger, const gchar *peer_id, const gch
 
   if (strcmp (peer_id, via_peer_id) == 0 || strcmp (peer_id, own_peer_id (self)) == 0)
     return;
-  set_route (self, peer_id, via_peer_id, TRUE);
+  g_hash_table_replace (self->given, g_strdup (peer_id), g_strdup (via_peer_id));
 }
 
 static void
 messenger_remove_route (PlexusMessenger *messenger, const gchar *peer_id)
 {
+  g_hash_table_remove (PLEXUS_NODE (messenger)->given, peer_id);
   g_hash_table_remove (PLEXUS_NODE (messenger)->routes, peer_id);
 }
 
@@ -1644,6 +1695,7 @@ plexus_node_finalize (GObject *object)
   g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_pointer (&self->bad_frames, g_hash_table_unref);
   g_clear_pointer (&self->routes, g_hash_table_unref);
+  g_clear_pointer (&self->given, g_hash_table_unref);
   g_clear_pointer (&self->searches, g_hash_table_unref);
   g_clear_pointer (&self->static_key, plexus_noise_keypair_free);
   G_OBJECT_CLASS (plexus_node_parent_class)->finalize (object);
@@ -1697,6 +1749,7 @@ plexus_node_init (PlexusNode *self)
   self->bad_frames = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) g_array_unref);
   self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, route_free);
+  self->given = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   /* Searches end themselves: the table does not own them. */
   self->searches = g_hash_table_new (g_str_hash, g_str_equal);
   plexus_node_register_handler (self, "ping", handle_ping, NULL, NULL);
