@@ -40,6 +40,7 @@ struct _PlexusDaemon {
   PlexusDBusManager        *manager_iface;
   PlexusDBusBroker         *broker_iface;
   GHashTable               *peer_objects;   /* peer ID → PlexusDBusObjectSkeleton */
+  GHashTable               *members;        /* peer ID → membership state, from gossip */
   guint                     peer_refresh_id;
   guint                     name_owner_id;
   gboolean                  name_acquired;
@@ -264,32 +265,82 @@ plexus_daemon_refresh_peers (gpointer user_data)
 }
 
 static void
-plexus_daemon_on_link_added (PlexusNode *node, PlexusLink *link, PlexusDaemon *self)
+plexus_daemon_peer_set_link (PlexusDaemon *self, PlexusDBusPeer *iface, PlexusLink *link)
 {
-  const gchar *peer_id = plexus_link_get_peer_id (link);
   GDateTime *created = plexus_link_get_created (link);
-  g_autofree gchar *path = NULL;
-  g_autoptr(PlexusDBusPeer) iface = NULL;
-  g_autoptr(PlexusDBusObjectSkeleton) object = NULL;
+  const gchar *member_state = g_hash_table_lookup (self->members, plexus_link_get_peer_id (link));
 
-  if (self->object_manager == NULL)
-    return;
-  /* Peer IDs are lower-case hex: valid object path elements as they are. */
-  path = g_strconcat (PLEXUS_DBUS_PATH "/Peers/", peer_id, NULL);
-  iface = plexus_dbus_peer_skeleton_new ();
-  plexus_dbus_peer_set_peer_id (iface, peer_id);
   plexus_dbus_peer_set_address (iface, plexus_link_get_remote_address (link) != NULL
                                        ? plexus_link_get_remote_address (link) : "");
   plexus_dbus_peer_set_direction (iface, plexus_link_get_direction (link) == PLEXUS_LINK_DIRECTION_OUTBOUND
                                          ? "outbound" : "inbound");
   plexus_dbus_peer_set_since (iface, g_date_time_to_unix (created) * G_USEC_PER_SEC +
                                      g_date_time_get_microsecond (created));
-  plexus_dbus_peer_set_state (iface, "alive");
+  plexus_dbus_peer_set_state (iface, member_state != NULL ? member_state : "alive");
+  plexus_dbus_peer_set_linked (iface, TRUE);
   plexus_daemon_update_peer (iface, link);
-  object = plexus_dbus_object_skeleton_new (path);
-  plexus_dbus_object_skeleton_set_peer (object, iface);
-  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
-  g_hash_table_replace (self->peer_objects, g_strdup (peer_id), g_object_ref (object));
+}
+
+/* A peer has an object while it is linked or a member of the group. A new
+ * one is filled in (from @link, if any) before it is exported, so that
+ * InterfacesAdded carries its properties. */
+static PlexusDBusPeer *
+plexus_daemon_peer_ensure (PlexusDaemon *self, const gchar *peer_id, PlexusLink *link)
+{
+  PlexusDBusObject *object = g_hash_table_lookup (self->peer_objects, peer_id);
+  g_autoptr(PlexusDBusObjectSkeleton) skeleton = NULL;
+  g_autoptr(PlexusDBusPeer) iface = NULL;
+  g_autofree gchar *path = NULL;
+  const gchar *none[] = { NULL };
+
+  if (object != NULL) {
+    if (link != NULL)
+      plexus_daemon_peer_set_link (self, plexus_dbus_object_peek_peer (object), link);
+    return plexus_dbus_object_peek_peer (object);
+  }
+  /* Peer IDs are lower-case hex: valid object path elements as they are. */
+  path = g_strconcat (PLEXUS_DBUS_PATH "/Peers/", peer_id, NULL);
+  iface = plexus_dbus_peer_skeleton_new ();
+  plexus_dbus_peer_set_peer_id (iface, peer_id);
+  plexus_dbus_peer_set_address (iface, "");
+  plexus_dbus_peer_set_direction (iface, "");
+  plexus_dbus_peer_set_rtt_ms (iface, -1);
+  plexus_dbus_peer_set_state (iface, "alive");
+  plexus_dbus_peer_set_roles (iface, none);
+  plexus_dbus_peer_set_region (iface, "");
+  plexus_dbus_peer_set_capabilities (iface, "");
+  if (link != NULL)
+    plexus_daemon_peer_set_link (self, iface, link);
+  skeleton = plexus_dbus_object_skeleton_new (path);
+  plexus_dbus_object_skeleton_set_peer (skeleton, iface);
+  g_hash_table_replace (self->peer_objects, g_strdup (peer_id), g_object_ref (skeleton));
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (skeleton));
+  return iface;
+}
+
+static void
+plexus_daemon_peer_release (PlexusDaemon *self, const gchar *peer_id)
+{
+  g_autofree gchar *path = NULL;
+  PlexusDBusObject *object = g_hash_table_lookup (self->peer_objects, peer_id);
+
+  if (object == NULL || plexus_dbus_peer_get_linked (plexus_dbus_object_peek_peer (object))
+      || g_hash_table_contains (self->members, peer_id))
+    return;
+  path = g_strconcat (PLEXUS_DBUS_PATH "/Peers/", peer_id, NULL);
+  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  g_hash_table_remove (self->peer_objects, peer_id);
+}
+
+static void
+plexus_daemon_on_link_added (PlexusNode *node, PlexusLink *link, PlexusDaemon *self)
+{
+  const gchar *peer_id = plexus_link_get_peer_id (link);
+  PlexusDBusPeer *iface;
+
+  if (self->object_manager == NULL)
+    return;
+  iface = plexus_daemon_peer_ensure (self, peer_id, link);
   plexus_dbus_manager_emit_peer_linked (self->manager_iface, peer_id,
                                         plexus_dbus_peer_get_address (iface),
                                         plexus_dbus_peer_get_direction (iface));
@@ -301,19 +352,61 @@ static void
 plexus_daemon_on_link_removed (PlexusNode *node, PlexusLink *link, PlexusDaemon *self)
 {
   const gchar *peer_id = plexus_link_get_peer_id (link);
-  g_autofree gchar *path = NULL;
+  PlexusDBusObject *object;
+  PlexusDBusPeer *iface;
 
-  if (self->object_manager == NULL || !g_hash_table_remove (self->peer_objects, peer_id))
+  if (self->object_manager == NULL || (object = g_hash_table_lookup (self->peer_objects, peer_id)) == NULL)
     return;
-  path = g_strconcat (PLEXUS_DBUS_PATH "/Peers/", peer_id, NULL);
-  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  iface = plexus_dbus_object_peek_peer (object);
+  plexus_dbus_peer_set_linked (iface, FALSE);
+  plexus_dbus_peer_set_address (iface, "");
+  plexus_dbus_peer_set_direction (iface, "");
+  plexus_dbus_peer_set_rtt_ms (iface, -1);
+  plexus_daemon_peer_release (self, peer_id);
   /* A link replaced by a duplicate is closed after this: no code yet. */
   plexus_dbus_manager_emit_peer_unlinked (self->manager_iface, peer_id,
                                           MAX (plexus_link_get_close_code (link), 0),
                                           plexus_link_get_close_reason (link) != NULL
                                           ? plexus_link_get_close_reason (link) : "");
-  if (g_hash_table_size (self->peer_objects) == 0)
-    g_clear_handle_id (&self->peer_refresh_id, g_source_remove);
+}
+
+/* The gossip plugin's view of the group (plugins/gossip), on the Peer
+ * objects: state, roles, region and capabilities of each member. */
+static void
+plexus_daemon_on_member_changed (GObject      *plugin,
+                                 const gchar  *peer_id,
+                                 const gchar  *state,
+                                 const gchar  *capabilities,
+                                 PlexusDaemon *self)
+{
+  g_autoptr(PlexusCapabilities) caps = NULL;
+  PlexusDBusPeer *iface;
+
+  if (self->object_manager == NULL || !plexus_peer_id_is_valid (peer_id))
+    return;
+  g_hash_table_replace (self->members, g_strdup (peer_id), g_strdup (state));
+  iface = plexus_daemon_peer_ensure (self, peer_id, NULL);
+  plexus_dbus_peer_set_state (iface, state);
+  if (capabilities != NULL)
+    caps = plexus_capabilities_new_from_string (capabilities, -1, NULL);
+  if (caps != NULL) {
+    g_auto(GStrv) roles = plexus_roles_to_strv (plexus_capabilities_get_roles (caps));
+    const gchar *region = plexus_capabilities_get_region (caps);
+
+    plexus_dbus_peer_set_roles (iface, (const gchar * const *) roles);
+    plexus_dbus_peer_set_region (iface, region != NULL ? region : "");
+    plexus_dbus_peer_set_capabilities (iface, capabilities);
+  }
+}
+
+static void
+plexus_daemon_watch_gossip (PlexusDaemon *self)
+{
+  PlexusPlugin *gossip = plexus_plugin_loader_get_plugin (self->loader, "gossip");
+
+  if (gossip == NULL || g_signal_lookup ("member-changed", G_OBJECT_TYPE (gossip)) == 0)
+    return;
+  g_signal_connect_object (gossip, "member-changed", G_CALLBACK (plexus_daemon_on_member_changed), self, 0);
 }
 
 /* ---- D-Bus: Manager ---- */
@@ -621,6 +714,7 @@ plexus_daemon_export_objects (PlexusDaemon *self, GDBusConnection *connection)
   plexus_daemon_on_context_notify (self->context, NULL, self);
   g_signal_connect_object (self->context, "notify", G_CALLBACK (plexus_daemon_on_context_notify), self, 0);
   plexus_daemon_watch_stun (self);
+  plexus_daemon_watch_gossip (self);
   g_signal_connect (self->manager_iface, "handle-list-plugins",
                     G_CALLBACK (plexus_daemon_handle_list_plugins), self);
   g_signal_connect (self->manager_iface, "handle-get-capabilities",
@@ -804,6 +898,7 @@ plexus_daemon_dispose (GObject *object)
   if (self->node != NULL)
     g_signal_handlers_disconnect_by_data (self->node, self);
   g_clear_pointer (&self->peer_objects, g_hash_table_unref);
+  g_clear_pointer (&self->members, g_hash_table_unref);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->manager_iface);
   g_clear_object (&self->broker_iface);
@@ -828,6 +923,7 @@ plexus_daemon_init (PlexusDaemon *self)
   self->bus_type = G_BUS_TYPE_SESSION;
   self->state = PLEXUS_DAEMON_STATE_STARTING;
   self->peer_objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**

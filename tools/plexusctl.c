@@ -357,11 +357,13 @@ cmd_peers (PlexusCtl *ctl, gchar **args)
       json_builder_add_string_value (b, plexus_dbus_peer_get_peer_id (peer));
       json_builder_set_member_name (b, "address");
       json_builder_add_string_value (b, plexus_dbus_peer_get_address (peer));
-      /* What a peer announces about itself comes with gossip; until then
-       * nothing is known. */
+      /* What a peer advertises about itself comes with gossip (plugins/gossip). */
       json_builder_set_member_name (b, "roles");
-      json_builder_begin_array (b);
-      json_builder_end_array (b);
+      add_string_array (b, plexus_dbus_peer_get_roles (peer));
+      json_builder_set_member_name (b, "linked");
+      json_builder_add_boolean_value (b, plexus_dbus_peer_get_linked (peer));
+      json_builder_set_member_name (b, "region");
+      json_builder_add_string_value (b, or_empty (plexus_dbus_peer_get_region (peer)));
       json_builder_set_member_name (b, "state");
       json_builder_add_string_value (b, plexus_dbus_peer_get_state (peer));
       json_builder_set_member_name (b, "direction");
@@ -383,11 +385,11 @@ cmd_peers (PlexusCtl *ctl, gchar **args)
   }
 
   if (peers->len == 0) {
-    g_print (_("No linked peers.\n"));
+    g_print (_("No peers.\n"));
     return 0;
   }
-  g_print ("%-16s %-9s %-22s %-6s %8s %10s %10s %s\n", _("PEER"), _("DIRECTION"), _("ADDRESS"),
-           _("STATE"), _("RTT"), _("IN"), _("OUT"), _("SINCE"));
+  g_print ("%-16s %-16s %-9s %-22s %-7s %8s %10s %10s %s\n", _("PEER"), _("ROLES"), _("DIRECTION"),
+           _("ADDRESS"), _("STATE"), _("RTT"), _("IN"), _("OUT"), _("SINCE"));
   for (guint i = 0; i < peers->len; i++) {
     PlexusDBusPeer *peer = g_ptr_array_index (peers, i);
     gdouble rtt = plexus_dbus_peer_get_rtt_ms (peer);
@@ -395,9 +397,11 @@ cmd_peers (PlexusCtl *ctl, gchar **args)
     g_autofree gchar *rtt_text = rtt >= 0 ? g_strdup_printf ("%.1fms", rtt) : g_strdup ("-");
     g_autofree gchar *in_text = g_format_size (plexus_dbus_peer_get_bytes_in (peer));
     g_autofree gchar *out_text = g_format_size (plexus_dbus_peer_get_bytes_out (peer));
-    g_autofree gchar *since_text = format_since (plexus_dbus_peer_get_since (peer));
+    g_autofree gchar *since_text = plexus_dbus_peer_get_linked (peer)
+                                   ? format_since (plexus_dbus_peer_get_since (peer)) : g_strdup ("-");
+    g_autofree gchar *roles_text = join_strv (plexus_dbus_peer_get_roles (peer));
 
-    g_print ("%-16s %-9s %-22s %-6s %8s %10s %10s %s\n", peer_short,
+    g_print ("%-16s %-16s %-9s %-22s %-7s %8s %10s %10s %s\n", peer_short, roles_text,
              or_dash (plexus_dbus_peer_get_direction (peer)), or_dash (plexus_dbus_peer_get_address (peer)),
              or_dash (plexus_dbus_peer_get_state (peer)), rtt_text, in_text, out_text, since_text);
   }

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+#include "plexus.h"
+#include "plexus-test-fixture.h"
+
+/* The gossip plugin in real processes: a server and three super peers
+ * form the membership group over node links (the supers are linked only to
+ * the server, so SWIM between them is routed through it), advertise their
+ * capabilities to each other, and judge each other alive, suspect or dead.
+ * Membership timers are the plugin's defaults (1 s probes, a suspicion
+ * timeout of at least 4 s). */
+
+#define N_SUPERS 3
+/* Detection takes a suspicion timeout (4 to 24 s here) after the probes
+ * fail: a deadline well beyond that, and beyond the fixture's default. */
+#define DETECTION_TIMEOUT_MS 90000
+
+typedef struct {
+  PlexusTestNode     *node;
+  GDBusObjectManager *om;
+  gchar              *peer_id;
+} Member;
+
+static PlexusDBusPeer *
+peer_of (Member *observer, const gchar *peer_id)
+{
+  g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", peer_id, NULL);
+  GDBusInterface *iface = g_dbus_object_manager_get_interface (observer->om, path, "org.plexus.Plexus1.Peer");
+
+  return iface != NULL ? PLEXUS_DBUS_PEER (iface) : NULL;
+}
+
+typedef struct {
+  Member      *members;
+  guint        n;
+  const gchar *peer_id;     /* the member observed */
+  const gchar *state;       /* the state every other live member must show */
+  gboolean     want_roles;  /* and an advertisement with roles */
+} Expectation;
+
+static gboolean
+everyone_sees (gconstpointer data)
+{
+  const Expectation *e = data;
+
+  for (guint i = 0; i < e->n; i++) {
+    g_autoptr(PlexusDBusPeer) peer = NULL;
+
+    if (e->members[i].node->exited || g_strcmp0 (e->members[i].peer_id, e->peer_id) == 0)
+      continue;
+    peer = peer_of (&e->members[i], e->peer_id);
+    if (peer == NULL || g_strcmp0 (plexus_dbus_peer_get_state (peer), e->state) != 0)
+      return FALSE;
+    if (e->want_roles && (plexus_dbus_peer_get_roles (peer) == NULL || plexus_dbus_peer_get_roles (peer)[0] == NULL))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+wait_everyone_sees (Member *members, guint n, const gchar *peer_id, const gchar *state, gboolean want_roles)
+{
+  Expectation e = { members, n, peer_id, state, want_roles };
+
+  if (!plexus_test_wait_for (everyone_sees, &e, DETECTION_TIMEOUT_MS))
+    g_error ("timed out waiting for every member to see %s as %s", peer_id, state);
+}
+
+/* How many providers of membership @observer's broker knows, and whether
+ * @peer_id is one. */
+static guint
+membership_providers (Member *observer, const gchar *peer_id, gboolean *has_peer)
+{
+  g_autoptr(GVariant) providers = NULL;
+  GVariantIter iter;
+  GVariant *dict;
+
+  *has_peer = FALSE;
+  if (!plexus_dbus_broker_call_list_providers_sync (observer->node->broker, "membership", &providers, NULL, NULL))
+    return 0;
+  g_variant_iter_init (&iter, providers);
+  while ((dict = g_variant_iter_next_value (&iter)) != NULL) {
+    const gchar *id = NULL;
+
+    g_variant_lookup (dict, "peer_id", "&s", &id);
+    *has_peer |= g_strcmp0 (id, peer_id) == 0;
+    g_variant_unref (dict);
+  }
+  return (guint) g_variant_n_children (providers);
+}
+
+typedef struct {
+  Member      *observer;
+  const gchar *peer_id;
+  gboolean     present;
+} ProviderWait;
+
+static gboolean
+provider_is (gconstpointer data)
+{
+  const ProviderWait *w = data;
+  gboolean has_peer;
+
+  membership_providers (w->observer, w->peer_id, &has_peer);
+  return has_peer == w->present;
+}
+
+static void
+test_group (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
+  const gchar *peers_args[] = { "peers", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree gchar *dead_line = NULL;
+  Member members[1 + N_SUPERS] = { { NULL, }, };
+  JsonArray *list;
+  guint n = G_N_ELEMENTS (members);
+  Member *killed = &members[1];
+  Member *paused = &members[2];
+
+  members[0].node = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  super_args[3] = plexus_dbus_manager_get_address (members[0].node->manager);
+  for (guint i = 1; i < n; i++) {
+    members[i].node = plexus_test_fixture_add_node (fixture, super_args, &error);
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < n; i++) {
+    members[i].peer_id = plexus_dbus_manager_dup_peer_id (members[i].node->manager);
+    members[i].om = plexus_dbus_object_manager_client_new_sync (members[i].node->connection,
+                                                                G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                                                "org.plexus.Plexus1", "/org/plexus/Plexus1",
+                                                                NULL, &error);
+    g_assert_no_error (error);
+  }
+
+  /* Everyone knows everyone, with what each advertised. */
+  for (guint i = 0; i < n; i++)
+    wait_everyone_sees (members, n, members[i].peer_id, "alive", TRUE);
+  /* A super not linked to another still lists it, as a member. */
+  root = plexus_test_node_run_ctl_json (members[1].node, peers_args);
+  list = json_node_get_array (root);
+  g_assert_cmpuint (json_array_get_length (list), ==, n - 1);
+  for (guint i = 0; i < json_array_get_length (list); i++) {
+    JsonObject *entry = json_array_get_object_element (list, i);
+    gboolean is_server = g_strcmp0 (json_object_get_string_member (entry, "peer_id"), members[0].peer_id) == 0;
+
+    g_assert_cmpstr (json_object_get_string_member (entry, "state"), ==, "alive");
+    g_assert_cmpint (json_object_get_boolean_member (entry, "linked"), ==, is_server);
+    g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (entry, "roles"), 1), ==,
+                     is_server ? "server" : "super");
+  }
+
+  /* Each one's advertisement fed the others' brokers. */
+  {
+    gboolean has_peer;
+
+    g_assert_cmpuint (membership_providers (&members[3], killed->peer_id, &has_peer), ==, n - 1);
+    g_assert_true (has_peer);
+  }
+
+  /* Paused for less than the suspicion timeout: suspected perhaps, but it
+   * refutes, and nobody declares it dead. */
+  g_subprocess_send_signal (paused->node->daemon, SIGSTOP);
+  {
+    gboolean never = FALSE;
+
+    /* The length of the pause is the condition under test, so this one
+     * wait is timed; the main loop runs meanwhile. */
+    plexus_test_wait (&never, 1000);
+  }
+  g_subprocess_send_signal (paused->node->daemon, SIGCONT);
+  wait_everyone_sees (members, n, paused->peer_id, "alive", FALSE);
+  dead_line = g_strdup_printf ("member %s is dead", paused->peer_id);
+  for (guint i = 0; i < n; i++)
+    g_assert_null (strstr (members[i].node->log->str, dead_line));
+
+  /* Killed without a word: every live member declares it dead. */
+  g_subprocess_force_exit (killed->node->daemon);
+  g_assert_true (plexus_test_node_wait_exit (killed->node, fixture->timeout_ms, &error));
+  wait_everyone_sees (members, n, killed->peer_id, "dead", FALSE);
+  {
+    ProviderWait gone = { &members[3], killed->peer_id, FALSE };
+
+    g_assert_true (plexus_test_wait_for (provider_is, &gone, fixture->timeout_ms));
+  }
+  /* The paused one never was. */
+  for (guint i = 0; i < n; i++)
+    g_assert_null (strstr (members[i].node->log->str, dead_line));
+
+  for (guint i = 0; i < n; i++) {
+    g_clear_object (&members[i].om);
+    g_free (members[i].peer_id);
+  }
+  plexus_test_fixture_free (fixture);
+}
+
+int
+main (int argc, char **argv)
+{
+  const gchar *plugin_dir = g_getenv ("PLEXUS_GOSSIP_PLUGIN_DIR");
+
+  g_test_init (&argc, &argv, NULL);
+  if (plugin_dir == NULL) {
+    g_printerr ("set PLEXUS_GOSSIP_PLUGIN_DIR to the folder of gossip.so and gossip.plugin\n");
+    return 1;
+  }
+  /* For the daemons of the fixture, which inherit the environment. */
+  g_setenv ("PLEXUS_PLUGIN_PATH", plugin_dir, TRUE);
+  g_test_add_func ("/plexus/gossip/group", test_group);
+  return g_test_run ();
+}
