@@ -26,7 +26,7 @@
  *       "storage": {"available": 1000}
  *     },
  *     "location": {"region": "us-west", "timezone": "PST"},
- *     "network": {"nat": "endpoint-independent"}
+ *     "network": {"nat": "endpoint-independent", "address": "ws://203.0.113.7:7070/"}
  *   }
  *
  * - peer_id, roles and services are required; services may be {} and roles
@@ -88,6 +88,7 @@ struct _PlexusCapabilities {
   gchar      *region;       /* nullable */
   gchar      *timezone;     /* nullable */
   gchar      *nat;          /* nullable; one of nat_types */
+  gchar      *address;      /* nullable; ws:// URI others link to */
 };
 
 G_DEFINE_FINAL_TYPE (PlexusCapabilities, plexus_capabilities, G_TYPE_OBJECT)
@@ -112,6 +113,7 @@ plexus_capabilities_finalize (GObject *object)
   g_free (self->region);
   g_free (self->timezone);
   g_free (self->nat);
+  g_free (self->address);
 
   G_OBJECT_CLASS (plexus_capabilities_parent_class)->finalize (object);
 }
@@ -575,6 +577,64 @@ plexus_capabilities_set_nat (PlexusCapabilities *self, const gchar *nat)
 }
 
 /**
+ * plexus_capabilities_address_is_valid:
+ * @address: (nullable): a node address
+ *
+ * Returns: %TRUE if @address is a node address others can dial: a
+ *   `ws://` or `wss://` URI with a host that is not a wildcard address, of
+ *   at most 256 bytes
+ */
+gboolean
+plexus_capabilities_address_is_valid (const gchar *address)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GInetAddress) inet = NULL;
+  const gchar *host;
+
+  if (address == NULL || strlen (address) > 256 || !g_utf8_validate (address, -1, NULL))
+    return FALSE;
+  uri = g_uri_parse (address, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "ws") != 0 && g_strcmp0 (g_uri_get_scheme (uri), "wss") != 0))
+    return FALSE;
+  host = g_uri_get_host (uri);
+  if (host == NULL || host[0] == '\0')
+    return FALSE;
+  inet = g_inet_address_new_from_string (host);
+  return inet == NULL || !g_inet_address_get_is_any (inet);
+}
+
+/**
+ * plexus_capabilities_get_address:
+ * @self: a #PlexusCapabilities
+ *
+ * Returns: (nullable): the address others link to this node at
+ *   (`ws://HOST:PORT/`), or %NULL if it gives none
+ */
+const gchar *
+plexus_capabilities_get_address (PlexusCapabilities *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_CAPABILITIES (self), NULL);
+  return self->address;
+}
+
+/**
+ * plexus_capabilities_set_address:
+ * @self: a #PlexusCapabilities
+ * @address: (nullable): see plexus_capabilities_address_is_valid(), or %NULL
+ *
+ * Sets the address others link to this node at.
+ */
+void
+plexus_capabilities_set_address (PlexusCapabilities *self, const gchar *address)
+{
+  g_return_if_fail (PLEXUS_IS_CAPABILITIES (self));
+  g_return_if_fail (address == NULL || plexus_capabilities_address_is_valid (address));
+
+  g_free (self->address);
+  self->address = g_strdup (address);
+}
+
+/**
  * plexus_capabilities_is_super_eligible:
  * @self: a #PlexusCapabilities
  *
@@ -705,11 +765,17 @@ plexus_capabilities_to_json (PlexusCapabilities *self)
     json_builder_end_object (builder);
   }
 
-  if (self->nat != NULL) {
+  if (self->nat != NULL || self->address != NULL) {
     json_builder_set_member_name (builder, "network");
     json_builder_begin_object (builder);
-    json_builder_set_member_name (builder, "nat");
-    json_builder_add_string_value (builder, self->nat);
+    if (self->nat != NULL) {
+      json_builder_set_member_name (builder, "nat");
+      json_builder_add_string_value (builder, self->nat);
+    }
+    if (self->address != NULL) {
+      json_builder_set_member_name (builder, "address");
+      json_builder_add_string_value (builder, self->address);
+    }
     json_builder_end_object (builder);
   }
 
@@ -1126,13 +1192,27 @@ parse_location (PlexusCapabilities *self, JsonNode *node, GError **error)
 static gboolean
 parse_network (PlexusCapabilities *self, JsonNode *node, GError **error)
 {
-  static const gchar * const members[] = { "nat", NULL };
+  static const gchar * const members[] = { "nat", "address", NULL };
   JsonObject *object = get_object (node, "network", error);
   JsonNode *member;
   const gchar *nat;
 
   if (object == NULL || !check_members (object, "network", members, error))
     return FALSE;
+  member = json_object_get_member (object, "address");
+  if (member != NULL) {
+    const gchar *address = get_string (member, "network.address", error);
+
+    if (address == NULL)
+      return FALSE;
+    if (!plexus_capabilities_address_is_valid (address)) {
+      g_autofree gchar *quoted = quote_string (address);
+      g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                   "network.address: %s is not a ws:// or wss:// URI others can dial", quoted);
+      return FALSE;
+    }
+    self->address = g_strdup (address);
+  }
   member = json_object_get_member (object, "nat");
   if (member == NULL)
     return TRUE;
@@ -1303,7 +1383,8 @@ plexus_capabilities_equal (PlexusCapabilities *a, PlexusCapabilities *b)
       a->storage_mb != b->storage_mb ||
       g_strcmp0 (a->region, b->region) != 0 ||
       g_strcmp0 (a->timezone, b->timezone) != 0 ||
-      g_strcmp0 (a->nat, b->nat) != 0)
+      g_strcmp0 (a->nat, b->nat) != 0 ||
+      g_strcmp0 (a->address, b->address) != 0)
     return FALSE;
 
   names_a = plexus_capabilities_list_services (a);

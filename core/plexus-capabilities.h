@@ -96,6 +96,11 @@ const gchar  *plexus_capabilities_get_nat (PlexusCapabilities *self);
 void          plexus_capabilities_set_nat (PlexusCapabilities *self,
                                            const gchar        *nat);
 gboolean      plexus_capabilities_is_super_eligible (PlexusCapabilities *self);
+/* Network: the address others link to this node at, NULL if none. */
+gboolean      plexus_capabilities_address_is_valid (const gchar *address);
+const gchar  *plexus_capabilities_get_address (PlexusCapabilities *self);
+void          plexus_capabilities_set_address (PlexusCapabilities *self,
+                                               const gchar        *address);
 void          plexus_capabilities_set_timezone (PlexusCapabilities *self,
                                                 const gchar        *timezone);
 

@@ -224,6 +224,10 @@ plexus_daemon_setup (PlexusDaemon *self, const PlexusDaemonOptions *options, GEr
   if (!plexus_node_listen (self->node, listen, error))
     return FALSE;
   plexus_context_set_messenger (self->context, PLEXUS_MESSENGER (self->node));
+  /* Advertised so that others can link here; not a wildcard address. */
+  if (plexus_capabilities_address_is_valid (plexus_node_get_address (self->node)))
+    plexus_capabilities_set_address (plexus_context_get_capabilities (self->context),
+                                     plexus_node_get_address (self->node));
 
   enabled = plexus_config_get_string_list (cfg, "plugins", "enabled");
   disabled = plexus_config_get_string_list (cfg, "plugins", "disabled");

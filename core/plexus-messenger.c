@@ -282,3 +282,38 @@ plexus_messenger_get_peer_address (PlexusMessenger *self, const gchar *peer_id)
   g_return_val_if_fail (peer_id != NULL, NULL);
   return PLEXUS_MESSENGER_GET_IFACE (self)->get_peer_address (self, peer_id);
 }
+
+/**
+ * plexus_messenger_connect:
+ * @self: a #PlexusMessenger
+ * @uri: a node address, `ws://HOST:PORT/`, with `#PEER-ID` to require
+ *   that peer
+ *
+ * Keeps a link to @uri: dials it now and again with backoff whenever the
+ * link fails, like a `[node] bootstrap` URI, until
+ * plexus_messenger_disconnect(). Nothing happens if @uri is dialed already.
+ */
+void
+plexus_messenger_connect (PlexusMessenger *self, const gchar *uri)
+{
+  g_return_if_fail (PLEXUS_IS_MESSENGER (self));
+  g_return_if_fail (uri != NULL);
+  PLEXUS_MESSENGER_GET_IFACE (self)->connect (self, uri);
+}
+
+/**
+ * plexus_messenger_disconnect:
+ * @self: a #PlexusMessenger
+ * @uri: a URI given to plexus_messenger_connect()
+ *
+ * Stops dialing @uri and closes the link it made, if any. The URIs of
+ * the configuration (`[node] bootstrap`, `[node] server`) are not a
+ * plugin's to drop: they stay.
+ */
+void
+plexus_messenger_disconnect (PlexusMessenger *self, const gchar *uri)
+{
+  g_return_if_fail (PLEXUS_IS_MESSENGER (self));
+  g_return_if_fail (uri != NULL);
+  PLEXUS_MESSENGER_GET_IFACE (self)->disconnect (self, uri);
+}

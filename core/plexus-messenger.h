@@ -48,6 +48,8 @@ typedef PlexusEnvelope *(*PlexusMessageHandler) (PlexusMessenger *messenger,
  * @remove_route: see plexus_messenger_remove_route()
  * @list_linked_peers: see plexus_messenger_list_linked_peers()
  * @get_peer_address: see plexus_messenger_get_peer_address()
+ * @connect: see plexus_messenger_connect()
+ * @disconnect: see plexus_messenger_disconnect()
  *
  * How plugins reach other nodes. The daemon's node implements it; a
  * plugin gets it from plexus_context_get_messenger().
@@ -90,9 +92,13 @@ struct _PlexusMessengerInterface {
   gchar         **(*list_linked_peers)  (PlexusMessenger      *self);
   gchar          *(*get_peer_address)   (PlexusMessenger      *self,
                                          const gchar          *peer_id);
+  void            (*connect)            (PlexusMessenger      *self,
+                                         const gchar          *uri);
+  void            (*disconnect)         (PlexusMessenger      *self,
+                                         const gchar          *uri);
 
   /*< private >*/
-  gpointer padding[11];
+  gpointer padding[9];
 };
 
 gboolean        plexus_messenger_register_handler (PlexusMessenger      *self,
@@ -130,5 +136,9 @@ void            plexus_messenger_remove_route (PlexusMessenger *self,
 gchar         **plexus_messenger_list_linked_peers (PlexusMessenger *self);
 gchar          *plexus_messenger_get_peer_address (PlexusMessenger *self,
                                                    const gchar     *peer_id);
+void            plexus_messenger_connect (PlexusMessenger *self,
+                                          const gchar     *uri);
+void            plexus_messenger_disconnect (PlexusMessenger *self,
+                                             const gchar     *uri);
 
 G_END_DECLS

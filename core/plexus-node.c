@@ -53,6 +53,7 @@ typedef struct {
   gchar        *peer_id;      /* the peer it last linked to */
   gchar        *parked_on;    /* peer ID linked otherwise: redial when that link goes */
   gboolean      finished;     /* it is our own address: never dialed again */
+  gboolean      configured;   /* from [node] bootstrap or server, not a plugin */
 } Dialer;
 
 struct _PlexusNode {
@@ -496,16 +497,16 @@ dialer_dial (Dialer *dialer)
                              NULL, dialer->cancellable, on_dialed, dialer_ref (dialer));
 }
 
-static void
+static Dialer *
 plexus_node_add_dialer (PlexusNode *self, const gchar *uri)
 {
   Dialer *dialer;
 
   if (uri == NULL || uri[0] == '\0')
-    return;
+    return NULL;
   for (guint i = 0; i < self->dialers->len; i++) {
     if (g_strcmp0 (((Dialer *) g_ptr_array_index (self->dialers, i))->uri, uri) == 0)
-      return;
+      return g_ptr_array_index (self->dialers, i);
   }
   dialer = g_new0 (Dialer, 1);
   dialer->ref_count = 1;
@@ -514,6 +515,7 @@ plexus_node_add_dialer (PlexusNode *self, const gchar *uri)
   g_ptr_array_add (self->dialers, dialer);
   g_message ("linking to %s", uri);
   dialer_dial (dialer);
+  return dialer;
 }
 
 /**
@@ -531,15 +533,19 @@ plexus_node_start (PlexusNode *self)
   PlexusConfig *config;
   g_auto(GStrv) bootstrap = NULL;
   g_autofree gchar *server = NULL;
+  Dialer *dialer;
 
   g_return_if_fail (PLEXUS_IS_NODE (self));
 
   config = plexus_context_get_config (self->context);
   bootstrap = plexus_config_get_string_list (config, "node", "bootstrap");
   server = plexus_config_get_string (config, "node", "server");
-  for (guint i = 0; bootstrap != NULL && bootstrap[i] != NULL; i++)
-    plexus_node_add_dialer (self, bootstrap[i]);
-  plexus_node_add_dialer (self, server);
+  for (guint i = 0; bootstrap != NULL && bootstrap[i] != NULL; i++) {
+    if ((dialer = plexus_node_add_dialer (self, bootstrap[i])) != NULL)
+      dialer->configured = TRUE;
+  }
+  if ((dialer = plexus_node_add_dialer (self, server)) != NULL)
+    dialer->configured = TRUE;
 }
 
 /**
@@ -1652,8 +1658,40 @@ messenger_get_peer_address (PlexusMessenger *messenger, const gchar *peer_id)
 }
 
 static void
+messenger_connect (PlexusMessenger *messenger, const gchar *uri)
+{
+  PlexusNode *self = PLEXUS_NODE (messenger);
+
+  if (!self->stopping)
+    plexus_node_add_dialer (self, uri);
+}
+
+static void
+messenger_disconnect (PlexusMessenger *messenger, const gchar *uri)
+{
+  PlexusNode *self = PLEXUS_NODE (messenger);
+
+  for (guint i = 0; i < self->dialers->len; i++) {
+    Dialer *dialer = g_ptr_array_index (self->dialers, i);
+    g_autoptr(PlexusLink) link = NULL;
+
+    if (g_strcmp0 (dialer->uri, uri) != 0 || dialer->configured)
+      continue;
+    g_message ("no longer linking to %s", uri);
+    link = dialer->link != NULL ? g_object_ref (dialer->link) : NULL;
+    dialer_detach (dialer);
+    g_ptr_array_remove_index (self->dialers, i);
+    if (link != NULL)
+      plexus_link_close (link, SOUP_WEBSOCKET_CLOSE_NORMAL, "no longer wanted");
+    return;
+  }
+}
+
+static void
 plexus_node_messenger_init (PlexusMessengerInterface *iface)
 {
+  iface->connect = messenger_connect;
+  iface->disconnect = messenger_disconnect;
   iface->get_peer_address = messenger_get_peer_address;
   iface->register_handler = messenger_register_handler;
   iface->unregister_handler = messenger_unregister_handler;

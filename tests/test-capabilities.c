@@ -58,6 +58,7 @@ make_full (void)
   plexus_capabilities_set_region (caps, "eu-central");
   plexus_capabilities_set_timezone (caps, "Europe/Berlin");
   plexus_capabilities_set_nat (caps, "endpoint-independent");
+  plexus_capabilities_set_address (caps, "ws://203.0.113.7:7070/");
   return caps;
 }
 
@@ -311,6 +312,7 @@ test_stable_serialisation (void)
   g_autoptr(PlexusCapabilities) c = NULL;
 
   /* The same content set in another order. */
+  plexus_capabilities_set_address (b, "ws://203.0.113.7:7070/");
   plexus_capabilities_set_nat (b, "endpoint-independent");
   plexus_capabilities_set_timezone (b, "Europe/Berlin");
   plexus_capabilities_set_region (b, "eu-central");
@@ -329,7 +331,7 @@ test_stable_serialisation (void)
   g_assert_cmpstr (text_a, ==, text_b);
 
   /* And parsed from text in yet another order. */
-  c = parse_ok ("{\"network\":{\"nat\":\"endpoint-independent\"},"
+  c = parse_ok ("{\"network\":{\"address\":\"ws://203.0.113.7:7070/\",\"nat\":\"endpoint-independent\"},"
                 "\"location\":{\"timezone\":\"Europe/Berlin\",\"region\":\"eu-central\"},"
                 "\"resources\":{\"storage\":{\"available\":1000},"
                 "\"bandwidth\":{\"down\":123456.789,\"up\":50},\"uptime\":0.95},"
@@ -584,6 +586,10 @@ static const InvalidCase invalid_cases[] = {
   { WITH ("\"network\":{\"nat\":\"unknown\"}"),
     "network.nat: 'unknown' is not none, endpoint-independent, address-dependent or blocked" },
   { WITH ("\"network\":{\"nat\":\"symmetric\"}"), "network.nat: 'symmetric' is not none" },
+  { WITH ("\"network\":{\"address\":\"http://203.0.113.7/\"}"),
+    "network.address: 'http://203.0.113.7/' is not a ws:// or wss:// URI others can dial" },
+  { WITH ("\"network\":{\"address\":\"ws://0.0.0.0:7070/\"}"), "network.address: 'ws://0.0.0.0:7070/' is not" },
+  { WITH ("\"network\":{\"address\":7070}"), "network.address: expected a string, got an integer" },
 };
 
 /* The NAT STUN found, and what it means for the super role. */

@@ -203,6 +203,106 @@ test_group (void)
   plexus_test_fixture_free (fixture);
 }
 
+typedef struct {
+  PlexusTestNode *node;
+  Member         *supers;
+  guint           n_supers;
+  const gchar    *not_this;   /* a super peer it must not be linked to, or NULL */
+} Attachment;
+
+/* How many of the super peers @node has a Peer object with a link for. */
+static guint
+count_linked_supers (const Attachment *a, GDBusObjectManager *om)
+{
+  guint linked = 0;
+
+  for (guint i = 0; i < a->n_supers; i++) {
+    g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", a->supers[i].peer_id, NULL);
+    g_autoptr(GDBusInterface) iface = g_dbus_object_manager_get_interface (om, path, "org.plexus.Plexus1.Peer");
+
+    if (iface != NULL && plexus_dbus_peer_get_linked (PLEXUS_DBUS_PEER (iface))) {
+      if (g_strcmp0 (a->supers[i].peer_id, a->not_this) == 0)
+        return 0;
+      linked++;
+    }
+  }
+  return linked;
+}
+
+typedef struct {
+  Attachment         *a;
+  GDBusObjectManager *om;
+} AttachWait;
+
+static gboolean
+attached_to_two (gconstpointer data)
+{
+  const AttachWait *w = data;
+
+  return count_linked_supers (w->a, w->om) == 2;
+}
+
+/* Standard peers attach to two super peers (found through the server) and,
+ * when one dies, attach to another. */
+static void
+test_attach (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusObjectManager) om = NULL;
+  Member supers[N_SUPERS] = { { NULL, }, };
+  PlexusTestNode *server;
+  PlexusTestNode *peer;
+  Attachment a = { NULL, supers, N_SUPERS, NULL };
+  AttachWait w = { &a, NULL };
+  Member *victim = NULL;
+  g_autofree gchar *gone_line = NULL;
+
+  server = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  super_args[3] = plexus_dbus_manager_get_address (server->manager);
+  peer_args[1] = super_args[3];
+  /* The peer comes first: the server knows no super peer yet, and the
+   * peer asks again until it does. */
+  peer = plexus_test_fixture_add_node (fixture, peer_args, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < N_SUPERS; i++) {
+    supers[i].node = plexus_test_fixture_add_node (fixture, super_args, &error);
+    g_assert_no_error (error);
+    supers[i].peer_id = plexus_dbus_manager_dup_peer_id (supers[i].node->manager);
+  }
+  a.node = peer;
+  om = plexus_dbus_object_manager_client_new_sync (peer->connection,
+                                                   G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                                   "org.plexus.Plexus1", "/org/plexus/Plexus1", NULL, &error);
+  g_assert_no_error (error);
+  w.om = om;
+  g_assert_true (plexus_test_wait_for (attached_to_two, &w, DETECTION_TIMEOUT_MS));
+
+  /* One of its two dies: it attaches to the third. */
+  for (guint i = 0; i < N_SUPERS && victim == NULL; i++) {
+    g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", supers[i].peer_id, NULL);
+    g_autoptr(GDBusInterface) iface = g_dbus_object_manager_get_interface (om, path, "org.plexus.Plexus1.Peer");
+
+    if (iface != NULL && plexus_dbus_peer_get_linked (PLEXUS_DBUS_PEER (iface)))
+      victim = &supers[i];
+  }
+  g_assert_nonnull (victim);
+  g_subprocess_force_exit (victim->node->daemon);
+  g_assert_true (plexus_test_node_wait_exit (victim->node, fixture->timeout_ms, &error));
+  gone_line = g_strdup_printf ("super peer %s is gone; attaching elsewhere", victim->peer_id);
+  g_assert_true (plexus_test_node_wait_for_log (peer, gone_line, fixture->timeout_ms));
+  a.not_this = victim->peer_id;
+  g_assert_true (plexus_test_wait_for (attached_to_two, &w, DETECTION_TIMEOUT_MS));
+
+  for (guint i = 0; i < N_SUPERS; i++)
+    g_free (supers[i].peer_id);
+  plexus_test_fixture_free (fixture);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -216,5 +316,6 @@ main (int argc, char **argv)
   /* For the daemons of the fixture, which inherit the environment. */
   g_setenv ("PLEXUS_PLUGIN_PATH", plugin_dir, TRUE);
   g_test_add_func ("/plexus/gossip/group", test_group);
+  g_test_add_func ("/plexus/gossip/attach", test_attach);
   return g_test_run ();
 }

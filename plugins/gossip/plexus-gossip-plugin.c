@@ -27,6 +27,14 @@
  *   `member-changed` signal, which it shows on D-Bus. */
 
 #define HELLO_TIMEOUT_MS 10000
+/* A standard peer keeps links to this many super peers. */
+#define ATTACH_TARGET 2
+/* Super peers listed in one gossip.supers answer, at most. */
+#define MAX_SUPERS_LISTED 32
+/* A super peer whose link went is not picked again for this long. */
+#define AVOID_SECONDS 60
+/* Short of super peers (none known yet, or all avoided): ask again. */
+#define ATTACH_RETRY_SECONDS 2
 /* How often the node's own capabilities are offered to the engine, which
  * decides whether they changed enough to advertise. */
 #define CAPABILITIES_CHECK_MS 1000
@@ -44,6 +52,14 @@ struct _PlexusGossipPlugin {
   guint            capabilities_id;
   gulong           peer_linked_id;
   GHashTable      *providers;     /* peer ID → GPtrArray of service names we added */
+
+  /* a standard peer's attachment to super peers */
+  gulong           peer_unlinked_id;
+  GHashTable      *group_neighbours; /* peer IDs of linked group nodes */
+  GHashTable      *attached;      /* super peer ID → URI we keep a link to */
+  GHashTable      *avoid;         /* super peer ID → monotonic µs until which it is not picked */
+  gboolean         asking;        /* a gossip.supers request is out */
+  guint            attach_retry_id;
 };
 
 enum {
@@ -58,6 +74,7 @@ G_DEFINE_TYPE (PlexusGossipPlugin, plexus_gossip_plugin, PLEXUS_TYPE_PLUGIN)
 PLEXUS_PLUGIN_DEFINE (PlexusGossipPlugin, plexus_gossip_plugin)
 
 static void gossip_schedule (PlexusGossipPlugin *self);
+static void attach_more (PlexusGossipPlugin *self);
 
 static PlexusContext *
 gossip_context (PlexusGossipPlugin *self)
@@ -323,8 +340,13 @@ neighbour_roles (PlexusGossipPlugin *self, const gchar *peer_id, PlexusRole role
 {
   const gchar *seeds[] = { peer_id, NULL };
 
-  if (self->swim == NULL || (roles & GROUP_ROLES) == 0)
+  if ((roles & GROUP_ROLES) == 0)
     return;
+  g_hash_table_add (self->group_neighbours, g_strdup (peer_id));
+  if (self->swim == NULL) {
+    attach_more (self);
+    return;
+  }
   /* The first member met is the way in: joining through it exchanges the
    * whole membership at once; later ones are simply added. */
   if (!self->joined) {
@@ -334,6 +356,174 @@ neighbour_roles (PlexusGossipPlugin *self, const gchar *peer_id, PlexusRole role
     plexus_swim_add_member (self->swim, now_ms (), peer_id);
   }
   drain (self);
+}
+
+/* ---- standard peers attach to super peers ---- */
+
+/* `gossip.supers`: the super peers this group node knows alive, with the
+ * address each advertised. */
+static PlexusEnvelope *
+on_supers (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  PlexusGossipPlugin *self = user_data;
+  g_autoptr(JsonObject) body = json_object_new ();
+  JsonArray *list = json_array_new ();
+  g_auto(GStrv) members = plexus_swim_get_members (self->swim);
+  PlexusCapabilities *own = plexus_context_get_capabilities (gossip_context (self));
+  guint listed = 0;
+
+  if ((plexus_capabilities_get_roles (own) & PLEXUS_ROLE_SUPER) != 0 && plexus_capabilities_get_address (own) != NULL) {
+    JsonObject *entry = json_object_new ();
+
+    json_object_set_string_member (entry, "peer", own_peer_id (self));
+    json_object_set_string_member (entry, "address", plexus_capabilities_get_address (own));
+    json_array_add_object_element (list, entry);
+    listed++;
+  }
+  for (guint i = 0; members[i] != NULL && listed < MAX_SUPERS_LISTED; i++) {
+    PlexusSwimState state;
+    guint64 incarnation, version;
+    const gchar *text;
+    g_autoptr(PlexusCapabilities) caps = NULL;
+    JsonObject *entry;
+
+    if (!plexus_swim_get_member_state (self->swim, members[i], &state, &incarnation) || state != PLEXUS_SWIM_STATE_ALIVE)
+      continue;
+    text = plexus_swim_get_advertisement (self->swim, members[i], &version);
+    if (text == NULL || (caps = plexus_capabilities_new_from_string (text, -1, NULL)) == NULL)
+      continue;
+    if ((plexus_capabilities_get_roles (caps) & PLEXUS_ROLE_SUPER) == 0 || plexus_capabilities_get_address (caps) == NULL)
+      continue;
+    entry = json_object_new ();
+    json_object_set_string_member (entry, "peer", members[i]);
+    json_object_set_string_member (entry, "address", plexus_capabilities_get_address (caps));
+    json_array_add_object_element (list, entry);
+    listed++;
+  }
+  json_object_set_array_member (body, "supers", list);
+  return plexus_envelope_new_reply (envelope, "gossip.supers", own_peer_id (self), body);
+}
+
+static gboolean
+is_avoided (PlexusGossipPlugin *self, const gchar *peer_id)
+{
+  gint64 *until = g_hash_table_lookup (self->avoid, peer_id);
+
+  return until != NULL && *until > g_get_monotonic_time ();
+}
+
+static gboolean
+on_attach_retry (gpointer user_data)
+{
+  PlexusGossipPlugin *self = user_data;
+
+  self->attach_retry_id = 0;
+  attach_more (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called when an attempt ends: short of super peers, try again soon. */
+static void
+attach_retry_later (PlexusGossipPlugin *self)
+{
+  if (self->messenger == NULL || self->attach_retry_id != 0 || g_hash_table_size (self->attached) >= ATTACH_TARGET)
+    return;
+  self->attach_retry_id = g_timeout_add_seconds (ATTACH_RETRY_SECONDS, on_attach_retry, self);
+}
+
+static void
+on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(PlexusGossipPlugin) self = user_data;
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) candidates = g_ptr_array_new ();
+  JsonNode *member;
+  JsonArray *list;
+
+  self->asking = FALSE;
+  answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, &error);
+  if (answer == NULL || self->messenger == NULL) {
+    if (answer == NULL)
+      g_debug ("cannot list super peers: %s", error->message);
+    attach_retry_later (self);
+    return;
+  }
+  member = json_object_get_member (plexus_envelope_get_body (answer), "supers");
+  if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member)) {
+    g_message ("ignoring a malformed gossip.supers answer from %s", plexus_envelope_get_from (answer));
+    attach_retry_later (self);
+    return;
+  }
+  list = json_node_get_array (member);
+  for (guint i = 0; i < json_array_get_length (list); i++) {
+    JsonNode *element = json_array_get_element (list, i);
+    JsonObject *entry = JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element) : NULL;
+    const gchar *peer = entry != NULL ? json_object_get_string_member_with_default (entry, "peer", NULL) : NULL;
+    const gchar *address = entry != NULL ? json_object_get_string_member_with_default (entry, "address", NULL) : NULL;
+
+    if (!plexus_peer_id_is_valid (peer) || !plexus_capabilities_address_is_valid (address)
+        || strchr (address, '#') != NULL)
+      continue;
+    if (strcmp (peer, own_peer_id (self)) == 0 || g_hash_table_contains (self->attached, peer) || is_avoided (self, peer))
+      continue;
+    g_ptr_array_add (candidates, entry);
+  }
+  /* Random among the candidates, so that peers spread over super peers. */
+  while (candidates->len > 0 && g_hash_table_size (self->attached) < ATTACH_TARGET) {
+    guint pick = (guint) g_random_int_range (0, (gint32) candidates->len);
+    JsonObject *entry = g_ptr_array_index (candidates, pick);
+    const gchar *peer = json_object_get_string_member (entry, "peer");
+    g_autofree gchar *uri = g_strconcat (json_object_get_string_member (entry, "address"), "#", peer, NULL);
+
+    g_ptr_array_remove_index_fast (candidates, pick);
+    g_message ("attaching to super peer %s at %s", peer, uri);
+    g_hash_table_insert (self->attached, g_strdup (peer), g_strdup (uri));
+    plexus_messenger_connect (self->messenger, uri);
+  }
+  attach_retry_later (self);
+}
+
+/* A standard peer with fewer than ATTACH_TARGET super peers asks a group
+ * neighbour which super peers there are. */
+static void
+attach_more (PlexusGossipPlugin *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  if (self->swim != NULL || self->messenger == NULL || self->asking
+      || g_hash_table_size (self->attached) >= ATTACH_TARGET)
+    return;
+  g_hash_table_iter_init (&iter, self->group_neighbours);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    /* Asking a super peer we are attached to is as good as any. */
+    self->asking = TRUE;
+    plexus_messenger_request_async (self->messenger, key, "gossip.supers", NULL, HELLO_TIMEOUT_MS,
+                                    self->cancellable, on_supers_answer, g_object_ref (self));
+    return;
+  }
+}
+
+static void
+on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_data)
+{
+  PlexusGossipPlugin *self = user_data;
+  const gchar *uri;
+  gint64 *until;
+
+  g_hash_table_remove (self->group_neighbours, peer_id);
+  uri = g_hash_table_lookup (self->attached, peer_id);
+  if (uri == NULL)
+    return;
+  /* Gone, or going: attach elsewhere rather than wait for it. */
+  g_message ("super peer %s is gone; attaching elsewhere", peer_id);
+  plexus_messenger_disconnect (self->messenger, uri);
+  g_hash_table_remove (self->attached, peer_id);
+  until = g_new (gint64, 1);
+  *until = g_get_monotonic_time () + (gint64) AVOID_SECONDS * G_USEC_PER_SEC;
+  g_hash_table_replace (self->avoid, g_strdup (peer_id), until);
+  attach_more (self);
 }
 
 static PlexusEnvelope *
@@ -441,11 +631,14 @@ plexus_gossip_plugin_setup (PlexusPlugin *plugin, GError **error)
                                               on_swim_message, self, NULL, error))
         return FALSE;
     }
+    if (!plexus_messenger_register_handler (messenger, "gossip.supers", on_supers, self, NULL, error))
+      return FALSE;
     on_capabilities_check (self);
     self->capabilities_id = g_timeout_add (CAPABILITIES_CHECK_MS, on_capabilities_check, self);
   }
 
   self->peer_linked_id = g_signal_connect (messenger, "peer-linked", G_CALLBACK (on_peer_linked), self);
+  self->peer_unlinked_id = g_signal_connect (messenger, "peer-unlinked", G_CALLBACK (on_peer_unlinked), self);
   linked = plexus_messenger_list_linked_peers (messenger);
   for (guint i = 0; linked[i] != NULL; i++)
     say_hello (self, linked[i]);
@@ -463,6 +656,7 @@ plexus_gossip_plugin_shutdown (PlexusPlugin *plugin)
     g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->capabilities_id, g_source_remove);
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_handle_id (&self->attach_retry_id, g_source_remove);
   if (self->swim != NULL && self->messenger != NULL) {
     /* Tell the group, so that it need not find out by probing. */
     plexus_swim_leave (self->swim, now_ms ());
@@ -474,7 +668,10 @@ plexus_gossip_plugin_shutdown (PlexusPlugin *plugin)
     plexus_messenger_unregister_handler (self->messenger, "gossip.hello");
     for (guint i = 0; self->swim != NULL && i < PLEXUS_SWIM_MESSAGE_N_TYPES; i++)
       plexus_messenger_unregister_handler (self->messenger, plexus_swim_message_type_to_string (i));
+    if (self->swim != NULL)
+      plexus_messenger_unregister_handler (self->messenger, "gossip.supers");
     g_clear_signal_handler (&self->peer_linked_id, self->messenger);
+    g_clear_signal_handler (&self->peer_unlinked_id, self->messenger);
   }
   peers = g_hash_table_get_keys (self->providers);
   for (GList *l = peers; l != NULL; l = l->next) {
@@ -501,6 +698,9 @@ plexus_gossip_plugin_finalize (GObject *object)
   g_clear_object (&self->messenger);
   g_clear_object (&self->cancellable);
   g_hash_table_unref (self->providers);
+  g_hash_table_unref (self->group_neighbours);
+  g_hash_table_unref (self->attached);
+  g_hash_table_unref (self->avoid);
   G_OBJECT_CLASS (plexus_gossip_plugin_parent_class)->finalize (object);
 }
 
@@ -533,4 +733,7 @@ plexus_gossip_plugin_init (PlexusGossipPlugin *self)
 {
   self->providers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) g_ptr_array_unref);
+  self->group_neighbours = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->attached = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->avoid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
