@@ -178,7 +178,10 @@ hkdf2 (const guint8 ck[HASHLEN], const guint8 *ikm, gsize ikm_len,
  * PlexusNoiseKeypair
  * ------------------------------------------------------------------------ */
 
+/* Immutable once made, so copies share it: a link per peer would
+ * otherwise cost a guarded allocation and a key derivation each. */
 struct _PlexusNoiseKeypair {
+  gint    ref_count;   /* atomic */
   guint8 *private_key; /* sodium_malloc'd, DHLEN */
   guint8  public_key[DHLEN];
 };
@@ -203,6 +206,7 @@ plexus_noise_keypair_new_from_private_key (const guint8 private_key[PLEXUS_NOISE
 
   ensure_sodium ();
   keypair = g_new0 (PlexusNoiseKeypair, 1);
+  keypair->ref_count = 1;
   keypair->private_key = secure_alloc (DHLEN);
   memcpy (keypair->private_key, private_key, DHLEN);
   public_key_from_private (keypair->public_key, keypair->private_key);
@@ -223,6 +227,7 @@ plexus_noise_keypair_new (void)
 
   ensure_sodium ();
   keypair = g_new0 (PlexusNoiseKeypair, 1);
+  keypair->ref_count = 1;
   keypair->private_key = secure_alloc (DHLEN);
   randombytes_buf (keypair->private_key, DHLEN);
   public_key_from_private (keypair->public_key, keypair->private_key);
@@ -233,26 +238,32 @@ plexus_noise_keypair_new (void)
  * plexus_noise_keypair_copy:
  * @keypair: a #PlexusNoiseKeypair
  *
+ * Key pairs never change once made, so a copy is @keypair itself with
+ * one more reference.
+ *
  * Returns: (transfer full): a copy of @keypair
  */
 PlexusNoiseKeypair *
 plexus_noise_keypair_copy (const PlexusNoiseKeypair *keypair)
 {
+  PlexusNoiseKeypair *shared = (PlexusNoiseKeypair *) keypair;
+
   g_return_val_if_fail (keypair != NULL, NULL);
 
-  return plexus_noise_keypair_new_from_private_key (keypair->private_key);
+  g_atomic_int_inc (&shared->ref_count);
+  return shared;
 }
 
 /**
  * plexus_noise_keypair_free:
  * @keypair: (nullable): a #PlexusNoiseKeypair
  *
- * Wipes and frees @keypair.
+ * Drops a reference to @keypair; the last one wipes and frees it.
  */
 void
 plexus_noise_keypair_free (PlexusNoiseKeypair *keypair)
 {
-  if (keypair == NULL)
+  if (keypair == NULL || !g_atomic_int_dec_and_test (&keypair->ref_count))
     return;
   secure_free (keypair->private_key, DHLEN);
   g_free (keypair);

@@ -340,6 +340,18 @@ test_keypair (void)
   g_assert_cmpmem (plexus_noise_keypair_get_public_key (copy), PLEXUS_NOISE_KEY_SIZE,
                    plexus_noise_keypair_get_public_key (a), PLEXUS_NOISE_KEY_SIZE);
   g_assert_true (G_TYPE_IS_BOXED (PLEXUS_TYPE_NOISE_KEYPAIR));
+
+  /* A copy outlives the key pair it was made from. */
+  {
+    PlexusNoiseKeypair *original = plexus_noise_keypair_new ();
+    g_autoptr(PlexusNoiseKeypair) kept = plexus_noise_keypair_copy (original);
+    guint8 public_key[PLEXUS_NOISE_KEY_SIZE];
+
+    memcpy (public_key, plexus_noise_keypair_get_public_key (original), sizeof public_key);
+    plexus_noise_keypair_free (original);
+    g_assert_cmpint (crypto_scalarmult_base (expected, plexus_noise_keypair_get_private_key (kept)), ==, 0);
+    g_assert_cmpmem (expected, sizeof expected, public_key, sizeof public_key);
+  }
 }
 
 static void
