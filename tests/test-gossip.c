@@ -303,6 +303,106 @@ test_attach (void)
   plexus_test_fixture_free (fixture);
 }
 
+/* The issue's scenario: one server, five super peers, ten standard peers.
+ * Every standard peer attaches to two supers; a 1 s pause of a super is no
+ * death; a killed super is declared dead by every group member, and every
+ * standard peer that was attached to it attaches to another. */
+#define SCALE_SUPERS 5
+#define SCALE_PEERS 10
+
+static void
+test_scale (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  Member group[1 + SCALE_SUPERS] = { { NULL, }, };
+  Member *supers = &group[1];
+  PlexusTestNode *peers[SCALE_PEERS];
+  GDBusObjectManager *peer_oms[SCALE_PEERS];
+  Attachment attachments[SCALE_PEERS];
+  AttachWait waits[SCALE_PEERS];
+  gboolean was_attached[SCALE_PEERS];
+  g_autofree gchar *dead_line = NULL;
+  Member *paused = &supers[0];
+  Member *victim = &supers[1];
+  guint n = G_N_ELEMENTS (group);
+
+  group[0].node = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  super_args[3] = plexus_dbus_manager_get_address (group[0].node->manager);
+  peer_args[1] = super_args[3];
+  for (guint i = 1; i < n; i++) {
+    group[i].node = plexus_test_fixture_add_node (fixture, super_args, &error);
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < n; i++) {
+    group[i].peer_id = plexus_dbus_manager_dup_peer_id (group[i].node->manager);
+    group[i].om = plexus_dbus_object_manager_client_new_sync (group[i].node->connection,
+                                                              G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                                              "org.plexus.Plexus1", "/org/plexus/Plexus1",
+                                                              NULL, &error);
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < SCALE_PEERS; i++) {
+    peers[i] = plexus_test_fixture_add_node (fixture, peer_args, &error);
+    g_assert_no_error (error);
+    peer_oms[i] = plexus_dbus_object_manager_client_new_sync (peers[i]->connection,
+                                                              G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                                              "org.plexus.Plexus1", "/org/plexus/Plexus1",
+                                                              NULL, &error);
+    g_assert_no_error (error);
+    attachments[i] = (Attachment) { peers[i], supers, SCALE_SUPERS, NULL };
+    waits[i] = (AttachWait) { &attachments[i], peer_oms[i] };
+  }
+
+  for (guint i = 0; i < n; i++)
+    wait_everyone_sees (group, n, group[i].peer_id, "alive", TRUE);
+  for (guint i = 0; i < SCALE_PEERS; i++)
+    g_assert_true (plexus_test_wait_for (attached_to_two, &waits[i], DETECTION_TIMEOUT_MS));
+
+  g_subprocess_send_signal (paused->node->daemon, SIGSTOP);
+  {
+    gboolean never = FALSE;
+
+    /* The length of the pause is the condition under test. */
+    plexus_test_wait (&never, 1000);
+  }
+  g_subprocess_send_signal (paused->node->daemon, SIGCONT);
+  wait_everyone_sees (group, n, paused->peer_id, "alive", FALSE);
+
+  for (guint i = 0; i < SCALE_PEERS; i++) {
+    g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", victim->peer_id, NULL);
+    g_autoptr(GDBusInterface) iface = g_dbus_object_manager_get_interface (peer_oms[i], path,
+                                                                           "org.plexus.Plexus1.Peer");
+
+    was_attached[i] = iface != NULL && plexus_dbus_peer_get_linked (PLEXUS_DBUS_PEER (iface));
+    attachments[i].not_this = victim->peer_id;
+  }
+  g_subprocess_force_exit (victim->node->daemon);
+  g_assert_true (plexus_test_node_wait_exit (victim->node, fixture->timeout_ms, &error));
+  wait_everyone_sees (group, n, victim->peer_id, "dead", FALSE);
+  for (guint i = 0; i < SCALE_PEERS; i++)
+    g_assert_true (plexus_test_wait_for (attached_to_two, &waits[i], DETECTION_TIMEOUT_MS));
+
+  dead_line = g_strdup_printf ("member %s is dead", paused->peer_id);
+  for (guint i = 0; i < n; i++)
+    g_assert_null (strstr (group[i].node->log->str, dead_line));
+  for (guint i = 0; i < SCALE_PEERS; i++) {
+    g_autofree gchar *gone = g_strdup_printf ("super peer %s is gone; attaching elsewhere", victim->peer_id);
+
+    g_assert_cmpint (strstr (peers[i]->log->str, gone) != NULL, ==, was_attached[i]);
+    g_object_unref (peer_oms[i]);
+  }
+  for (guint i = 0; i < n; i++) {
+    g_clear_object (&group[i].om);
+    g_free (group[i].peer_id);
+  }
+  plexus_test_fixture_free (fixture);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -317,5 +417,6 @@ main (int argc, char **argv)
   g_setenv ("PLEXUS_PLUGIN_PATH", plugin_dir, TRUE);
   g_test_add_func ("/plexus/gossip/group", test_group);
   g_test_add_func ("/plexus/gossip/attach", test_attach);
+  g_test_add_func ("/plexus/gossip/scale", test_scale);
   return g_test_run ();
 }
