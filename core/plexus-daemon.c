@@ -361,13 +361,16 @@ plexus_daemon_on_link_removed (PlexusNode *node, PlexusLink *link, PlexusDaemon 
 
   if (self->object_manager == NULL || (object = g_hash_table_lookup (self->peer_objects, peer_id)) == NULL)
     return;
+  /* Replaced by a duplicate link to the same peer: it never went away, and
+   * link-added follows with the new link. */
+  if (plexus_node_get_link (node, peer_id) != NULL)
+    return;
   iface = plexus_dbus_object_peek_peer (object);
   plexus_dbus_peer_set_linked (iface, FALSE);
   plexus_dbus_peer_set_address (iface, "");
   plexus_dbus_peer_set_direction (iface, "");
   plexus_dbus_peer_set_rtt_ms (iface, -1);
   plexus_daemon_peer_release (self, peer_id);
-  /* A link replaced by a duplicate is closed after this: no code yet. */
   plexus_dbus_manager_emit_peer_unlinked (self->manager_iface, peer_id,
                                           MAX (plexus_link_get_close_code (link), 0),
                                           plexus_link_get_close_reason (link) != NULL

@@ -417,6 +417,20 @@ plexus_node_add_link (PlexusNode *self, PlexusLink *link)
              direction_to_string (loser), direction_to_string (link), reason);
   g_hash_table_replace (self->links, g_strdup (peer_id), g_object_ref (link));
   g_signal_connect (link, "frame", G_CALLBACK (on_link_frame), self);
+  /* Requests sent on the loser are answered on the new link (the peer
+   * keeps the same one): they must not fail when the loser closes. */
+  {
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, self->requests);
+    while (g_hash_table_iter_next (&iter, NULL, &value)) {
+      Request *request = value;
+
+      if (request->link == loser)
+        g_set_object (&request->link, link);
+    }
+  }
   g_signal_emit (self, signals[SIGNAL_LINK_REMOVED], 0, loser);
   g_signal_emit (self, signals[SIGNAL_LINK_ADDED], 0, link);
   /* No longer in the table: closing it only tells its dialer, if any. */
