@@ -50,6 +50,28 @@ is_converged (PlexusSim *sim, gpointer user_data)
   return plexus_swim_sim_converged (user_data, FALSE);
 }
 
+/* GROUP members on a LAN, started within 2 s, run until every one knows
+ * every other; @func (nullable) hears their events from the start. */
+static PlexusSwimSim *
+converged_group_new (guint64 seed, PlexusSwimSimEventFunc func, gpointer user_data)
+{
+  PlexusSwimConfig config;
+  PlexusSimNetwork network;
+  PlexusSwimSim *world;
+  PlexusSim *sim;
+
+  lan_config (&config);
+  lan_network (&network);
+  world = plexus_swim_sim_new (GROUP, seed, &network, &config);
+  sim = plexus_swim_sim_get_sim (world);
+  if (func != NULL)
+    plexus_swim_sim_set_event_func (world, func, user_data);
+  plexus_swim_sim_start_all (world, 2000);
+  plexus_sim_run_until (sim, 2000);
+  PLEXUS_SIM_ASSERT (sim, plexus_sim_run_until_true (sim, 20000, 100, is_converged, world));
+  return world;
+}
+
 /* Every live node holds every live node's current advertisement. */
 static gboolean
 ads_everywhere (PlexusSim *sim, gpointer user_data)
@@ -494,22 +516,14 @@ test_crash_declared_dead (void)
   g_autoptr(GArray) list = seeds (300);
 
   for (guint s = 0; s < list->len; s++) {
-    PlexusSwimConfig config;
-    PlexusSimNetwork network;
     g_autoptr(PlexusSwimSim) world = NULL;
     g_autofree gboolean *dead_seen = g_new0 (gboolean, GROUP);
     CrashWatch watch = { 5, dead_seen, 0 };
     PlexusSim *sim;
     gint64 crashed_at;
 
-    lan_config (&config);
-    lan_network (&network);
-    world = plexus_swim_sim_new (GROUP, g_array_index (list, guint64, s), &network, &config);
+    world = converged_group_new (g_array_index (list, guint64, s), on_crash_event, &watch);
     sim = plexus_swim_sim_get_sim (world);
-    plexus_swim_sim_set_event_func (world, on_crash_event, &watch);
-    plexus_swim_sim_start_all (world, 2000);
-    plexus_sim_run_until (sim, 2000);
-    PLEXUS_SIM_ASSERT (sim, plexus_sim_run_until_true (sim, 20000, 100, is_converged, world));
 
     crashed_at = plexus_sim_now (sim);
     plexus_sim_crash (sim, watch.target);
@@ -530,18 +544,11 @@ test_partition_heals (void)
   g_autoptr(GArray) list = seeds (400);
 
   for (guint s = 0; s < list->len; s++) {
-    PlexusSwimConfig config;
-    PlexusSimNetwork network;
     g_autoptr(PlexusSwimSim) world = NULL;
     PlexusSim *sim;
 
-    lan_config (&config);
-    lan_network (&network);
-    world = plexus_swim_sim_new (GROUP, g_array_index (list, guint64, s), &network, &config);
+    world = converged_group_new (g_array_index (list, guint64, s), NULL, NULL);
     sim = plexus_swim_sim_get_sim (world);
-    plexus_swim_sim_start_all (world, 2000);
-    plexus_sim_run_until (sim, 2000);
-    PLEXUS_SIM_ASSERT (sim, plexus_sim_run_until_true (sim, 20000, 100, is_converged, world));
 
     /* A third of the group cut off long enough for the larger side to
      * declare it dead (the smaller side, missing most acks, raises its
@@ -590,19 +597,12 @@ test_pause_refutes (void)
   guint suspected = 0;
 
   for (guint s = 0; s < list->len; s++) {
-    PlexusSwimConfig config;
-    PlexusSimNetwork network;
     g_autoptr(PlexusSwimSim) world = NULL;
     PauseWatch watch = { 7, 0, 0, 0 };
     PlexusSim *sim;
 
-    lan_config (&config);
-    lan_network (&network);
-    world = plexus_swim_sim_new (GROUP, g_array_index (list, guint64, s), &network, &config);
+    world = converged_group_new (g_array_index (list, guint64, s), NULL, NULL);
     sim = plexus_swim_sim_get_sim (world);
-    plexus_swim_sim_start_all (world, 2000);
-    plexus_sim_run_until (sim, 2000);
-    PLEXUS_SIM_ASSERT (sim, plexus_sim_run_until_true (sim, 20000, 100, is_converged, world));
 
     plexus_swim_sim_set_event_func (world, on_pause_event, &watch);
     plexus_sim_pause (sim, watch.target, 1000);
@@ -624,19 +624,12 @@ test_leave (void)
   g_autoptr(GArray) list = seeds (700);
 
   for (guint s = 0; s < list->len; s++) {
-    PlexusSwimConfig config;
-    PlexusSimNetwork network;
     g_autoptr(PlexusSwimSim) world = NULL;
     PauseWatch watch = { 4, 0, 0, 0 };
     PlexusSim *sim;
 
-    lan_config (&config);
-    lan_network (&network);
-    world = plexus_swim_sim_new (GROUP, g_array_index (list, guint64, s), &network, &config);
+    world = converged_group_new (g_array_index (list, guint64, s), NULL, NULL);
     sim = plexus_swim_sim_get_sim (world);
-    plexus_swim_sim_start_all (world, 2000);
-    plexus_sim_run_until (sim, 2000);
-    PLEXUS_SIM_ASSERT (sim, plexus_sim_run_until_true (sim, 20000, 100, is_converged, world));
 
     /* A member that leaves is 'left' for everyone, never 'dead'. */
     plexus_swim_sim_set_event_func (world, on_pause_event, &watch);
@@ -664,18 +657,11 @@ test_lossy_and_slow (void)
   g_autoptr(GArray) list = seeds (600);
 
   for (guint s = 0; s < list->len; s++) {
-    PlexusSwimConfig config;
-    PlexusSimNetwork network;
     g_autoptr(PlexusSwimSim) world = NULL;
     PlexusSim *sim;
 
-    lan_config (&config);
-    lan_network (&network);
-    world = plexus_swim_sim_new (GROUP, g_array_index (list, guint64, s), &network, &config);
+    world = converged_group_new (g_array_index (list, guint64, s), NULL, NULL);
     sim = plexus_swim_sim_get_sim (world);
-    plexus_swim_sim_start_all (world, 2000);
-    plexus_sim_run_until (sim, 2000);
-    PLEXUS_SIM_ASSERT (sim, plexus_sim_run_until_true (sim, 20000, 100, is_converged, world));
 
     /* 5% loss, and one member that handles every message 100 ms late. */
     plexus_sim_set_loss (sim, 0.05);
