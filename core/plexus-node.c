@@ -731,10 +731,12 @@ plexus_node_shutdown (PlexusNode *self, gboolean wait)
     g_ptr_array_add (links, g_object_ref (value));
   for (guint i = 0; i < links->len; i++) {
     PlexusLink *link = g_ptr_array_index (links, i);
+    const gchar *peer_id = plexus_link_get_peer_id (link);
 
     g_signal_handlers_disconnect_by_data (link, self);
     plexus_link_close (link, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "node shutting down");
-    if (wait && g_hash_table_lookup (self->links, plexus_link_get_peer_id (link)) == link) {
+    /* A link still in its handshake has no peer ID yet. */
+    if (wait && peer_id != NULL && g_hash_table_lookup (self->links, peer_id) == link) {
       g_signal_emit (self, signals[SIGNAL_LINK_REMOVED], 0, link);
       g_signal_emit_by_name (self, "peer-unlinked", plexus_link_get_peer_id (link));
     }
