@@ -26,7 +26,8 @@
  *       "storage": {"available": 1000}
  *     },
  *     "location": {"region": "us-west", "timezone": "PST"},
- *     "network": {"nat": "endpoint-independent", "address": "ws://203.0.113.7:7070/"}
+ *     "network": {"nat": "endpoint-independent", "address": "ws://203.0.113.7:7070/",
+ *                 "attached": ["<peer ID of a super peer>", ...]}
  *   }
  *
  * - peer_id, roles and services are required; services may be {} and roles
@@ -41,6 +42,11 @@
  *   0..MAX_BANDWIDTH_MBPS in Mbit/s, storage.available an integer
  *   0..MAX_COUNT in MB; region and timezone are non-empty strings of at most
  *   MAX_STRING_LENGTH bytes.
+ * - network and its members are optional too: nat is one of the NAT types,
+ *   address a URI others can dial, attached the peer IDs of the super
+ *   peers a standard peer is attached to (at most
+ *   PLEXUS_CAPABILITIES_MAX_ATTACHED, sorted, none twice; left out when
+ *   empty).
  * - Numbers that are not integers (load, uptime, bandwidths) are kept to
  *   six decimal places, rounded when read or set.
  *
@@ -89,6 +95,7 @@ struct _PlexusCapabilities {
   gchar      *timezone;     /* nullable */
   gchar      *nat;          /* nullable; one of nat_types */
   gchar      *address;      /* nullable; ws:// URI others link to */
+  GStrv       attached;     /* sorted super peer IDs; never NULL */
 };
 
 G_DEFINE_FINAL_TYPE (PlexusCapabilities, plexus_capabilities, G_TYPE_OBJECT)
@@ -114,6 +121,7 @@ plexus_capabilities_finalize (GObject *object)
   g_free (self->timezone);
   g_free (self->nat);
   g_free (self->address);
+  g_strfreev (self->attached);
 
   G_OBJECT_CLASS (plexus_capabilities_parent_class)->finalize (object);
 }
@@ -141,6 +149,7 @@ plexus_capabilities_init (PlexusCapabilities *self)
   self->bandwidth_up = -1;
   self->bandwidth_down = -1;
   self->storage_mb = -1;
+  self->attached = g_new0 (gchar *, 1);
 }
 
 /* Range checks shared by the setters and the parser. */
@@ -634,6 +643,65 @@ plexus_capabilities_set_address (PlexusCapabilities *self, const gchar *address)
   self->address = g_strdup (address);
 }
 
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* Valid peer IDs, none twice, at most PLEXUS_CAPABILITIES_MAX_ATTACHED. */
+static gboolean
+attached_is_valid (const gchar * const *peer_ids)
+{
+  guint n = peer_ids != NULL ? g_strv_length ((gchar **) peer_ids) : 0;
+
+  if (n > PLEXUS_CAPABILITIES_MAX_ATTACHED)
+    return FALSE;
+  for (guint i = 0; i < n; i++) {
+    if (!plexus_peer_id_is_valid (peer_ids[i]))
+      return FALSE;
+    for (guint j = 0; j < i; j++) {
+      if (strcmp (peer_ids[i], peer_ids[j]) == 0)
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/**
+ * plexus_capabilities_get_attached:
+ * @self: a #PlexusCapabilities
+ *
+ * Returns: (transfer none) (array zero-terminated=1): the peer IDs of the
+ *   super peers this standard peer is attached to, sorted; empty if none
+ */
+const gchar * const *
+plexus_capabilities_get_attached (PlexusCapabilities *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_CAPABILITIES (self), NULL);
+  return (const gchar * const *) self->attached;
+}
+
+/**
+ * plexus_capabilities_set_attached:
+ * @self: a #PlexusCapabilities
+ * @peer_ids: (nullable) (array zero-terminated=1): valid peer IDs, none
+ *   twice, at most %PLEXUS_CAPABILITIES_MAX_ATTACHED; %NULL for none
+ *
+ * Sets the super peers a standard peer is attached to, which is how others
+ * find a way to it.
+ */
+void
+plexus_capabilities_set_attached (PlexusCapabilities *self, const gchar * const *peer_ids)
+{
+  g_return_if_fail (PLEXUS_IS_CAPABILITIES (self));
+  g_return_if_fail (attached_is_valid (peer_ids));
+
+  g_strfreev (self->attached);
+  self->attached = peer_ids != NULL ? g_strdupv ((gchar **) peer_ids) : g_new0 (gchar *, 1);
+  qsort (self->attached, g_strv_length (self->attached), sizeof (gchar *), compare_strings);
+}
+
 /**
  * plexus_capabilities_is_super_eligible:
  * @self: a #PlexusCapabilities
@@ -765,7 +833,7 @@ plexus_capabilities_to_json (PlexusCapabilities *self)
     json_builder_end_object (builder);
   }
 
-  if (self->nat != NULL || self->address != NULL) {
+  if (self->nat != NULL || self->address != NULL || self->attached[0] != NULL) {
     json_builder_set_member_name (builder, "network");
     json_builder_begin_object (builder);
     if (self->nat != NULL) {
@@ -775,6 +843,13 @@ plexus_capabilities_to_json (PlexusCapabilities *self)
     if (self->address != NULL) {
       json_builder_set_member_name (builder, "address");
       json_builder_add_string_value (builder, self->address);
+    }
+    if (self->attached[0] != NULL) {
+      json_builder_set_member_name (builder, "attached");
+      json_builder_begin_array (builder);
+      for (guint i = 0; self->attached[i] != NULL; i++)
+        json_builder_add_string_value (builder, self->attached[i]);
+      json_builder_end_array (builder);
     }
     json_builder_end_object (builder);
   }
@@ -1190,14 +1265,60 @@ parse_location (PlexusCapabilities *self, JsonNode *node, GError **error)
 }
 
 static gboolean
+parse_attached (PlexusCapabilities *self, JsonNode *node, GError **error)
+{
+  JsonArray *array;
+  guint n;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+
+  if (!JSON_NODE_HOLDS_ARRAY (node)) {
+    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, "network.attached: not an array");
+    return FALSE;
+  }
+  array = json_node_get_array (node);
+  n = json_array_get_length (array);
+  if (n > PLEXUS_CAPABILITIES_MAX_ATTACHED) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                 "network.attached: %u super peers, at most %d", n, PLEXUS_CAPABILITIES_MAX_ATTACHED);
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    g_autofree gchar *path = g_strdup_printf ("network.attached[%u]", i);
+    const gchar *id = get_string (json_array_get_element (array, i), path, error);
+
+    if (id == NULL)
+      return FALSE;
+    if (!plexus_peer_id_is_valid (id)) {
+      g_autofree gchar *quoted = quote_string (id);
+      g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, "%s: %s is not a peer ID", path, quoted);
+      return FALSE;
+    }
+    /* Sorted and unique, so that equal capabilities have one form. */
+    if (i > 0 && strcmp (g_ptr_array_index (ids, i - 1), id) >= 0) {
+      g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                   "%s: peer IDs must be sorted and listed once", path);
+      return FALSE;
+    }
+    g_ptr_array_add (ids, (gpointer) id);
+  }
+  g_ptr_array_add (ids, NULL);
+  g_strfreev (self->attached);
+  self->attached = g_strdupv ((gchar **) ids->pdata);
+  return TRUE;
+}
+
+static gboolean
 parse_network (PlexusCapabilities *self, JsonNode *node, GError **error)
 {
-  static const gchar * const members[] = { "nat", "address", NULL };
+  static const gchar * const members[] = { "nat", "address", "attached", NULL };
   JsonObject *object = get_object (node, "network", error);
   JsonNode *member;
   const gchar *nat;
 
   if (object == NULL || !check_members (object, "network", members, error))
+    return FALSE;
+  member = json_object_get_member (object, "attached");
+  if (member != NULL && !parse_attached (self, member, error))
     return FALSE;
   member = json_object_get_member (object, "address");
   if (member != NULL) {
@@ -1384,7 +1505,8 @@ plexus_capabilities_equal (PlexusCapabilities *a, PlexusCapabilities *b)
       g_strcmp0 (a->region, b->region) != 0 ||
       g_strcmp0 (a->timezone, b->timezone) != 0 ||
       g_strcmp0 (a->nat, b->nat) != 0 ||
-      g_strcmp0 (a->address, b->address) != 0)
+      g_strcmp0 (a->address, b->address) != 0 ||
+      !g_strv_equal ((const gchar * const *) a->attached, (const gchar * const *) b->attached))
     return FALSE;
 
   names_a = plexus_capabilities_list_services (a);

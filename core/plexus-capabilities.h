@@ -101,6 +101,18 @@ gboolean      plexus_capabilities_address_is_valid (const gchar *address);
 const gchar  *plexus_capabilities_get_address (PlexusCapabilities *self);
 void          plexus_capabilities_set_address (PlexusCapabilities *self,
                                                const gchar        *address);
+
+/**
+ * PLEXUS_CAPABILITIES_MAX_ATTACHED:
+ *
+ * The most super peers a standard peer says it is attached to.
+ */
+#define PLEXUS_CAPABILITIES_MAX_ATTACHED 8
+
+/* Network: the super peers a standard peer is attached to, sorted. */
+const gchar * const *plexus_capabilities_get_attached (PlexusCapabilities  *self);
+void          plexus_capabilities_set_attached (PlexusCapabilities  *self,
+                                                const gchar * const *peer_ids);
 void          plexus_capabilities_set_timezone (PlexusCapabilities *self,
                                                 const gchar        *timezone);
 

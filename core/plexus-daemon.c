@@ -391,6 +391,16 @@ plexus_daemon_on_member_changed (GObject      *plugin,
 
   if (self->object_manager == NULL || !plexus_peer_id_is_valid (peer_id))
     return;
+  /* Dead or left long enough ago: its object goes, unless it is linked. */
+  if (g_strcmp0 (state, "forgotten") == 0) {
+    PlexusDBusObject *object = g_hash_table_lookup (self->peer_objects, peer_id);
+
+    g_hash_table_remove (self->members, peer_id);
+    if (object != NULL)
+      plexus_dbus_peer_set_state (plexus_dbus_object_peek_peer (object), "alive");
+    plexus_daemon_peer_release (self, peer_id);
+    return;
+  }
   g_hash_table_replace (self->members, g_strdup (peer_id), g_strdup (state));
   iface = plexus_daemon_peer_ensure (self, peer_id, NULL);
   plexus_dbus_peer_set_state (iface, state);
@@ -528,6 +538,44 @@ plexus_daemon_handle_ping (PlexusDBusManager     *iface,
   call->started = g_get_monotonic_time ();
   plexus_node_request_async (self->node, peer_id, "ping", NULL, PING_TIMEOUT_MS, NULL,
                              plexus_daemon_on_pong, call);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Locate: what the membership gossip says about a peer. */
+static gboolean
+plexus_daemon_handle_locate (PlexusDBusManager     *iface,
+                             GDBusMethodInvocation *invocation,
+                             const gchar           *peer_id,
+                             gpointer               user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+  PlexusPlugin *gossip = plexus_plugin_loader_get_plugin (self->loader, "gossip");
+  g_autofree gchar *text = NULL;
+  g_autoptr(PlexusCapabilities) caps = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!plexus_peer_id_is_valid (peer_id)) {
+    g_dbus_method_invocation_return_error (invocation, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                                           "'%s' is not a peer ID (64 lower-case hex digits)", peer_id);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  if (gossip == NULL || g_signal_lookup ("locate", G_OBJECT_TYPE (gossip)) == 0) {
+    g_dbus_method_invocation_return_error_literal (invocation, PLEXUS_ERROR, PLEXUS_ERROR_PLUGIN,
+                                                   "the gossip plugin is not loaded");
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  g_signal_emit_by_name (gossip, "locate", peer_id, &text);
+  if (text == NULL) {
+    g_dbus_method_invocation_return_error (invocation, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND,
+                                           "no advertisement of %s is known here", peer_id);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  caps = plexus_capabilities_new_from_string (text, -1, &error);
+  if (caps == NULL) {
+    g_dbus_method_invocation_return_gerror (invocation, error);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  plexus_dbus_manager_complete_locate (iface, invocation, plexus_capabilities_get_attached (caps), text);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -728,6 +776,8 @@ plexus_daemon_export_objects (PlexusDaemon *self, GDBusConnection *connection)
                     G_CALLBACK (plexus_daemon_handle_get_capabilities), self);
   g_signal_connect (self->manager_iface, "handle-ping",
                     G_CALLBACK (plexus_daemon_handle_ping), self);
+  g_signal_connect (self->manager_iface, "handle-locate",
+                    G_CALLBACK (plexus_daemon_handle_locate), self);
   manager_object = plexus_dbus_object_skeleton_new (PLEXUS_DBUS_PATH "/Manager");
   plexus_dbus_object_skeleton_set_manager (manager_object, self->manager_iface);
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (manager_object));

@@ -590,7 +590,47 @@ static const InvalidCase invalid_cases[] = {
     "network.address: 'http://203.0.113.7/' is not a ws:// or wss:// URI others can dial" },
   { WITH ("\"network\":{\"address\":\"ws://0.0.0.0:7070/\"}"), "network.address: 'ws://0.0.0.0:7070/' is not" },
   { WITH ("\"network\":{\"address\":7070}"), "network.address: expected a string, got an integer" },
+  { WITH ("\"network\":{\"attached\":\"" PEER_ID "\"}"), "network.attached: not an array" },
+  { WITH ("\"network\":{\"attached\":[7]}"), "network.attached[0]: expected a string, got an integer" },
+  { WITH ("\"network\":{\"attached\":[\"super\"]}"), "network.attached[0]: 'super' is not a peer ID" },
+  { WITH ("\"network\":{\"attached\":[\"" OTHER_PEER_ID "\",\"" PEER_ID "\"]}"),
+    "network.attached[1]: peer IDs must be sorted and listed once" },
+  { WITH ("\"network\":{\"attached\":[\"" PEER_ID "\",\"" PEER_ID "\"]}"),
+    "network.attached[1]: peer IDs must be sorted and listed once" },
+  { WITH ("\"network\":{\"attached\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]}"),
+    "network.attached: 9 super peers, at most 8" },
 };
+
+/* The super peers a standard peer is attached to: a set, kept sorted, so
+ * that equal capabilities still have one form. */
+static void
+test_attached (void)
+{
+  g_autoptr(PlexusCapabilities) caps = plexus_capabilities_new (PEER_ID);
+  g_autoptr(PlexusCapabilities) parsed = NULL;
+  g_autoptr(PlexusCapabilities) other = plexus_capabilities_new (PEER_ID);
+  const gchar *unsorted[] = { OTHER_PEER_ID, PEER_ID, NULL };
+  g_autofree gchar *text = NULL;
+
+  g_assert_cmpuint (g_strv_length ((gchar **) plexus_capabilities_get_attached (caps)), ==, 0);
+  text = plexus_capabilities_to_string (caps);
+  g_assert_null (strstr (text, "\"network\""));
+  g_clear_pointer (&text, g_free);
+
+  plexus_capabilities_set_attached (caps, unsorted);
+  g_assert_cmpstr (plexus_capabilities_get_attached (caps)[0], ==, PEER_ID);
+  g_assert_cmpstr (plexus_capabilities_get_attached (caps)[1], ==, OTHER_PEER_ID);
+  g_assert_null (plexus_capabilities_get_attached (caps)[2]);
+  g_assert_false (plexus_capabilities_equal (caps, other));
+  text = plexus_capabilities_to_string (caps);
+  g_assert_nonnull (strstr (text, "\"network\":{\"attached\":[\"" PEER_ID "\",\"" OTHER_PEER_ID "\"]}"));
+  parsed = parse_ok (text);
+  g_assert_true (plexus_capabilities_equal (parsed, caps));
+  assert_round_trip (caps);
+
+  plexus_capabilities_set_attached (caps, NULL);
+  g_assert_true (plexus_capabilities_equal (caps, other));
+}
 
 /* The NAT STUN found, and what it means for the super role. */
 static void
@@ -1023,6 +1063,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/plexus/capabilities/invalid/strict-json", test_strict_json);
   g_test_add_func ("/plexus/capabilities/control-characters-pass-on", test_control_characters_pass_on);
   g_test_add_func ("/plexus/capabilities/numbers-pass-on", test_numbers_pass_on);
+  g_test_add_func ("/plexus/capabilities/attached", test_attached);
   for (guint i = 0; i < N_BAD_SETTERS; i++) {
     g_autofree gchar *path = g_strdup_printf ("/plexus/capabilities/setter-refuses/%u", i);
     g_test_add_data_func (path, GUINT_TO_POINTER (i), test_setter_refuses);

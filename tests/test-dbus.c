@@ -340,6 +340,7 @@ test_ping_errors (Fixture *f, gconstpointer data)
 {
   const gchar *bad_args[] = { "ping", "not-a-peer-id", NULL };
   const gchar *unknown_args[] = { "ping", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL };
+  const gchar *locate_args[] = { "locate", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL };
   g_autoptr(GError) error = NULL;
   g_autofree gchar *out = NULL;
   g_autofree gchar *err = NULL;
@@ -371,6 +372,17 @@ test_ping_errors (Fixture *f, gconstpointer data)
   g_assert_cmpint (status, ==, 1);
   g_assert_nonnull (strstr (err, "no route to peer"));
   g_assert_cmpstr (plexus_dbus_manager_get_state (f->node->manager), ==, "running");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* Locating needs the gossip plugin, which this daemon does not load. */
+  g_assert_false (plexus_dbus_manager_call_locate_sync (f->node->manager, "not-a-peer-id", NULL, NULL, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  out = plexus_test_node_run_ctl (f->node, locate_args, &status, &err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "the gossip plugin is not loaded"));
 }
 
 static void

@@ -16,6 +16,7 @@
  * timeout of at least 4 s). */
 
 #define N_SUPERS 3
+#define UNKNOWN_PEER "b0743156505b173489e76788e22ff3428f932c4e90e1169cd558c567cae8d862"
 /* Detection takes a suspicion timeout (4 to 24 s here) after the probes
  * fail: a deadline well beyond that, and beyond the fixture's default. */
 #define DETECTION_TIMEOUT_MS 90000
@@ -76,8 +77,10 @@ wait_everyone_sees (Member *members, guint n, const gchar *peer_id, const gchar 
     if (members[i].node->exited || g_strcmp0 (members[i].peer_id, peer_id) == 0)
       continue;
     peer = peer_of (&members[i], peer_id);
-    g_printerr ("# %s sees it as %s\n", members[i].node->name,
-                peer != NULL ? plexus_dbus_peer_get_state (peer) : "(unknown)");
+    g_printerr ("# %s sees it as %s, roles %s\n", members[i].node->name,
+                peer != NULL ? plexus_dbus_peer_get_state (peer) : "(unknown)",
+                peer != NULL && plexus_dbus_peer_get_roles (peer) != NULL && plexus_dbus_peer_get_roles (peer)[0] != NULL
+                ? "advertised" : "unknown");
   }
   g_error ("timed out waiting for every member to see %s as %s", peer_id, state);
 }
@@ -253,8 +256,62 @@ attached_to_two (gconstpointer data)
   return count_linked_supers (w->a, w->om) == 2;
 }
 
+/* The group (seen from @observer) locates the standard peer at exactly the
+ * super peers it is linked to. */
+typedef struct {
+  AttachWait     *w;
+  PlexusTestNode *observer;
+  const gchar    *peer_id;
+} LocateWait;
+
+static gboolean
+located_where_linked (gconstpointer data)
+{
+  const LocateWait *l = data;
+  g_auto(GStrv) attached_to = NULL;
+  g_autofree gchar *capabilities = NULL;
+  guint matched = 0;
+
+  if (!plexus_dbus_manager_call_locate_sync (l->observer->manager, l->peer_id, &attached_to, &capabilities,
+                                             NULL, NULL))
+    return FALSE;
+  for (guint i = 0; i < l->w->a->n_supers; i++) {
+    const gchar *super = l->w->a->supers[i].peer_id;
+    g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", super, NULL);
+    g_autoptr(GDBusInterface) iface = g_dbus_object_manager_get_interface (l->w->om, path, "org.plexus.Plexus1.Peer");
+    gboolean linked = iface != NULL && plexus_dbus_peer_get_linked (PLEXUS_DBUS_PEER (iface));
+
+    if (linked != g_strv_contains ((const gchar * const *) attached_to, super))
+      return FALSE;
+    matched += linked;
+  }
+  return matched == 2 && g_strv_length (attached_to) == 2;
+}
+
+/* What a standard peer's daemon shows of a member, from its super peers'
+ * view. */
+typedef struct {
+  GDBusObjectManager *om;
+  const gchar        *peer_id;
+  const gchar        *state;
+} ViewWait;
+
+static gboolean
+view_shows (gconstpointer data)
+{
+  const ViewWait *v = data;
+  g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", v->peer_id, NULL);
+  g_autoptr(GDBusInterface) iface = g_dbus_object_manager_get_interface (v->om, path, "org.plexus.Plexus1.Peer");
+  PlexusDBusPeer *peer = iface != NULL ? PLEXUS_DBUS_PEER (iface) : NULL;
+
+  return peer != NULL && g_strcmp0 (plexus_dbus_peer_get_state (peer), v->state) == 0 &&
+         plexus_dbus_peer_get_roles (peer) != NULL && plexus_dbus_peer_get_roles (peer)[0] != NULL;
+}
+
 /* Standard peers attach to two super peers (found through the server) and,
- * when one dies, attach to another. */
+ * when one dies, attach to another. The group can tell where each is
+ * attached, and a standard peer sees the group's members through its
+ * super peers. */
 static void
 test_attach (void)
 {
@@ -271,6 +328,8 @@ test_attach (void)
   AttachWait w = { &a, NULL };
   Member *victim = NULL;
   g_autofree gchar *gone_line = NULL;
+  g_autofree gchar *peer_id = NULL;
+  LocateWait l;
 
   server = plexus_test_fixture_add_node (fixture, server_args, &error);
   g_assert_no_error (error);
@@ -292,6 +351,33 @@ test_attach (void)
   g_assert_no_error (error);
   w.om = om;
   g_assert_true (plexus_test_wait_for (attached_to_two, &w, DETECTION_TIMEOUT_MS));
+  peer_id = plexus_dbus_manager_dup_peer_id (peer->manager);
+  l = (LocateWait) { &w, server, peer_id };
+  g_assert_true (plexus_test_wait_for (located_where_linked, &l, DETECTION_TIMEOUT_MS));
+  {
+    const gchar *locate_args[] = { "locate", peer_id, NULL };
+    g_autoptr(JsonNode) root = plexus_test_node_run_ctl_json (server, locate_args);
+    JsonObject *object = json_node_get_object (root);
+
+    g_assert_cmpstr (json_object_get_string_member (object, "peer_id"), ==, peer_id);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (object, "attached_to")), ==, 2);
+    g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (object, "capabilities"), "peer_id"),
+                     ==, peer_id);
+  }
+  /* Every super peer, the one it is not linked to included, is in its
+   * view, alive with its roles. */
+  for (guint i = 0; i < N_SUPERS; i++) {
+    ViewWait v = { om, supers[i].peer_id, "alive" };
+
+    g_assert_true (plexus_test_wait_for (view_shows, &v, DETECTION_TIMEOUT_MS));
+  }
+  /* A malformed or unknown peer: named errors. */
+  g_assert_false (plexus_dbus_manager_call_locate_sync (server->manager, "nobody", NULL, NULL, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (plexus_dbus_manager_call_locate_sync (server->manager, UNKNOWN_PEER, NULL, NULL, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
 
   /* One of its two dies: it attaches to the third. */
   for (guint i = 0; i < N_SUPERS && victim == NULL; i++) {
@@ -308,6 +394,13 @@ test_attach (void)
   g_assert_true (plexus_test_node_wait_for_log (peer, gone_line, fixture->timeout_ms));
   a.not_this = victim->peer_id;
   g_assert_true (plexus_test_wait_for (attached_to_two, &w, DETECTION_TIMEOUT_MS));
+  /* The group learns where it is now; it learns the dead one is dead. */
+  g_assert_true (plexus_test_wait_for (located_where_linked, &l, DETECTION_TIMEOUT_MS));
+  {
+    ViewWait v = { om, victim->peer_id, "dead" };
+
+    g_assert_true (plexus_test_wait_for (view_shows, &v, DETECTION_TIMEOUT_MS));
+  }
 
   for (guint i = 0; i < N_SUPERS; i++)
     g_free (supers[i].peer_id);
@@ -404,6 +497,12 @@ test_scale (void)
   g_subprocess_force_exit (victim->node->daemon);
   g_assert_true (plexus_test_node_wait_exit (victim->node, fixture->timeout_ms, &error));
   wait_everyone_sees (group, n, victim->peer_id, "dead", FALSE);
+  /* Standard peers too, through the super peers they are attached to. */
+  for (guint i = 0; i < SCALE_PEERS; i++) {
+    ViewWait v = { peer_oms[i], victim->peer_id, "dead" };
+
+    g_assert_true (plexus_test_wait_for (view_shows, &v, DETECTION_TIMEOUT_MS));
+  }
   for (guint i = 0; i < SCALE_PEERS; i++)
     g_assert_true (plexus_test_wait_for (attached_to_two, &waits[i], DETECTION_TIMEOUT_MS));
 
@@ -414,6 +513,7 @@ test_scale (void)
     g_autofree gchar *gone = g_strdup_printf ("super peer %s is gone; attaching elsewhere", victim->peer_id);
 
     g_assert_cmpint (strstr (peers[i]->log->str, gone) != NULL, ==, was_attached[i]);
+    g_assert_null (strstr (peers[i]->log->str, dead_line));
     g_object_unref (peer_oms[i]);
   }
   for (guint i = 0; i < n; i++) {
@@ -429,6 +529,8 @@ main (int argc, char **argv)
   const gchar *plugin_dir = g_getenv ("PLEXUS_GOSSIP_PLUGIN_DIR");
 
   g_test_init (&argc, &argv, NULL);
+  /* Register the error domain so remote errors come back as PlexusError. */
+  (void) plexus_error_quark ();
   if (plugin_dir == NULL) {
     g_printerr ("set PLEXUS_GOSSIP_PLUGIN_DIR to the folder of gossip.so and gossip.plugin\n");
     return 1;

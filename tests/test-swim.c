@@ -357,6 +357,97 @@ test_advertisement_checks (void)
   g_free (b.peer_id);
 }
 
+/* A super peer gossips the advertisement of a standard peer attached to it
+ * (not a member): checked like gossip, forgotten unless renewed, and both
+ * tables are bounded. */
+static void
+test_offer_and_bounds (void)
+{
+  Key self_key, member, standard;
+  Key strangers[4];
+  PlexusSwimConfig config;
+  g_autoptr(PlexusSwim) engine = NULL;
+  g_autoptr(PlexusSwimMessage) good = NULL;
+  g_autoptr(PlexusSwimMessage) forged = NULL;
+  g_autoptr(PlexusSwimMessage) extra = NULL;
+  g_autoptr(GError) error = NULL;
+  PlexusSwimOutput output;
+  gboolean carried = FALSE;
+  guint64 version = 0;
+
+  key_init (&self_key);
+  key_init (&member);
+  key_init (&standard);
+  lan_config (&config);
+  config.max_members = 3;
+  config.max_advertisements = 2;
+  config.dead_retention_ms = 60000;
+  engine = plexus_swim_new (self_key.peer_id, &config, 1);
+  plexus_swim_join (engine, 0, NULL);
+  plexus_swim_add_member (engine, 0, member.peer_id);
+  count_events (engine, PLEXUS_SWIM_EVENT_JOINED);
+
+  good = advertisement (&standard, standard.peer_id, 7, 0.1);
+  g_assert_true (plexus_swim_advertisement_verify (&g_array_index (good->updates, PlexusSwimUpdate, 0)));
+  g_assert_true (plexus_swim_offer_advertisement (engine, 10, &g_array_index (good->updates, PlexusSwimUpdate, 0), &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_events (engine, PLEXUS_SWIM_EVENT_ADVERTISEMENT), ==, 1);
+  g_assert_nonnull (plexus_swim_get_advertisement (engine, standard.peer_id, &version));
+  g_assert_cmpuint (version, ==, 7);
+  /* Not a member for all that. */
+  g_assert_false (plexus_swim_get_member_state (engine, standard.peer_id, NULL, NULL));
+  /* The group hears of it: it rides on what goes to the member. */
+  plexus_swim_tick (engine, 1000);
+  while (plexus_swim_pop_output (engine, &output)) {
+    carried |= strstr (output.body, standard.peer_id) != NULL;
+    plexus_swim_output_clear (&output);
+  }
+  g_assert_true (carried);
+  /* Offered again: already held, no news. */
+  g_assert_true (plexus_swim_offer_advertisement (engine, 1100, &g_array_index (good->updates, PlexusSwimUpdate, 0), &error));
+  g_assert_cmpuint (count_events (engine, PLEXUS_SWIM_EVENT_ADVERTISEMENT), ==, 0);
+
+  /* Signed by the member, claiming to be the standard peer's. */
+  forged = advertisement (&member, standard.peer_id, 8, 0.9);
+  g_assert_false (plexus_swim_advertisement_verify (&g_array_index (forged->updates, PlexusSwimUpdate, 0)));
+  g_assert_false (plexus_swim_offer_advertisement (engine, 1200, &g_array_index (forged->updates, PlexusSwimUpdate, 0), &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  plexus_swim_get_advertisement (engine, standard.peer_id, &version);
+  g_assert_cmpuint (version, ==, 7);
+
+  /* Bounds: a third member fills the table of three (self not counted);
+   * a fourth is not taken. A second advertisement fills its table. */
+  for (guint i = 0; i < G_N_ELEMENTS (strangers); i++)
+    key_init (&strangers[i]);
+  plexus_swim_add_member (engine, 1300, strangers[0].peer_id);
+  plexus_swim_add_member (engine, 1300, strangers[1].peer_id);
+  plexus_swim_add_member (engine, 1300, strangers[2].peer_id);
+  g_assert_cmpuint (plexus_swim_get_n_members (engine), <=, 3);
+  g_assert_false (plexus_swim_get_member_state (engine, strangers[2].peer_id, NULL, NULL));
+  extra = advertisement (&strangers[3], strangers[3].peer_id, 1, 0.1);
+  g_assert_true (plexus_swim_offer_advertisement (engine, 1400, &g_array_index (extra->updates, PlexusSwimUpdate, 0), &error));
+  g_clear_pointer (&extra, plexus_swim_message_free);
+  extra = advertisement (&strangers[2], strangers[2].peer_id, 1, 0.1);
+  g_assert_false (plexus_swim_offer_advertisement (engine, 1500, &g_array_index (extra->updates, PlexusSwimUpdate, 0), &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
+  g_clear_error (&error);
+
+  /* Not renewed: forgotten after the retention. */
+  for (gint64 now = 2000; now <= 70000; now += 1000) {
+    plexus_swim_tick (engine, now);
+    while (plexus_swim_pop_output (engine, &output))
+      plexus_swim_output_clear (&output);
+  }
+  g_assert_null (plexus_swim_get_advertisement (engine, standard.peer_id, NULL));
+
+  g_free (self_key.peer_id);
+  g_free (member.peer_id);
+  g_free (standard.peer_id);
+  for (guint i = 0; i < G_N_ELEMENTS (strangers); i++)
+    g_free (strangers[i].peer_id);
+}
+
 static void
 test_readvertise_material (void)
 {
@@ -723,6 +814,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/swim/message/invalid", test_message_invalid);
   g_test_add_func ("/plexus/swim/advertisement/checks", test_advertisement_checks);
   g_test_add_func ("/plexus/swim/advertisement/material-change", test_readvertise_material);
+  g_test_add_func ("/plexus/swim/advertisement/offer-and-bounds", test_offer_and_bounds);
   g_test_add_func ("/plexus/swim/sim/reproducible", test_reproducible);
   g_test_add_func ("/plexus/swim/sim/join-and-advertise", test_join_and_advertise);
   g_test_add_func ("/plexus/swim/sim/no-false-dead", test_no_false_dead);

@@ -445,6 +445,54 @@ cmd_ping (PlexusCtl *ctl, gchar **args)
   return 0;
 }
 
+static int
+cmd_locate (PlexusCtl *ctl, gchar **args)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) attached_to = NULL;
+  g_autofree gchar *capabilities = NULL;
+
+  if (args[0] == NULL || args[1] != NULL) {
+    g_printerr (_("plexusctl: locate takes one PEER (a peer ID)\n"));
+    return 1;
+  }
+  if (!plexus_dbus_manager_call_locate_sync (ctl->manager, args[0], &attached_to, &capabilities, NULL, &error)) {
+    print_error (_("cannot locate the peer"), error);
+    return 1;
+  }
+  if (ctl->json) {
+    g_autoptr(JsonBuilder) builder = json_builder_new ();
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new ();
+
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "peer_id");
+    json_builder_add_string_value (builder, args[0]);
+    json_builder_set_member_name (builder, "attached_to");
+    json_builder_begin_array (builder);
+    for (guint i = 0; attached_to[i] != NULL; i++)
+      json_builder_add_string_value (builder, attached_to[i]);
+    json_builder_end_array (builder);
+    json_builder_set_member_name (builder, "capabilities");
+    if (json_parser_load_from_data (parser, capabilities, -1, NULL))
+      json_builder_add_value (builder, json_node_copy (json_parser_get_root (parser)));
+    else
+      json_builder_add_null_value (builder);
+    json_builder_end_object (builder);
+    node = json_builder_get_root (builder);
+    print_json (node);
+    return 0;
+  }
+  if (attached_to[0] == NULL) {
+    g_print (_("%s is a member of the group\n"), args[0]);
+    return 0;
+  }
+  g_print (_("%s is attached to:\n"), args[0]);
+  for (guint i = 0; attached_to[i] != NULL; i++)
+    g_print ("  %s\n", attached_to[i]);
+  return 0;
+}
+
 typedef struct {
   const gchar *name;
   const gchar *args;
@@ -458,6 +506,7 @@ static const PlexusCtlCommand commands[] = {
   { "providers", "[SERVICE]", N_("List service providers the broker knows, best first"), cmd_providers },
   { "peers", "", N_("List the peers this node is linked to"), cmd_peers },
   { "ping", "PEER", N_("Ping a peer over the node links, through neighbours if need be"), cmd_ping },
+  { "locate", "PEER", N_("Show which super peers a peer is attached to, as the gossip says"), cmd_locate },
 };
 
 static gchar *

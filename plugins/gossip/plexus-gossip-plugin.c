@@ -24,7 +24,16 @@
  *   updated as the member re-advertises and removed when it is declared
  *   dead, leaves, or stops offering the service.
  * - Every member's state is told to the daemon through the
- *   `member-changed` signal, which it shows on D-Bus. */
+ *   `member-changed` signal, which it shows on D-Bus.
+ * - A standard peer attaches to ATTACH_TARGET super peers (`gossip.supers`
+ *   names them). To each it sends its own signed advertisement, which
+ *   lists the super peers it is attached to (`gossip.attach`); the super
+ *   peer gossips it to the group, so that anyone can find a way to the
+ *   standard peer, and from then on sends it the group's view
+ *   (`gossip.view`: members' states and advertisements), which the standard
+ *   peer merges from all its super peers as SWIM merges updates. The link's
+ *   keepalive is the heartbeat: when it goes, the super peer stops sending
+ *   and the standard peer attaches elsewhere and re-advertises. */
 
 #define HELLO_TIMEOUT_MS 10000
 /* A standard peer keeps links to this many super peers. */
@@ -38,6 +47,15 @@
 /* How often the node's own capabilities are offered to the engine, which
  * decides whether they changed enough to advertise. */
 #define CAPABILITIES_CHECK_MS 1000
+/* A standard peer renews its advertisement this often, well within the
+ * engine's retention of advertisements of nodes that are not members. */
+#define READVERTISE_SECONDS 120
+/* Room for updates in one gossip.view, below the envelope's limit. */
+#define VIEW_BUDGET 40000
+/* A standard peer's view holds at most as many nodes as a member's table. */
+#define MAX_VIEW 4096
+/* A standard peer forgets dead and left members after this long. */
+#define VIEW_RETENTION_SECONDS 300
 
 #define GROUP_ROLES (PLEXUS_ROLE_SUPER | PLEXUS_ROLE_BOOTSTRAP | PLEXUS_ROLE_SERVER)
 
@@ -60,10 +78,37 @@ struct _PlexusGossipPlugin {
   GHashTable      *avoid;         /* super peer ID → monotonic µs until which it is not picked */
   gboolean         asking;        /* a gossip.supers request is out */
   guint            attach_retry_id;
+  GHashTable      *view;          /* peer ID → ViewEntry: the group as its super peers tell it */
+  guint64          ad_version;    /* of its own advertisement */
+  GStrv            advertised_attached; /* the super peers it last advertised */
+  guint            readvertise_id;
+  guint            view_reap_id;
+
+  /* a super peer's attached standard peers */
+  GHashTable      *subscribers;   /* peer IDs sent the view */
+  PlexusSwimMessage *view_changes; /* updates to pass on after this drain */
 };
+
+typedef struct {
+  PlexusSwimState state;
+  guint64         incarnation;
+  gint64          state_since;  /* monotonic µs */
+  guint64         version;      /* of the advertisement, 0 if none */
+  gchar          *capabilities;
+} ViewEntry;
+
+static void
+view_entry_free (gpointer data)
+{
+  ViewEntry *entry = data;
+
+  g_free (entry->capabilities);
+  g_free (entry);
+}
 
 enum {
   SIGNAL_MEMBER_CHANGED,
+  SIGNAL_LOCATE,
   N_SIGNALS
 };
 
@@ -75,6 +120,10 @@ PLEXUS_PLUGIN_DEFINE (PlexusGossipPlugin, plexus_gossip_plugin)
 
 static void gossip_schedule (PlexusGossipPlugin *self);
 static void attach_more (PlexusGossipPlugin *self);
+static void view_add_member (PlexusGossipPlugin *self, const gchar *peer_id, PlexusSwimState state,
+                             guint64 incarnation, gboolean with_advertisement);
+static void view_flush (PlexusGossipPlugin *self);
+static void advertise_to_supers (PlexusGossipPlugin *self, gboolean force);
 
 static PlexusContext *
 gossip_context (PlexusGossipPlugin *self)
@@ -228,8 +277,15 @@ drain (PlexusGossipPlugin *self)
     default:
       break;
     }
-    if (plexus_swim_get_member_state (self->swim, event.peer_id, &state, &incarnation)) {
+    if (event.type == PLEXUS_SWIM_EVENT_FORGOTTEN) {
+      forget_providers (self, event.peer_id, NULL);
+      /* A member, not the advertisement of a node that never was one. */
+      if (event.version == 0)
+        g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, event.peer_id, "forgotten", NULL);
+    } else if (plexus_swim_get_member_state (self->swim, event.peer_id, &state, &incarnation)) {
       capabilities = plexus_swim_get_advertisement (self->swim, event.peer_id, &version);
+      view_add_member (self, event.peer_id, state, incarnation,
+                       event.type == PLEXUS_SWIM_EVENT_ADVERTISEMENT);
       if (event.type != PLEXUS_SWIM_EVENT_ADVERTISEMENT)
         g_message ("member %s is %s", event.peer_id, plexus_swim_state_to_string (state));
       g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, event.peer_id,
@@ -237,6 +293,7 @@ drain (PlexusGossipPlugin *self)
     }
     plexus_swim_event_clear (&event);
   }
+  view_flush (self);
   gossip_schedule (self);
 }
 
@@ -344,6 +401,7 @@ neighbour_roles (PlexusGossipPlugin *self, const gchar *peer_id, PlexusRole role
     return;
   g_hash_table_add (self->group_neighbours, g_strdup (peer_id));
   if (self->swim == NULL) {
+    advertise_to_supers (self, FALSE);
     attach_more (self);
     return;
   }
@@ -356,6 +414,377 @@ neighbour_roles (PlexusGossipPlugin *self, const gchar *peer_id, PlexusRole role
     plexus_swim_add_member (self->swim, now_ms (), peer_id);
   }
   drain (self);
+}
+
+/* ---- a super peer's view for its attached standard peers ---- */
+
+/* Adds what @peer_id's update is (its state, and its advertisement when
+ * @with_advertisement) to @message, about @self's own engine. */
+static void
+add_member_updates (PlexusGossipPlugin *self, PlexusSwimMessage *message, const gchar *peer_id,
+                    PlexusSwimState state, guint64 incarnation, gboolean with_advertisement)
+{
+  PlexusSwimUpdate *update = plexus_swim_message_add_update (message);
+  guint8 signature[PLEXUS_SWIM_SIGNATURE_SIZE];
+  const gchar *capabilities;
+  guint64 version;
+
+  update->state = state;
+  g_strlcpy (update->peer_id, peer_id, sizeof update->peer_id);
+  update->incarnation = incarnation;
+  if (!with_advertisement ||
+      (capabilities = plexus_swim_get_advertisement_full (self->swim, peer_id, &version, signature)) == NULL)
+    return;
+  update = plexus_swim_message_add_update (message);
+  update->is_advertisement = TRUE;
+  g_strlcpy (update->peer_id, peer_id, sizeof update->peer_id);
+  update->version = version;
+  update->capabilities = g_strdup (capabilities);
+  memcpy (update->signature, signature, sizeof update->signature);
+}
+
+static void
+view_add_member (PlexusGossipPlugin *self, const gchar *peer_id, PlexusSwimState state,
+                 guint64 incarnation, gboolean with_advertisement)
+{
+  if (g_hash_table_size (self->subscribers) == 0)
+    return;
+  if (self->view_changes == NULL)
+    self->view_changes = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+  add_member_updates (self, self->view_changes, peer_id, state, incarnation, with_advertisement);
+}
+
+static void
+send_view (PlexusGossipPlugin *self, const gchar *to, PlexusSwimMessage *message)
+{
+  g_autoptr(JsonObject) body = plexus_swim_message_to_json (message);
+  g_autoptr(PlexusEnvelope) envelope = plexus_envelope_new ("gossip.view", own_peer_id (self), to, body);
+
+  plexus_messenger_send_async (self->messenger, envelope, self->cancellable, on_sent, NULL);
+}
+
+/* Sends @message's updates to @to in gossip.view messages that each fit
+ * in an envelope. */
+static void
+send_view_chunked (PlexusGossipPlugin *self, const gchar *to, PlexusSwimMessage *message)
+{
+  g_autoptr(PlexusSwimMessage) chunk = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+  gsize used = 0;
+
+  for (guint i = 0; i < message->updates->len; i++) {
+    const PlexusSwimUpdate *update = &g_array_index (message->updates, PlexusSwimUpdate, i);
+    gsize size = plexus_swim_update_encoded_size (update);
+
+    if (chunk->updates->len > 0 &&
+        (used + size > VIEW_BUDGET || chunk->updates->len >= PLEXUS_SWIM_MESSAGE_MAX_UPDATES)) {
+      send_view (self, to, chunk);
+      plexus_swim_message_free (chunk);
+      chunk = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+      used = 0;
+    }
+    plexus_swim_update_copy (plexus_swim_message_add_update (chunk), update);
+    used += size;
+  }
+  if (chunk->updates->len > 0)
+    send_view (self, to, chunk);
+}
+
+/* What changed in this drain goes to every attached standard peer. */
+static void
+view_flush (PlexusGossipPlugin *self)
+{
+  g_autoptr(PlexusSwimMessage) changes = g_steal_pointer (&self->view_changes);
+  GHashTableIter iter;
+  gpointer key;
+
+  if (changes == NULL || self->messenger == NULL || self->cancellable == NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->subscribers);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    send_view_chunked (self, key, changes);
+}
+
+/* The whole group as this node sees it: itself and every live member,
+ * with their advertisements. */
+static void
+send_view_snapshot (PlexusGossipPlugin *self, const gchar *to)
+{
+  g_autoptr(PlexusSwimMessage) snapshot = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+  g_auto(GStrv) members = plexus_swim_get_members (self->swim);
+
+  add_member_updates (self, snapshot, own_peer_id (self), PLEXUS_SWIM_STATE_ALIVE,
+                      plexus_swim_get_incarnation (self->swim), TRUE);
+  for (guint i = 0; members[i] != NULL; i++) {
+    PlexusSwimState state;
+    guint64 incarnation;
+
+    if (plexus_swim_get_member_state (self->swim, members[i], &state, &incarnation))
+      add_member_updates (self, snapshot, members[i], state, incarnation, TRUE);
+  }
+  send_view_chunked (self, to, snapshot);
+}
+
+/* `gossip.attach`: a standard peer linked here gives its advertisement,
+ * which lists this node among its super peers; the group hears of it and
+ * the peer gets the view from now on. */
+static PlexusEnvelope *
+on_attach (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  PlexusGossipPlugin *self = user_data;
+  const gchar *from = plexus_envelope_get_from (envelope);
+  g_autoptr(PlexusSwimMessage) message = NULL;
+  g_autoptr(PlexusCapabilities) caps = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  const PlexusSwimUpdate *update;
+  gboolean is_new;
+
+  if (g_strcmp0 (link_peer_id, from) != 0)
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "a peer attaches over its own link");
+  message = plexus_swim_message_new_from_json (PLEXUS_SWIM_MESSAGE_GOSSIP, plexus_envelope_get_body (envelope), &error);
+  if (message == NULL)
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      error->message);
+  update = message->updates->len == 1 ? &g_array_index (message->updates, PlexusSwimUpdate, 0) : NULL;
+  if (update == NULL || !update->is_advertisement || strcmp (update->peer_id, from) != 0)
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "gossip.attach carries one advertisement: the sender's own");
+  caps = plexus_capabilities_new_from_string (update->capabilities, -1, &error);
+  if (caps == NULL)
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      error->message);
+  if (!g_strv_contains (plexus_capabilities_get_attached (caps), own_peer_id (self)))
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "the advertisement does not list this node among the peer's super peers");
+  if ((plexus_capabilities_get_roles (caps) & GROUP_ROLES) != 0)
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "members of the group do not attach");
+  if (!plexus_swim_offer_advertisement (self->swim, now_ms (), update, &error))
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      error->message);
+  is_new = g_hash_table_add (self->subscribers, g_strdup (from));
+  if (is_new)
+    g_message ("standard peer %s attached", from);
+  drain (self);
+  body = json_object_new ();
+  json_object_set_boolean_member (body, "attached", TRUE);
+  if (is_new)
+    send_view_snapshot (self, from);
+  return plexus_envelope_new_reply (envelope, "gossip.attach", own_peer_id (self), body);
+}
+
+/* ---- a standard peer: its advertisement and its view of the group ---- */
+
+/* The super peers it is attached to now: those picked that are linked and
+ * said they are in the group. */
+static GStrv
+linked_attached (PlexusGossipPlugin *self)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GList) keys = g_hash_table_get_keys (self->attached);
+  guint n = 0;
+
+  keys = g_list_sort (keys, (GCompareFunc) strcmp);
+  for (GList *l = keys; l != NULL && n < PLEXUS_CAPABILITIES_MAX_ATTACHED; l = l->next) {
+    if (g_hash_table_contains (self->group_neighbours, l->data)) {
+      g_strv_builder_add (builder, l->data);
+      n++;
+    }
+  }
+  return g_strv_builder_end (builder);
+}
+
+static void
+on_attach_answer (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree gchar *peer_id = user_data;
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, &error);
+  if (answer == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_message ("super peer %s did not take the attachment: %s", peer_id, error->message);
+}
+
+/* Signs the node's capabilities, listing its super peers, and gives them
+ * to each of those super peers; @force renews an unchanged list. */
+static void
+advertise_to_supers (PlexusGossipPlugin *self, gboolean force)
+{
+  PlexusContext *context = gossip_context (self);
+  PlexusCapabilities *own = plexus_context_get_capabilities (context);
+  g_auto(GStrv) supers = linked_attached (self);
+  g_autoptr(PlexusSwimMessage) message = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  g_autofree guint8 *data = NULL;
+  g_autoptr(GBytes) signature = NULL;
+  PlexusSwimUpdate *update;
+  gsize length;
+
+  if (self->messenger == NULL || self->cancellable == NULL)
+    return;
+  if (!force && self->advertised_attached != NULL &&
+      g_strv_equal ((const gchar * const *) supers, (const gchar * const *) self->advertised_attached))
+    return;
+  g_strfreev (self->advertised_attached);
+  self->advertised_attached = g_strdupv (supers);
+  plexus_capabilities_set_attached (own, (const gchar * const *) supers);
+  if (supers[0] == NULL)
+    return;
+
+  message = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+  update = plexus_swim_message_add_update (message);
+  update->is_advertisement = TRUE;
+  g_strlcpy (update->peer_id, own_peer_id (self), sizeof update->peer_id);
+  /* Wall-clock milliseconds: a restarted peer still goes above the
+   * versions its earlier life gave out. */
+  self->ad_version = MAX (self->ad_version + 1, (guint64) (g_get_real_time () / 1000));
+  update->version = self->ad_version;
+  update->capabilities = plexus_capabilities_to_string (own);
+  data = plexus_swim_advertisement_signed_data (update->peer_id, update->version, update->capabilities, &length);
+  signature = plexus_identity_sign (plexus_context_get_identity (context), data, length);
+  if (g_bytes_get_size (signature) != PLEXUS_SWIM_SIGNATURE_SIZE)
+    return;
+  memcpy (update->signature, g_bytes_get_data (signature, NULL), PLEXUS_SWIM_SIGNATURE_SIZE);
+  body = plexus_swim_message_to_json (message);
+  for (guint i = 0; supers[i] != NULL; i++)
+    plexus_messenger_request_async (self->messenger, supers[i], "gossip.attach", body, HELLO_TIMEOUT_MS,
+                                    self->cancellable, on_attach_answer, g_strdup (supers[i]));
+}
+
+static gboolean
+on_readvertise (gpointer user_data)
+{
+  advertise_to_supers (user_data, TRUE);
+  return G_SOURCE_CONTINUE;
+}
+
+/* SWIM's order between updates of one incarnation. */
+static guint
+state_rank (PlexusSwimState state)
+{
+  switch (state) {
+  case PLEXUS_SWIM_STATE_ALIVE:
+    return 0;
+  case PLEXUS_SWIM_STATE_SUSPECT:
+    return 1;
+  case PLEXUS_SWIM_STATE_DEAD:
+  case PLEXUS_SWIM_STATE_LEFT:
+  default:
+    return 2;
+  }
+}
+
+/* Merges one update of a view; TRUE if it told something new. */
+static gboolean
+view_merge (PlexusGossipPlugin *self, const PlexusSwimUpdate *update, ViewEntry **changed)
+{
+  ViewEntry *entry = g_hash_table_lookup (self->view, update->peer_id);
+  g_autoptr(PlexusCapabilities) caps = NULL;
+
+  if (entry == NULL) {
+    if (g_hash_table_size (self->view) >= MAX_VIEW)
+      return FALSE;
+    entry = g_new0 (ViewEntry, 1);
+    /* Known by its advertisement before its state: alive, at the lowest
+     * incarnation, until told otherwise. */
+    entry->state = PLEXUS_SWIM_STATE_ALIVE;
+    entry->state_since = g_get_monotonic_time ();
+    g_hash_table_insert (self->view, g_strdup (update->peer_id), entry);
+    if (!update->is_advertisement) {
+      entry->state = update->state;
+      entry->incarnation = update->incarnation;
+      *changed = entry;
+      return TRUE;
+    }
+  }
+  if (update->is_advertisement) {
+    if (update->version <= entry->version || !plexus_swim_advertisement_verify (update))
+      return FALSE;
+    caps = plexus_capabilities_new_from_string (update->capabilities, -1, NULL);
+    if (caps == NULL)
+      return FALSE;
+    entry->version = update->version;
+    g_free (entry->capabilities);
+    entry->capabilities = g_strdup (update->capabilities);
+    if (entry->state == PLEXUS_SWIM_STATE_ALIVE || entry->state == PLEXUS_SWIM_STATE_SUSPECT)
+      apply_advertisement (self, update->peer_id, caps);
+    *changed = entry;
+    return TRUE;
+  }
+  if (update->incarnation < entry->incarnation ||
+      (update->incarnation == entry->incarnation && state_rank (update->state) <= state_rank (entry->state)))
+    return FALSE;
+  entry->state = update->state;
+  entry->incarnation = update->incarnation;
+  entry->state_since = g_get_monotonic_time ();
+  if (entry->state == PLEXUS_SWIM_STATE_DEAD || entry->state == PLEXUS_SWIM_STATE_LEFT) {
+    forget_providers (self, update->peer_id, NULL);
+  } else if (entry->capabilities != NULL) {
+    caps = plexus_capabilities_new_from_string (entry->capabilities, -1, NULL);
+    if (caps != NULL)
+      apply_advertisement (self, update->peer_id, caps);
+  }
+  *changed = entry;
+  return TRUE;
+}
+
+/* `gossip.view`: what a super peer this node is attached to knows of the
+ * group. */
+static PlexusEnvelope *
+on_view (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  PlexusGossipPlugin *self = user_data;
+  const gchar *from = plexus_envelope_get_from (envelope);
+  g_autoptr(PlexusSwimMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (g_strcmp0 (link_peer_id, from) != 0 || !g_hash_table_contains (self->attached, from))
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "a view comes from a super peer this node is attached to, over its link");
+  message = plexus_swim_message_new_from_json (PLEXUS_SWIM_MESSAGE_GOSSIP, plexus_envelope_get_body (envelope), &error);
+  if (message == NULL)
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      error->message);
+  for (guint i = 0; i < message->updates->len; i++) {
+    const PlexusSwimUpdate *update = &g_array_index (message->updates, PlexusSwimUpdate, i);
+    ViewEntry *entry = NULL;
+
+    if (strcmp (update->peer_id, own_peer_id (self)) == 0 || !view_merge (self, update, &entry))
+      continue;
+    if (!update->is_advertisement)
+      g_message ("member %s is %s", update->peer_id, plexus_swim_state_to_string (entry->state));
+    g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, update->peer_id,
+                   plexus_swim_state_to_string (entry->state), entry->capabilities);
+  }
+  return NULL;
+}
+
+/* Dead and left members are kept a while, as the group does, then
+ * forgotten. */
+static gboolean
+on_view_reap (gpointer user_data)
+{
+  PlexusGossipPlugin *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer key, value;
+  g_autoptr(GPtrArray) forgotten = g_ptr_array_new_with_free_func (g_free);
+
+  g_hash_table_iter_init (&iter, self->view);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    ViewEntry *entry = value;
+
+    if ((entry->state == PLEXUS_SWIM_STATE_DEAD || entry->state == PLEXUS_SWIM_STATE_LEFT) &&
+        now - entry->state_since >= (gint64) VIEW_RETENTION_SECONDS * G_USEC_PER_SEC) {
+      g_ptr_array_add (forgotten, g_strdup (key));
+      g_hash_table_iter_remove (&iter);
+    }
+  }
+  for (guint i = 0; i < forgotten->len; i++)
+    g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, g_ptr_array_index (forgotten, i), "forgotten", NULL);
+  return G_SOURCE_CONTINUE;
 }
 
 /* ---- standard peers attach to super peers ---- */
@@ -513,6 +942,8 @@ on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer use
   gint64 *until;
 
   g_hash_table_remove (self->group_neighbours, peer_id);
+  if (g_hash_table_remove (self->subscribers, peer_id))
+    g_message ("standard peer %s detached", peer_id);
   uri = g_hash_table_lookup (self->attached, peer_id);
   if (uri == NULL)
     return;
@@ -523,6 +954,8 @@ on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer use
   until = g_new (gint64, 1);
   *until = g_get_monotonic_time () + (gint64) AVOID_SECONDS * G_USEC_PER_SEC;
   g_hash_table_replace (self->avoid, g_strdup (peer_id), until);
+  /* The rest of the group learns where it is attached now. */
+  advertise_to_supers (self, FALSE);
   attach_more (self);
 }
 
@@ -597,6 +1030,23 @@ sign_with_identity (const guint8 *data, gsize length, guint8 *signature, gpointe
   return TRUE;
 }
 
+/* ---- locating a peer ---- */
+
+/* The "locate" action: the capabilities document @peer_id advertises, as
+ * this node knows it; the daemon reads where it is attached from it. */
+static gchar *
+plexus_gossip_plugin_locate (PlexusGossipPlugin *self, const gchar *peer_id)
+{
+  ViewEntry *entry;
+
+  if (peer_id == NULL)
+    return NULL;
+  if (self->swim != NULL)
+    return g_strdup (plexus_swim_get_advertisement (self->swim, peer_id, NULL));
+  entry = g_hash_table_lookup (self->view, peer_id);
+  return entry != NULL ? g_strdup (entry->capabilities) : NULL;
+}
+
 /* ---- the plugin ---- */
 
 static gboolean
@@ -631,10 +1081,16 @@ plexus_gossip_plugin_setup (PlexusPlugin *plugin, GError **error)
                                               on_swim_message, self, NULL, error))
         return FALSE;
     }
-    if (!plexus_messenger_register_handler (messenger, "gossip.supers", on_supers, self, NULL, error))
+    if (!plexus_messenger_register_handler (messenger, "gossip.supers", on_supers, self, NULL, error) ||
+        !plexus_messenger_register_handler (messenger, "gossip.attach", on_attach, self, NULL, error))
       return FALSE;
     on_capabilities_check (self);
     self->capabilities_id = g_timeout_add (CAPABILITIES_CHECK_MS, on_capabilities_check, self);
+  } else {
+    if (!plexus_messenger_register_handler (messenger, "gossip.view", on_view, self, NULL, error))
+      return FALSE;
+    self->readvertise_id = g_timeout_add_seconds (READVERTISE_SECONDS, on_readvertise, self);
+    self->view_reap_id = g_timeout_add_seconds (60, on_view_reap, self);
   }
 
   self->peer_linked_id = g_signal_connect (messenger, "peer-linked", G_CALLBACK (on_peer_linked), self);
@@ -657,6 +1113,8 @@ plexus_gossip_plugin_shutdown (PlexusPlugin *plugin)
   g_clear_handle_id (&self->capabilities_id, g_source_remove);
   g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_handle_id (&self->attach_retry_id, g_source_remove);
+  g_clear_handle_id (&self->readvertise_id, g_source_remove);
+  g_clear_handle_id (&self->view_reap_id, g_source_remove);
   if (self->swim != NULL && self->messenger != NULL) {
     /* Tell the group, so that it need not find out by probing. */
     plexus_swim_leave (self->swim, now_ms ());
@@ -668,8 +1126,12 @@ plexus_gossip_plugin_shutdown (PlexusPlugin *plugin)
     plexus_messenger_unregister_handler (self->messenger, "gossip.hello");
     for (guint i = 0; self->swim != NULL && i < PLEXUS_SWIM_MESSAGE_N_TYPES; i++)
       plexus_messenger_unregister_handler (self->messenger, plexus_swim_message_type_to_string (i));
-    if (self->swim != NULL)
+    if (self->swim != NULL) {
       plexus_messenger_unregister_handler (self->messenger, "gossip.supers");
+      plexus_messenger_unregister_handler (self->messenger, "gossip.attach");
+    } else {
+      plexus_messenger_unregister_handler (self->messenger, "gossip.view");
+    }
     g_clear_signal_handler (&self->peer_linked_id, self->messenger);
     g_clear_signal_handler (&self->peer_unlinked_id, self->messenger);
   }
@@ -701,6 +1163,10 @@ plexus_gossip_plugin_finalize (GObject *object)
   g_hash_table_unref (self->group_neighbours);
   g_hash_table_unref (self->attached);
   g_hash_table_unref (self->avoid);
+  g_hash_table_unref (self->view);
+  g_hash_table_unref (self->subscribers);
+  g_strfreev (self->advertised_attached);
+  g_clear_pointer (&self->view_changes, plexus_swim_message_free);
   G_OBJECT_CLASS (plexus_gossip_plugin_parent_class)->finalize (object);
 }
 
@@ -718,14 +1184,31 @@ plexus_gossip_plugin_class_init (PlexusGossipPluginClass *klass)
    * PlexusGossipPlugin::member-changed:
    * @plugin: the plugin
    * @peer_id: the member
-   * @state: alive, suspect, dead or left
+   * @state: alive, suspect, dead or left; forgotten when it is no longer
+   *   kept
    * @capabilities: (nullable): its last advertised capabilities, JSON
    *
-   * A member of the group changed state or advertised.
+   * A member of the group changed state or advertised. A standard peer
+   * hears of members through the super peers it is attached to.
    */
   signals[SIGNAL_MEMBER_CHANGED] =
     g_signal_new ("member-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
+   * PlexusGossipPlugin::locate:
+   * @plugin: the plugin
+   * @peer_id: a peer
+   *
+   * An action: what the gossip says about @peer_id.
+   *
+   * Returns: (transfer full) (nullable): the capabilities document it
+   *   advertises, JSON, or %NULL if none is known
+   */
+  signals[SIGNAL_LOCATE] =
+    g_signal_new_class_handler ("locate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+                                G_CALLBACK (plexus_gossip_plugin_locate), NULL, NULL, NULL,
+                                G_TYPE_STRING, 1, G_TYPE_STRING);
 }
 
 static void
@@ -736,4 +1219,6 @@ plexus_gossip_plugin_init (PlexusGossipPlugin *self)
   self->group_neighbours = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->attached = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->avoid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->view = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, view_entry_free);
+  self->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }

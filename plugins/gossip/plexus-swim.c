@@ -164,7 +164,8 @@ G_DEFINE_FINAL_TYPE (PlexusSwim, plexus_swim, G_TYPE_OBJECT)
  * Fills @config with the defaults: a 1 s protocol period with a 500 ms
  * probe timeout and 5 indirect probes, gossip to 3 members every 200 ms,
  * Lifeguard's alpha 4, beta 6, K 3 and LHM ceiling 8, push-pull every
- * 30 s, no signing function.
+ * 30 s, at most 4096 members and 16384 advertisements, no signing
+ * function.
  */
 void
 plexus_swim_config_init (PlexusSwimConfig *config)
@@ -185,6 +186,8 @@ plexus_swim_config_init (PlexusSwimConfig *config)
   config->dead_retention_ms = 300000;
   config->max_piggyback_bytes = 4096;
   config->max_broadcasts = 4096;
+  config->max_members = 4096;
+  config->max_advertisements = 16384;
   config->readvertise_load_delta = 0.1;
   config->readvertise_min_interval_ms = 5000;
 }
@@ -683,6 +686,10 @@ apply_alive (PlexusSwim *self, gint64 now, const gchar *peer_id, guint64 incarna
   }
   member = g_hash_table_lookup (self->members, peer_id);
   if (member == NULL) {
+    /* A full table takes no one new: a flood of invented members cannot
+     * make the node grow without bound. */
+    if (g_hash_table_size (self->members) >= self->config.max_members)
+      return;
     member = add_member (self, peer_id, incarnation, now);
     emit (self, PLEXUS_SWIM_EVENT_JOINED, peer_id, incarnation, 0, NULL);
     queue_membership (self, PLEXUS_SWIM_STATE_ALIVE, peer_id, incarnation, NULL, PRIORITY_ALIVE);
@@ -890,7 +897,14 @@ queue_own_advertisement (PlexusSwim *self)
   queue_broadcast (self, &update, PRIORITY_ADVERTISEMENT);
 }
 
-static void
+typedef enum {
+  AD_TAKEN,
+  AD_KNOWN,     /* this version or a newer one is held */
+  AD_FORGED,    /* signature or content does not hold */
+  AD_NO_ROOM,
+} AdOutcome;
+
+static AdOutcome
 apply_advertisement (PlexusSwim *self, gint64 now, const PlexusSwimUpdate *update)
 {
   Advertisement *ad;
@@ -904,14 +918,16 @@ apply_advertisement (PlexusSwim *self, gint64 now, const PlexusSwimUpdate *updat
         advertisement_is_valid (self, update) &&
         sign_own_advertisement (self, self->capabilities, update->version + 1))
       queue_own_advertisement (self);
-    return;
+    return AD_KNOWN;
   }
   ad = g_hash_table_lookup (self->advertisements, update->peer_id);
   /* Stale or already known: no need to verify anything. */
   if (ad != NULL && update->version <= ad->version)
-    return;
+    return AD_KNOWN;
+  if (ad == NULL && g_hash_table_size (self->advertisements) >= self->config.max_advertisements)
+    return AD_NO_ROOM;
   if (!advertisement_is_valid (self, update))
-    return;
+    return AD_FORGED;
   if (ad == NULL) {
     ad = g_new0 (Advertisement, 1);
     g_strlcpy (ad->peer_id, update->peer_id, sizeof ad->peer_id);
@@ -924,13 +940,14 @@ apply_advertisement (PlexusSwim *self, gint64 now, const PlexusSwimUpdate *updat
   ad->received = now;
   queue_broadcast (self, update, PRIORITY_ADVERTISEMENT);
   emit (self, PLEXUS_SWIM_EVENT_ADVERTISEMENT, update->peer_id, 0, update->version, update->capabilities);
+  return AD_TAKEN;
 }
 
 static void
 apply_update (PlexusSwim *self, gint64 now, const PlexusSwimUpdate *update)
 {
   if (update->is_advertisement)
-    apply_advertisement (self, now, update);
+    (void) apply_advertisement (self, now, update);
   else
     apply_membership (self, now, update);
 }
@@ -1436,6 +1453,7 @@ reap (PlexusSwim *self, gint64 now)
 
     if ((member->state == PLEXUS_SWIM_STATE_DEAD || member->state == PLEXUS_SWIM_STATE_LEFT) &&
         now - member->state_since >= self->config.dead_retention_ms) {
+      emit (self, PLEXUS_SWIM_EVENT_FORGOTTEN, member->peer_id, member->incarnation, 0, NULL);
       g_hash_table_remove (self->advertisements, member->peer_id);
       g_hash_table_iter_remove (&iter);
       self->n_dead--;
@@ -1453,8 +1471,10 @@ reap (PlexusSwim *self, gint64 now)
     Advertisement *ad = value;
 
     if (!g_hash_table_contains (self->members, ad->peer_id) &&
-        now - ad->received >= self->config.dead_retention_ms)
+        now - ad->received >= self->config.dead_retention_ms) {
+      emit (self, PLEXUS_SWIM_EVENT_FORGOTTEN, ad->peer_id, 0, ad->version, NULL);
       g_hash_table_iter_remove (&iter);
+    }
   }
 }
 
@@ -1686,10 +1706,93 @@ plexus_swim_add_member (PlexusSwim *self, gint64 now_ms, const gchar *peer_id)
   g_return_if_fail (PLEXUS_IS_SWIM (self));
   g_return_if_fail (plexus_peer_id_is_valid (peer_id));
 
-  if (is_self (self, peer_id) || g_hash_table_contains (self->members, peer_id))
+  if (is_self (self, peer_id) || g_hash_table_contains (self->members, peer_id) ||
+      g_hash_table_size (self->members) >= self->config.max_members)
     return;
   add_member (self, peer_id, 0, now_ms);
   emit (self, PLEXUS_SWIM_EVENT_JOINED, peer_id, 0, 0, NULL);
+}
+
+/**
+ * plexus_swim_offer_advertisement:
+ * @self: a #PlexusSwim
+ * @now_ms: the current time, monotonic milliseconds
+ * @update: an advertisement (@update->is_advertisement set) signed by the
+ *   peer it is about, which need not be a member
+ * @error: return location for a #GError
+ *
+ * Gossips another node's advertisement to the group: how a super peer
+ * advertises the standard peers attached to it. It is checked as one that
+ * arrived by gossip would be. An advertisement of a node that is not a
+ * member is forgotten after @dead_retention_ms unless a newer version
+ * comes, so its node re-advertises before then.
+ *
+ * Returns: %TRUE if it is taken or this version is already held; %FALSE
+ *   with %PLEXUS_ERROR_INVALID_DATA if it is forged or malformed, or
+ *   %PLEXUS_ERROR_FAILED if the table of advertisements is full
+ */
+gboolean
+plexus_swim_offer_advertisement (PlexusSwim             *self,
+                                 gint64                  now_ms,
+                                 const PlexusSwimUpdate *update,
+                                 GError                **error)
+{
+  g_return_val_if_fail (PLEXUS_IS_SWIM (self), FALSE);
+  g_return_val_if_fail (update != NULL && update->is_advertisement, FALSE);
+
+  if (!plexus_peer_id_is_valid (update->peer_id) || update->capabilities == NULL ||
+      update->version == 0 || update->version > PLEXUS_SWIM_MAX_COUNTER) {
+    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                         "an advertisement needs a peer ID, capabilities and a version of 1 or more");
+    return FALSE;
+  }
+  switch (apply_advertisement (self, now_ms, update)) {
+  case AD_FORGED:
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                 "the advertisement of %s is not signed by it or does not hold its capabilities",
+                 update->peer_id);
+    return FALSE;
+  case AD_NO_ROOM:
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
+                 "no room for the advertisement of %s: %u are held", update->peer_id,
+                 self->config.max_advertisements);
+    return FALSE;
+  case AD_TAKEN:
+  case AD_KNOWN:
+  default:
+    return TRUE;
+  }
+}
+
+/**
+ * plexus_swim_advertisement_verify:
+ * @update: an advertisement
+ *
+ * Checks an advertisement that did not come through an engine (a view a
+ * super peer passes on to a standard peer) as the engine checks gossip.
+ *
+ * Returns: %TRUE if it is signed by the peer it is about and holds that
+ *   peer's valid capabilities
+ */
+gboolean
+plexus_swim_advertisement_verify (const PlexusSwimUpdate *update)
+{
+  guint8 public_key[PLEXUS_IDENTITY_PUBLIC_KEY_SIZE];
+  g_autofree guint8 *data = NULL;
+  g_autoptr(PlexusCapabilities) caps = NULL;
+  gsize length;
+
+  g_return_val_if_fail (update != NULL, FALSE);
+
+  if (!update->is_advertisement || update->capabilities == NULL ||
+      !plexus_peer_id_to_public_key (update->peer_id, public_key, NULL))
+    return FALSE;
+  data = plexus_swim_advertisement_signed_data (update->peer_id, update->version,
+                                                update->capabilities, &length);
+  if (crypto_sign_verify_detached (update->signature, data, length, public_key) != 0)
+    return FALSE;
+  caps = plexus_capabilities_new_from_string (update->capabilities, -1, NULL);
+  return caps != NULL && g_strcmp0 (plexus_capabilities_get_peer_id (caps), update->peer_id) == 0;
 }
 
 /**
@@ -1774,7 +1877,8 @@ differs (gdouble a, gdouble b, gdouble delta)
 }
 
 /* Whether a change is worth telling the group about at once: anything
- * but small moves of load, bandwidth and uptime. */
+ * but small moves of load, bandwidth and uptime (the network part, how to
+ * reach the node, always is). */
 static gboolean
 changed_materially (PlexusSwim *self, PlexusCapabilities *old, PlexusCapabilities *caps)
 {
@@ -1788,6 +1892,9 @@ changed_materially (PlexusSwim *self, PlexusCapabilities *old, PlexusCapabilitie
       g_strcmp0 (plexus_capabilities_get_region (old), plexus_capabilities_get_region (caps)) != 0 ||
       g_strcmp0 (plexus_capabilities_get_timezone (old), plexus_capabilities_get_timezone (caps)) != 0 ||
       plexus_capabilities_get_storage_mb (old) != plexus_capabilities_get_storage_mb (caps) ||
+      g_strcmp0 (plexus_capabilities_get_nat (old), plexus_capabilities_get_nat (caps)) != 0 ||
+      g_strcmp0 (plexus_capabilities_get_address (old), plexus_capabilities_get_address (caps)) != 0 ||
+      !g_strv_equal (plexus_capabilities_get_attached (old), plexus_capabilities_get_attached (caps)) ||
       differs (plexus_capabilities_get_uptime (old), plexus_capabilities_get_uptime (caps), 0.05))
     return TRUE;
   plexus_capabilities_get_bandwidth (old, &old_up, &old_down);
@@ -2018,6 +2125,26 @@ plexus_swim_get_member_state (PlexusSwim      *self,
 const gchar *
 plexus_swim_get_advertisement (PlexusSwim *self, const gchar *peer_id, guint64 *version)
 {
+  return plexus_swim_get_advertisement_full (self, peer_id, version, NULL);
+}
+
+/**
+ * plexus_swim_get_advertisement_full:
+ * @self: a #PlexusSwim
+ * @peer_id: a peer ID, this node's included
+ * @version: (out) (optional): where to store the version
+ * @signature: (out caller-allocates) (optional): where to copy the
+ *   %PLEXUS_SWIM_SIGNATURE_SIZE bytes of its signature
+ *
+ * Like plexus_swim_get_advertisement(), with what it takes to pass the
+ * advertisement on to a node that checks it.
+ *
+ * Returns: (nullable): the capabilities document, or %NULL if none is known
+ */
+const gchar *
+plexus_swim_get_advertisement_full (PlexusSwim *self, const gchar *peer_id, guint64 *version,
+                                    guint8 *signature)
+{
   Advertisement *ad;
 
   g_return_val_if_fail (PLEXUS_IS_SWIM (self), NULL);
@@ -2025,10 +2152,14 @@ plexus_swim_get_advertisement (PlexusSwim *self, const gchar *peer_id, guint64 *
   if (peer_id != NULL && is_self (self, peer_id)) {
     if (version != NULL)
       *version = self->version;
+    if (signature != NULL && self->capabilities != NULL)
+      memcpy (signature, self->signature, PLEXUS_SWIM_SIGNATURE_SIZE);
     return self->capabilities;
   }
   ad = peer_id != NULL ? g_hash_table_lookup (self->advertisements, peer_id) : NULL;
   if (version != NULL)
     *version = ad != NULL ? ad->version : 0;
+  if (signature != NULL && ad != NULL)
+    memcpy (signature, ad->signature, PLEXUS_SWIM_SIGNATURE_SIZE);
   return ad != NULL ? ad->capabilities : NULL;
 }

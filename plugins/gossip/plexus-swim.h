@@ -53,6 +53,9 @@ typedef gboolean (*PlexusSwimSignFunc) (const guint8 *data,
  *   material and re-advertised
  * @readvertise_min_interval_ms: minor changes are advertised at most this
  *   often
+ * @max_members: members known at most (alive, suspect, dead or left); a
+ *   full table takes no one new
+ * @max_advertisements: advertisements held at most, members' and others'
  * @sign: signs advertisements; without it the node advertises nothing
  * @sign_data: data for @sign
  * @verified: (nullable): a set (keys: #GBytes hashes) of signatures known
@@ -79,6 +82,8 @@ typedef struct {
   guint              max_broadcasts;
   gdouble            readvertise_load_delta;
   guint              readvertise_min_interval_ms;
+  guint              max_members;
+  guint              max_advertisements;
   PlexusSwimSignFunc sign;
   gpointer           sign_data;
   GHashTable        *verified;
@@ -91,7 +96,11 @@ typedef struct {
  * @PLEXUS_SWIM_EVENT_SUSPECT: a member is suspected
  * @PLEXUS_SWIM_EVENT_DEAD: a member is declared dead
  * @PLEXUS_SWIM_EVENT_LEFT: a member left
- * @PLEXUS_SWIM_EVENT_ADVERTISEMENT: a member advertised new capabilities
+ * @PLEXUS_SWIM_EVENT_ADVERTISEMENT: a member, or a node a member
+ *   advertises, advertised new capabilities
+ * @PLEXUS_SWIM_EVENT_FORGOTTEN: a dead or left member, or the
+ *   advertisement of a node that is not a member, was kept long enough
+ *   and is forgotten
  */
 typedef enum {
   PLEXUS_SWIM_EVENT_JOINED,
@@ -100,6 +109,7 @@ typedef enum {
   PLEXUS_SWIM_EVENT_DEAD,
   PLEXUS_SWIM_EVENT_LEFT,
   PLEXUS_SWIM_EVENT_ADVERTISEMENT,
+  PLEXUS_SWIM_EVENT_FORGOTTEN,
 } PlexusSwimEventType;
 
 /**
@@ -151,6 +161,11 @@ void         plexus_swim_join (PlexusSwim          *self,
 void         plexus_swim_add_member (PlexusSwim  *self,
                                      gint64       now_ms,
                                      const gchar *peer_id);
+gboolean     plexus_swim_offer_advertisement (PlexusSwim             *self,
+                                              gint64                  now_ms,
+                                              const PlexusSwimUpdate *update,
+                                              GError                **error);
+gboolean     plexus_swim_advertisement_verify (const PlexusSwimUpdate *update);
 void         plexus_swim_leave (PlexusSwim *self,
                                 gint64      now_ms);
 gboolean     plexus_swim_receive (PlexusSwim   *self,
@@ -190,5 +205,9 @@ gboolean     plexus_swim_get_member_state (PlexusSwim      *self,
 const gchar *plexus_swim_get_advertisement (PlexusSwim  *self,
                                             const gchar *peer_id,
                                             guint64     *version);
+const gchar *plexus_swim_get_advertisement_full (PlexusSwim  *self,
+                                                 const gchar *peer_id,
+                                                 guint64     *version,
+                                                 guint8      *signature);
 
 G_END_DECLS
