@@ -561,6 +561,98 @@ plexus_identity_sign (PlexusIdentity *self, const guint8 *data, gsize length)
 }
 
 /**
+ * plexus_identity_seal:
+ * @peer_id: the recipient's peer ID
+ * @data: (array length=length) (nullable): the data to seal
+ * @length: the length of @data
+ * @error: return location for a #GError
+ *
+ * Encrypts @data so that only the holder of @peer_id's identity can read
+ * it: an anonymous libsodium sealed box to the X25519 form of its Ed25519
+ * key. It adds %PLEXUS_IDENTITY_SEAL_OVERHEAD bytes. It does not say who
+ * sealed: sign inside the box for that.
+ *
+ * Returns: (transfer full): the sealed bytes, or %NULL with @error set
+ *   (%PLEXUS_ERROR_INVALID_ARGUMENT for a malformed peer ID or a key that
+ *   has no X25519 form)
+ */
+G_STATIC_ASSERT (PLEXUS_IDENTITY_SEAL_OVERHEAD == crypto_box_SEALBYTES);
+
+GBytes *
+plexus_identity_seal (const gchar *peer_id, const guint8 *data, gsize length, GError **error)
+{
+  guint8 public_key[PLEXUS_IDENTITY_PUBLIC_KEY_SIZE];
+  guint8 box_key[crypto_box_PUBLICKEYBYTES];
+  guint8 *sealed;
+
+  g_return_val_if_fail (peer_id != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ensure_sodium (error) || !plexus_peer_id_to_public_key (peer_id, public_key, error))
+    return NULL;
+  if (crypto_sign_ed25519_pk_to_curve25519 (box_key, public_key) != 0) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                 "the key of peer %s has no X25519 form to seal to", peer_id);
+    return NULL;
+  }
+  sealed = g_malloc (length + crypto_box_SEALBYTES);
+  crypto_box_seal (sealed, data, length, box_key);
+  return g_bytes_new_take (sealed, length + crypto_box_SEALBYTES);
+}
+
+/**
+ * plexus_identity_open_sealed:
+ * @self: a #PlexusIdentity
+ * @sealed: (array length=length): bytes from plexus_identity_seal()
+ * @length: the length of @sealed
+ * @error: return location for a #GError
+ *
+ * Opens a box sealed to this identity.
+ *
+ * Returns: (transfer full): the data, or %NULL with
+ *   %PLEXUS_ERROR_INVALID_DATA if the box is not for this identity, is
+ *   truncated or was altered
+ */
+GBytes *
+plexus_identity_open_sealed (PlexusIdentity *self, const guint8 *sealed, gsize length, GError **error)
+{
+  guint8 box_public[crypto_box_PUBLICKEYBYTES];
+  guint8 *box_secret;
+  guint8 *data;
+  gboolean opened;
+
+  g_return_val_if_fail (PLEXUS_IS_IDENTITY (self), NULL);
+  g_return_val_if_fail (sealed != NULL || length == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (length < crypto_box_SEALBYTES) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                 "a sealed box of %" G_GSIZE_FORMAT " bytes is shorter than its %u-byte overhead",
+                 length, (guint) crypto_box_SEALBYTES);
+    return NULL;
+  }
+  if (crypto_sign_ed25519_pk_to_curve25519 (box_public, self->public_key) != 0) {
+    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, "this identity's key has no X25519 form");
+    return NULL;
+  }
+  box_secret = secure_alloc (crypto_box_SECRETKEYBYTES);
+  crypto_sign_ed25519_sk_to_curve25519 (box_secret, self->secret_key);
+  /* One spare byte, so that an empty message still has a buffer. */
+  data = g_malloc (length - crypto_box_SEALBYTES + 1);
+  opened = crypto_box_seal_open (data, sealed, length, box_public, box_secret) == 0;
+  sodium_memzero (box_secret, crypto_box_SECRETKEYBYTES);
+  sodium_free (box_secret);
+  if (!opened) {
+    g_free (data);
+    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                         "the sealed box is not for this node, or was altered on the way");
+    return NULL;
+  }
+  return g_bytes_new_take (data, length - crypto_box_SEALBYTES);
+}
+
+/**
  * plexus_identity_verify:
  * @peer_id: the peer ID of the claimed signer
  * @data: (array length=length) (nullable): the signed data

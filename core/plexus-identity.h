@@ -21,6 +21,12 @@ G_BEGIN_DECLS
  * Size in bytes of an Ed25519 signature.
  */
 #define PLEXUS_IDENTITY_SIGNATURE_SIZE 64
+/**
+ * PLEXUS_IDENTITY_SEAL_OVERHEAD:
+ *
+ * Bytes plexus_identity_seal() adds to what it seals.
+ */
+#define PLEXUS_IDENTITY_SEAL_OVERHEAD 48
 
 #define PLEXUS_TYPE_IDENTITY (plexus_identity_get_type ())
 G_DECLARE_FINAL_TYPE (PlexusIdentity, plexus_identity, PLEXUS, IDENTITY, GObject)
@@ -43,6 +49,16 @@ const gchar    *plexus_identity_get_path (PlexusIdentity *self);
 GBytes         *plexus_identity_sign (PlexusIdentity *self,
                                       const guint8   *data,
                                       gsize           length);
+
+/* Sealed boxes: only the holder of the recipient's identity reads them. */
+GBytes         *plexus_identity_seal (const gchar  *peer_id,
+                                      const guint8 *data,
+                                      gsize         length,
+                                      GError      **error);
+GBytes         *plexus_identity_open_sealed (PlexusIdentity *self,
+                                             const guint8   *sealed,
+                                             gsize           length,
+                                             GError        **error);
 
 gboolean        plexus_identity_verify (const gchar  *peer_id,
                                         const guint8 *data,

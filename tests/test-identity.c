@@ -435,6 +435,63 @@ test_load_missing (Fixture *fixture, gconstpointer user_data)
   g_assert_false (g_file_test (fixture->key_path, G_FILE_TEST_EXISTS));
 }
 
+/* A sealed box opens for its recipient only, and not once altered. */
+static void
+test_seal_open (void)
+{
+  g_autoptr(PlexusIdentity) recipient = plexus_identity_new_ephemeral ();
+  g_autoptr(PlexusIdentity) other = plexus_identity_new_ephemeral ();
+  const guint8 data[] = "offer: v=0 o=- 4611731400430051336 2 IN IP4 127.0.0.1";
+  g_autoptr(GBytes) sealed = NULL;
+  g_autoptr(GBytes) opened = NULL;
+  g_autoptr(GBytes) empty = NULL;
+  g_autoptr(GBytes) empty_opened = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *altered = NULL;
+  gsize size;
+  const guint8 *bytes;
+
+  sealed = plexus_identity_seal (plexus_identity_get_peer_id (recipient), data, sizeof data, &error);
+  g_assert_no_error (error);
+  bytes = g_bytes_get_data (sealed, &size);
+  g_assert_cmpuint (size, ==, sizeof data + PLEXUS_IDENTITY_SEAL_OVERHEAD);
+  /* Each box has its own ephemeral key: the same text never seals alike. */
+  {
+    g_autoptr(GBytes) again = plexus_identity_seal (plexus_identity_get_peer_id (recipient), data, sizeof data, NULL);
+
+    g_assert_false (g_bytes_equal (again, sealed));
+  }
+
+  opened = plexus_identity_open_sealed (recipient, bytes, size, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (opened, NULL), g_bytes_get_size (opened), data, sizeof data);
+
+  g_assert_null (plexus_identity_open_sealed (other, bytes, size, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  altered = g_memdup2 (bytes, size);
+  for (gsize i = 0; i < size; i += 7) {
+    altered[i] ^= 0x01;
+    g_assert_null (plexus_identity_open_sealed (recipient, altered, size, &error));
+    g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+    g_clear_error (&error);
+    altered[i] ^= 0x01;
+  }
+  g_assert_null (plexus_identity_open_sealed (recipient, bytes, PLEXUS_IDENTITY_SEAL_OVERHEAD - 1, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  empty = plexus_identity_seal (plexus_identity_get_peer_id (recipient), NULL, 0, &error);
+  g_assert_no_error (error);
+  empty_opened = plexus_identity_open_sealed (recipient, g_bytes_get_data (empty, NULL), g_bytes_get_size (empty), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (empty_opened), ==, 0);
+
+  g_assert_null (plexus_identity_seal ("not-a-peer", data, sizeof data, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+}
+
 static void
 test_sign_verify (void)
 {
@@ -607,6 +664,7 @@ main (int argc, char *argv[])
   ADD_FIXTURE_TEST ("/plexus/identity/refuse/symlink", test_symlink_in_place);
   ADD_FIXTURE_TEST ("/plexus/identity/load-missing", test_load_missing);
   g_test_add_func ("/plexus/identity/sign-verify", test_sign_verify);
+  g_test_add_func ("/plexus/identity/seal-open", test_seal_open);
   g_test_add_func ("/plexus/identity/peer-id/round-trip", test_peer_id_round_trip);
   g_test_add_func ("/plexus/identity/peer-id/invalid", test_peer_id_invalid);
 
