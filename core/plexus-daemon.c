@@ -288,8 +288,26 @@ plexus_daemon_peer_set_link (PlexusDaemon *self, PlexusDBusPeer *iface, PlexusLi
 /* A peer has an object while it is linked or a member of the group. A new
  * one is filled in (from @link, if any) before it is exported, so that
  * InterfacesAdded carries its properties. */
+/* Roles, region and capabilities from an advertisement (@capabilities
+ * JSON, or NULL to leave them). */
+static void
+plexus_daemon_peer_set_capabilities (PlexusDBusPeer *iface, const gchar *capabilities)
+{
+  g_autoptr(PlexusCapabilities) caps = NULL;
+  g_auto(GStrv) roles = NULL;
+  const gchar *region;
+
+  if (capabilities == NULL || (caps = plexus_capabilities_new_from_string (capabilities, -1, NULL)) == NULL)
+    return;
+  roles = plexus_roles_to_strv (plexus_capabilities_get_roles (caps));
+  region = plexus_capabilities_get_region (caps);
+  plexus_dbus_peer_set_roles (iface, (const gchar * const *) roles);
+  plexus_dbus_peer_set_region (iface, region != NULL ? region : "");
+  plexus_dbus_peer_set_capabilities (iface, capabilities);
+}
+
 static PlexusDBusPeer *
-plexus_daemon_peer_ensure (PlexusDaemon *self, const gchar *peer_id, PlexusLink *link)
+plexus_daemon_peer_ensure (PlexusDaemon *self, const gchar *peer_id, PlexusLink *link, const gchar *capabilities)
 {
   PlexusDBusObject *object = g_hash_table_lookup (self->peer_objects, peer_id);
   g_autoptr(PlexusDBusObjectSkeleton) skeleton = NULL;
@@ -315,6 +333,12 @@ plexus_daemon_peer_ensure (PlexusDaemon *self, const gchar *peer_id, PlexusLink 
   plexus_dbus_peer_set_capabilities (iface, "");
   if (link != NULL)
     plexus_daemon_peer_set_link (self, iface, link);
+  /* Filled in before it is exported, so that InterfacesAdded carries it
+   * all: a client that is still starting would miss a change that
+   * follows at once. */
+  if (g_hash_table_lookup (self->members, peer_id) != NULL)
+    plexus_dbus_peer_set_state (iface, g_hash_table_lookup (self->members, peer_id));
+  plexus_daemon_peer_set_capabilities (iface, capabilities);
   skeleton = plexus_dbus_object_skeleton_new (path);
   plexus_dbus_object_skeleton_set_peer (skeleton, iface);
   g_hash_table_replace (self->peer_objects, g_strdup (peer_id), g_object_ref (skeleton));
@@ -344,7 +368,7 @@ plexus_daemon_on_link_added (PlexusNode *node, PlexusLink *link, PlexusDaemon *s
 
   if (self->object_manager == NULL)
     return;
-  iface = plexus_daemon_peer_ensure (self, peer_id, link);
+  iface = plexus_daemon_peer_ensure (self, peer_id, link, NULL);
   plexus_dbus_manager_emit_peer_linked (self->manager_iface, peer_id,
                                         plexus_dbus_peer_get_address (iface),
                                         plexus_dbus_peer_get_direction (iface));
@@ -386,7 +410,6 @@ plexus_daemon_on_member_changed (GObject      *plugin,
                                  const gchar  *capabilities,
                                  PlexusDaemon *self)
 {
-  g_autoptr(PlexusCapabilities) caps = NULL;
   PlexusDBusPeer *iface;
 
   if (self->object_manager == NULL || !plexus_peer_id_is_valid (peer_id))
@@ -402,18 +425,9 @@ plexus_daemon_on_member_changed (GObject      *plugin,
     return;
   }
   g_hash_table_replace (self->members, g_strdup (peer_id), g_strdup (state));
-  iface = plexus_daemon_peer_ensure (self, peer_id, NULL);
+  iface = plexus_daemon_peer_ensure (self, peer_id, NULL, capabilities);
   plexus_dbus_peer_set_state (iface, state);
-  if (capabilities != NULL)
-    caps = plexus_capabilities_new_from_string (capabilities, -1, NULL);
-  if (caps != NULL) {
-    g_auto(GStrv) roles = plexus_roles_to_strv (plexus_capabilities_get_roles (caps));
-    const gchar *region = plexus_capabilities_get_region (caps);
-
-    plexus_dbus_peer_set_roles (iface, (const gchar * const *) roles);
-    plexus_dbus_peer_set_region (iface, region != NULL ? region : "");
-    plexus_dbus_peer_set_capabilities (iface, capabilities);
-  }
+  plexus_daemon_peer_set_capabilities (iface, capabilities);
 }
 
 static void

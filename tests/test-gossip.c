@@ -42,23 +42,55 @@ typedef struct {
   const gchar *peer_id;     /* the member observed */
   const gchar *state;       /* the state every other live member must show */
   gboolean     want_roles;  /* and an advertisement with roles */
+  gint64       asked_at;    /* when the daemons were last asked directly */
 } Expectation;
+
+/* Whether @observer's daemon itself (not the client's cache) shows
+ * @peer_id in @state, with roles if @want_roles. */
+static gboolean
+daemon_shows (Member *observer, const gchar *peer_id, const gchar *state, gboolean want_roles)
+{
+  g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", peer_id, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) props = NULL;
+  const gchar *shown = NULL;
+  g_autofree const gchar **roles = NULL;
+
+  reply = g_dbus_connection_call_sync (observer->node->connection, "org.plexus.Plexus1", path,
+                                       "org.freedesktop.DBus.Properties", "GetAll",
+                                       g_variant_new ("(s)", "org.plexus.Plexus1.Peer"), G_VARIANT_TYPE ("(a{sv})"),
+                                       G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+  if (reply == NULL)
+    return FALSE;
+  props = g_variant_get_child_value (reply, 0);
+  if (!g_variant_lookup (props, "State", "&s", &shown) || g_strcmp0 (shown, state) != 0)
+    return FALSE;
+  return !want_roles || (g_variant_lookup (props, "Roles", "^a&s", &roles) && roles[0] != NULL);
+}
 
 static gboolean
 everyone_sees (gconstpointer data)
 {
-  const Expectation *e = data;
+  /* Cast away: only the time of the last direct question changes. */
+  Expectation *e = (Expectation *) data;
+  gboolean ask = g_get_monotonic_time () - e->asked_at >= G_USEC_PER_SEC;
 
   for (guint i = 0; i < e->n; i++) {
     g_autoptr(PlexusDBusPeer) peer = NULL;
+    gboolean cached;
 
     if (e->members[i].node->exited || g_strcmp0 (e->members[i].peer_id, e->peer_id) == 0)
       continue;
     peer = peer_of (&e->members[i], e->peer_id);
-    if (peer == NULL || g_strcmp0 (plexus_dbus_peer_get_state (peer), e->state) != 0)
+    cached = peer != NULL && g_strcmp0 (plexus_dbus_peer_get_state (peer), e->state) == 0 &&
+             (!e->want_roles || (plexus_dbus_peer_get_roles (peer) != NULL && plexus_dbus_peer_get_roles (peer)[0] != NULL));
+    /* The object manager client's cache can miss a change made while it
+     * was starting; once a second, what the daemon itself says decides. */
+    if (!cached && !(ask && daemon_shows (&e->members[i], e->peer_id, e->state, e->want_roles))) {
+      if (ask)
+        e->asked_at = g_get_monotonic_time ();
       return FALSE;
-    if (e->want_roles && (plexus_dbus_peer_get_roles (peer) == NULL || plexus_dbus_peer_get_roles (peer)[0] == NULL))
-      return FALSE;
+    }
   }
   return TRUE;
 }
@@ -66,7 +98,7 @@ everyone_sees (gconstpointer data)
 static void
 wait_everyone_sees (Member *members, guint n, const gchar *peer_id, const gchar *state, gboolean want_roles)
 {
-  Expectation e = { members, n, peer_id, state, want_roles };
+  Expectation e = { members, n, peer_id, state, want_roles, 0 };
 
   if (plexus_test_wait_for (everyone_sees, &e, DETECTION_TIMEOUT_MS))
     return;

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "plexus-delivery.h"
+#include "plexus-error.h"
+#include "plexus-identity.h"
+
+/* The delivery engine: which path a message goes out on, when it is tried
+ * again elsewhere, when it is given up, and which arrivals are new. It is
+ * sans I/O (brief §8): the daemon feeds it the time, acknowledgements and
+ * failures, and carries out the sends it asks for.
+ *
+ * A message has an ordered list of paths (the broker's choice: a direct
+ * link first, then super peers, then the server) and a race width: that
+ * many paths are tried at once (2 in hybrid mode: the best peer path and the
+ * server). An attempt that fails or goes unacknowledged for
+ * attempt_timeout_ms makes room for the next path in the list, wrapping
+ * round to the first, until the message's deadline. The first
+ * acknowledgement completes it; later ones are ignored. The recipient
+ * delivers each (sender, ID) once: note_received() remembers what arrived
+ * for dedupe_ttl_ms, at most dedupe_capacity pairs (the oldest go first). */
+
+typedef struct {
+  PlexusDeliveryPath path;
+  gint64             started;
+  gint64             deadline;
+} Attempt;
+
+typedef struct {
+  gchar              *id;
+  gchar               to[PLEXUS_DELIVERY_PEER_ID_LENGTH + 1];
+  PlexusDeliveryPath *paths;
+  guint               n_paths;
+  guint               next_path;
+  guint               race;
+  guint               attempts_made;
+  GArray             *attempts;   /* of Attempt, in flight */
+  gint64              submitted;
+  gint64              deadline;
+} Pending;
+
+typedef struct {
+  gchar  *key;
+  gint64  expires;
+} Seen;
+
+struct _PlexusDelivery {
+  GObject              parent_instance;
+
+  PlexusDeliveryConfig config;
+  GHashTable          *pending;  /* id → Pending */
+  GQueue               sends;
+  GQueue               events;
+  GHashTable          *seen;     /* "from\nid" → Seen (in seen_order) */
+  GQueue               seen_order;
+};
+
+G_DEFINE_FINAL_TYPE (PlexusDelivery, plexus_delivery, G_TYPE_OBJECT)
+
+/**
+ * plexus_delivery_config_init:
+ * @config: (out caller-allocates): the configuration to fill
+ *
+ * The defaults: 3 s per attempt, 15 s per message, 4096 messages in flight,
+ * 65536 arrivals remembered for 11 minutes (the signal's age limit and its
+ * clock skew allowance, so that a replay is either too old or remembered).
+ */
+void
+plexus_delivery_config_init (PlexusDeliveryConfig *config)
+{
+  config->attempt_timeout_ms = 3000;
+  config->deadline_ms = 15000;
+  config->max_pending = 4096;
+  config->dedupe_capacity = 65536;
+  config->dedupe_ttl_ms = 11 * 60 * 1000;
+}
+
+void
+plexus_delivery_send_clear (PlexusDeliverySend *send)
+{
+  g_clear_pointer (&send->id, g_free);
+}
+
+void
+plexus_delivery_event_clear (PlexusDeliveryEvent *event)
+{
+  g_clear_pointer (&event->id, g_free);
+  g_clear_pointer (&event->reason, g_free);
+}
+
+/**
+ * plexus_delivery_path_kind_to_string:
+ * @kind: a path kind
+ *
+ * Returns: direct, peer or server
+ */
+const gchar *
+plexus_delivery_path_kind_to_string (PlexusDeliveryPathKind kind)
+{
+  switch (kind) {
+  case PLEXUS_DELIVERY_PATH_DIRECT:
+    return "direct";
+  case PLEXUS_DELIVERY_PATH_PEER:
+    return "peer";
+  case PLEXUS_DELIVERY_PATH_SERVER:
+  default:
+    return "server";
+  }
+}
+
+static void
+pending_free (gpointer data)
+{
+  Pending *pending = data;
+
+  g_free (pending->id);
+  g_free (pending->paths);
+  g_array_unref (pending->attempts);
+  g_free (pending);
+}
+
+static void
+seen_free (gpointer data)
+{
+  Seen *seen = data;
+
+  g_free (seen->key);
+  g_free (seen);
+}
+
+static void
+plexus_delivery_finalize (GObject *object)
+{
+  PlexusDelivery *self = PLEXUS_DELIVERY (object);
+  PlexusDeliverySend *send;
+  PlexusDeliveryEvent *event;
+
+  g_hash_table_unref (self->pending);
+  while ((send = g_queue_pop_head (&self->sends)) != NULL) {
+    plexus_delivery_send_clear (send);
+    g_free (send);
+  }
+  while ((event = g_queue_pop_head (&self->events)) != NULL) {
+    plexus_delivery_event_clear (event);
+    g_free (event);
+  }
+  g_hash_table_unref (self->seen);
+  g_queue_clear_full (&self->seen_order, seen_free);
+  G_OBJECT_CLASS (plexus_delivery_parent_class)->finalize (object);
+}
+
+static void
+plexus_delivery_class_init (PlexusDeliveryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = plexus_delivery_finalize;
+}
+
+static void
+plexus_delivery_init (PlexusDelivery *self)
+{
+  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_free);
+  /* Values are owned by seen_order. */
+  self->seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_queue_init (&self->sends);
+  g_queue_init (&self->events);
+  g_queue_init (&self->seen_order);
+}
+
+/**
+ * plexus_delivery_new:
+ * @config: (nullable): timers and bounds, or %NULL for the defaults
+ *
+ * Returns: (transfer full): a new engine
+ */
+PlexusDelivery *
+plexus_delivery_new (const PlexusDeliveryConfig *config)
+{
+  PlexusDelivery *self = g_object_new (PLEXUS_TYPE_DELIVERY, NULL);
+
+  if (config != NULL)
+    self->config = *config;
+  else
+    plexus_delivery_config_init (&self->config);
+  return self;
+}
+
+static gboolean
+path_equal (const PlexusDeliveryPath *a, const PlexusDeliveryPath *b)
+{
+  return a->kind == b->kind && strcmp (a->relay, b->relay) == 0;
+}
+
+static void
+emit (PlexusDelivery *self, PlexusDeliveryEventType type, Pending *pending, const PlexusDeliveryPath *path,
+      gint64 latency_ms, const gchar *reason)
+{
+  PlexusDeliveryEvent *event = g_new0 (PlexusDeliveryEvent, 1);
+
+  event->type = type;
+  event->id = g_strdup (pending->id);
+  memcpy (event->to, pending->to, sizeof event->to);
+  if (path != NULL)
+    event->path = *path;
+  event->latency_ms = latency_ms;
+  event->reason = g_strdup (reason);
+  g_queue_push_tail (&self->events, event);
+}
+
+/* Starts attempts until @pending has its race width in flight, on paths
+ * not in flight already; FALSE if none could start and none is in flight. */
+static void
+fill_race (PlexusDelivery *self, Pending *pending, gint64 now)
+{
+  guint tried = 0;
+
+  while (pending->attempts->len < pending->race && tried < pending->n_paths) {
+    const PlexusDeliveryPath *path = &pending->paths[pending->next_path];
+    gboolean busy = FALSE;
+
+    pending->next_path = (pending->next_path + 1) % pending->n_paths;
+    tried++;
+    for (guint i = 0; i < pending->attempts->len && !busy; i++)
+      busy = path_equal (&g_array_index (pending->attempts, Attempt, i).path, path);
+    if (!busy) {
+      Attempt attempt = { *path, now, MIN (now + self->config.attempt_timeout_ms, pending->deadline) };
+      PlexusDeliverySend *send = g_new0 (PlexusDeliverySend, 1);
+
+      g_array_append_val (pending->attempts, attempt);
+      send->id = g_strdup (pending->id);
+      memcpy (send->to, pending->to, sizeof send->to);
+      send->path = *path;
+      send->attempt = ++pending->attempts_made;
+      g_queue_push_tail (&self->sends, send);
+    }
+  }
+}
+
+/**
+ * plexus_delivery_submit:
+ * @self: a #PlexusDelivery
+ * @now_ms: the current time, monotonic milliseconds
+ * @id: the message ID, unique among messages in flight
+ * @to: the recipient's peer ID
+ * @paths: (array length=n_paths): the paths to try, best first
+ * @n_paths: how many, at least one
+ * @race: how many to try at once, at least one
+ * @error: return location for a #GError
+ *
+ * Starts delivering a message: the first @race paths get an attempt each.
+ *
+ * Returns: %TRUE if it is under way; %FALSE with %PLEXUS_ERROR_EXISTS if
+ *   @id is in flight already, %PLEXUS_ERROR_FAILED if too many messages are
+ *   in flight, %PLEXUS_ERROR_INVALID_ARGUMENT without a path
+ */
+gboolean
+plexus_delivery_submit (PlexusDelivery *self, gint64 now_ms, const gchar *id, const gchar *to,
+                        const PlexusDeliveryPath *paths, guint n_paths, guint race, GError **error)
+{
+  Pending *pending;
+
+  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), FALSE);
+  g_return_val_if_fail (id != NULL && to != NULL, FALSE);
+
+  if (n_paths == 0 || paths == NULL || race == 0) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT, "no path to %s", to);
+    return FALSE;
+  }
+  if (g_hash_table_contains (self->pending, id)) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_EXISTS, "message %s is already on its way", id);
+    return FALSE;
+  }
+  if (g_hash_table_size (self->pending) >= self->config.max_pending) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
+                 "%u messages are on their way already; try again later", self->config.max_pending);
+    return FALSE;
+  }
+  pending = g_new0 (Pending, 1);
+  pending->id = g_strdup (id);
+  g_strlcpy (pending->to, to, sizeof pending->to);
+  pending->paths = g_memdup2 (paths, n_paths * sizeof *paths);
+  pending->n_paths = n_paths;
+  pending->race = MIN (race, n_paths);
+  pending->attempts = g_array_new (FALSE, FALSE, sizeof (Attempt));
+  pending->submitted = now_ms;
+  pending->deadline = now_ms + self->config.deadline_ms;
+  g_hash_table_insert (self->pending, pending->id, pending);
+  fill_race (self, pending, now_ms);
+  return TRUE;
+}
+
+static gint
+find_attempt (Pending *pending, const PlexusDeliveryPath *path)
+{
+  for (guint i = 0; i < pending->attempts->len; i++) {
+    if (path_equal (&g_array_index (pending->attempts, Attempt, i).path, path))
+      return (gint) i;
+  }
+  return -1;
+}
+
+/**
+ * plexus_delivery_acknowledged:
+ * @self: a #PlexusDelivery
+ * @now_ms: the current time, monotonic milliseconds
+ * @id: the message acknowledged
+ * @from: who acknowledged it (verified by the caller); only the recipient
+ *   counts
+ * @path: the path the recipient says the message came by
+ *
+ * Completes a message: a %PLEXUS_DELIVERY_EVENT_DELIVERED event. An
+ * acknowledgement of a message not in flight (a second one, a late one)
+ * is ignored.
+ */
+void
+plexus_delivery_acknowledged (PlexusDelivery *self, gint64 now_ms, const gchar *id, const gchar *from,
+                              const PlexusDeliveryPath *path)
+{
+  Pending *pending;
+  gint index;
+  gint64 started;
+
+  g_return_if_fail (PLEXUS_IS_DELIVERY (self));
+  g_return_if_fail (path != NULL);
+
+  pending = id != NULL ? g_hash_table_lookup (self->pending, id) : NULL;
+  if (pending == NULL || g_strcmp0 (from, pending->to) != 0)
+    return;
+  index = find_attempt (pending, path);
+  started = index >= 0 ? g_array_index (pending->attempts, Attempt, index).started : pending->submitted;
+  emit (self, PLEXUS_DELIVERY_EVENT_DELIVERED, pending, path, now_ms - started, NULL);
+  g_hash_table_remove (self->pending, id);
+}
+
+static void
+attempt_failed (PlexusDelivery *self, Pending *pending, guint index, gint64 now, const gchar *reason)
+{
+  PlexusDeliveryPath path = g_array_index (pending->attempts, Attempt, index).path;
+
+  g_array_remove_index_fast (pending->attempts, index);
+  emit (self, PLEXUS_DELIVERY_EVENT_PATH_FAILED, pending, &path, 0, reason);
+  fill_race (self, pending, now);
+}
+
+/**
+ * plexus_delivery_path_failed:
+ * @self: a #PlexusDelivery
+ * @now_ms: the current time, monotonic milliseconds
+ * @id: the message
+ * @path: the path its attempt was on
+ * @reason: why it failed (the relay refused it, the link went...)
+ *
+ * Ends an attempt early; the next path is tried at once.
+ */
+void
+plexus_delivery_path_failed (PlexusDelivery *self, gint64 now_ms, const gchar *id,
+                             const PlexusDeliveryPath *path, const gchar *reason)
+{
+  Pending *pending;
+  gint index;
+
+  g_return_if_fail (PLEXUS_IS_DELIVERY (self));
+  g_return_if_fail (path != NULL);
+
+  pending = id != NULL ? g_hash_table_lookup (self->pending, id) : NULL;
+  if (pending == NULL || (index = find_attempt (pending, path)) < 0)
+    return;
+  attempt_failed (self, pending, (guint) index, now_ms, reason);
+}
+
+/**
+ * plexus_delivery_tick:
+ * @self: a #PlexusDelivery
+ * @now_ms: the current time, monotonic milliseconds
+ *
+ * Fails the attempts and the messages whose time is up.
+ */
+void
+plexus_delivery_tick (PlexusDelivery *self, gint64 now_ms)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_autoptr(GPtrArray) expired = g_ptr_array_new ();
+
+  g_return_if_fail (PLEXUS_IS_DELIVERY (self));
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Pending *pending = value;
+
+    if (pending->deadline <= now_ms) {
+      g_ptr_array_add (expired, pending);
+      continue;
+    }
+    for (guint i = pending->attempts->len; i > 0; i--) {
+      Attempt *attempt = &g_array_index (pending->attempts, Attempt, i - 1);
+
+      if (attempt->deadline <= now_ms)
+        attempt_failed (self, pending, i - 1, now_ms, "no acknowledgement in time");
+    }
+  }
+  for (guint i = 0; i < expired->len; i++) {
+    Pending *pending = g_ptr_array_index (expired, i);
+    g_autofree gchar *reason = g_strdup_printf ("not acknowledged within %u ms over %u attempts",
+                                                self->config.deadline_ms, pending->attempts_made);
+
+    emit (self, PLEXUS_DELIVERY_EVENT_FAILED, pending, NULL, 0, reason);
+    g_hash_table_remove (self->pending, pending->id);
+  }
+}
+
+/**
+ * plexus_delivery_next_deadline:
+ * @self: a #PlexusDelivery
+ *
+ * Returns: when plexus_delivery_tick() has something to do, or -1 if
+ *   nothing is in flight
+ */
+gint64
+plexus_delivery_next_deadline (PlexusDelivery *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  gint64 next = -1;
+
+  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), -1);
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Pending *pending = value;
+
+    if (next < 0 || pending->deadline < next)
+      next = pending->deadline;
+    for (guint i = 0; i < pending->attempts->len; i++) {
+      gint64 deadline = g_array_index (pending->attempts, Attempt, i).deadline;
+
+      if (deadline < next)
+        next = deadline;
+    }
+  }
+  return next;
+}
+
+gboolean
+plexus_delivery_pop_send (PlexusDelivery *self, PlexusDeliverySend *send)
+{
+  PlexusDeliverySend *head;
+
+  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), FALSE);
+
+  head = g_queue_pop_head (&self->sends);
+  if (head == NULL)
+    return FALSE;
+  *send = *head;
+  g_free (head);
+  return TRUE;
+}
+
+gboolean
+plexus_delivery_pop_event (PlexusDelivery *self, PlexusDeliveryEvent *event)
+{
+  PlexusDeliveryEvent *head;
+
+  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), FALSE);
+
+  head = g_queue_pop_head (&self->events);
+  if (head == NULL)
+    return FALSE;
+  *event = *head;
+  g_free (head);
+  return TRUE;
+}
+
+guint
+plexus_delivery_get_n_pending (PlexusDelivery *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), 0);
+  return g_hash_table_size (self->pending);
+}
+
+/**
+ * plexus_delivery_note_received:
+ * @self: a #PlexusDelivery
+ * @now_ms: the current time, monotonic milliseconds
+ * @from: the sender (verified by the caller)
+ * @id: the message ID
+ *
+ * Returns: %TRUE the first time (@from, @id) arrives: deliver it; %FALSE
+ *   for a copy (the same message by another path, a retry, a replay)
+ */
+gboolean
+plexus_delivery_note_received (PlexusDelivery *self, gint64 now_ms, const gchar *from, const gchar *id)
+{
+  g_autofree gchar *key = NULL;
+  Seen *seen;
+
+  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), FALSE);
+  g_return_val_if_fail (from != NULL && id != NULL, FALSE);
+
+  /* Forget what is old enough, and the oldest when full. */
+  while ((seen = g_queue_peek_head (&self->seen_order)) != NULL &&
+         (seen->expires <= now_ms || g_queue_get_length (&self->seen_order) >= self->config.dedupe_capacity)) {
+    g_hash_table_remove (self->seen, seen->key);
+    seen_free (g_queue_pop_head (&self->seen_order));
+  }
+  key = g_strconcat (from, "\n", id, NULL);
+  if (g_hash_table_contains (self->seen, key))
+    return FALSE;
+  seen = g_new0 (Seen, 1);
+  seen->key = g_steal_pointer (&key);
+  seen->expires = now_ms + self->config.dedupe_ttl_ms;
+  g_queue_push_tail (&self->seen_order, seen);
+  g_hash_table_insert (self->seen, seen->key, seen);
+  return TRUE;
+}

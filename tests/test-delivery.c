@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "plexus-delivery.h"
+#include "plexus-error.h"
+
+/* The delivery engine on a virtual clock: racing paths, failing over,
+ * giving up at the deadline, and delivering each arrival once. */
+
+#define BOB    "b0743156505b173489e76788e22ff3428f932c4e90e1169cd558c567cae8d862"
+#define SUPER1 "379041925989a8200b2d1347eb4ed9430df0bda402ff15c5debe3f06ad09f394"
+#define SUPER2 "4dbb7f8f45f643b347ac77514a34a64cfc4e62f46c1e5d99707ab6539ff6bd7b"
+#define SERVER "06de1356884acf74549cd203eed1949ecb1e184d69d307f159368e32068bcb79"
+
+static PlexusDeliveryPath
+path (PlexusDeliveryPathKind kind, const gchar *relay)
+{
+  PlexusDeliveryPath p = { kind, "" };
+
+  g_strlcpy (p.relay, relay, sizeof p.relay);
+  return p;
+}
+
+/* The relays the engine asked to send to, in order, "" if none. */
+static gchar *
+pop_sends (PlexusDelivery *engine)
+{
+  GString *out = g_string_new ("");
+  PlexusDeliverySend send;
+
+  while (plexus_delivery_pop_send (engine, &send)) {
+    g_string_append_printf (out, "%s%s:%s#%u", out->len > 0 ? " " : "",
+                            plexus_delivery_path_kind_to_string (send.path.kind), send.path.relay, send.attempt);
+    plexus_delivery_send_clear (&send);
+  }
+  return g_string_free (out, FALSE);
+}
+
+static gchar *
+pop_events (PlexusDelivery *engine)
+{
+  GString *out = g_string_new ("");
+  PlexusDeliveryEvent event;
+
+  while (plexus_delivery_pop_event (engine, &event)) {
+    const gchar *names[] = { "delivered", "path-failed", "failed" };
+
+    g_string_append_printf (out, "%s%s %s", out->len > 0 ? " " : "", names[event.type], event.id);
+    if (event.type != PLEXUS_DELIVERY_EVENT_FAILED)
+      g_string_append_printf (out, " %s:%s", plexus_delivery_path_kind_to_string (event.path.kind), event.path.relay);
+    if (event.type == PLEXUS_DELIVERY_EVENT_DELIVERED)
+      g_string_append_printf (out, " %" G_GINT64_FORMAT "ms", event.latency_ms);
+    plexus_delivery_event_clear (&event);
+  }
+  return g_string_free (out, FALSE);
+}
+
+#define ASSERT_SENDS(engine, expected) \
+  G_STMT_START { g_autofree gchar *got = pop_sends (engine); g_assert_cmpstr (got, ==, expected); } G_STMT_END
+#define ASSERT_EVENTS(engine, expected) \
+  G_STMT_START { g_autofree gchar *got = pop_events (engine); g_assert_cmpstr (got, ==, expected); } G_STMT_END
+
+/* Hybrid: the best peer path and the server at once; the first
+ * acknowledgement wins, the second changes nothing. */
+static void
+test_race (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = { path (PLEXUS_DELIVERY_PATH_PEER, SUPER1), path (PLEXUS_DELIVERY_PATH_SERVER, SERVER) };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (plexus_delivery_submit (engine, 1000, "m1", BOB, paths, 2, 2, &error));
+  g_assert_no_error (error);
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#1 server:" SERVER "#2");
+  plexus_delivery_acknowledged (engine, 1040, "m1", BOB, &paths[1]);
+  ASSERT_EVENTS (engine, "delivered m1 server:" SERVER " 40ms");
+  plexus_delivery_acknowledged (engine, 1060, "m1", BOB, &paths[0]);
+  ASSERT_EVENTS (engine, "");
+  g_assert_cmpuint (plexus_delivery_get_n_pending (engine), ==, 0);
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, -1);
+}
+
+/* One path at a time: a refusal moves on at once, silence after the
+ * attempt timeout; the list wraps round. */
+static void
+test_failover (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = {
+    path (PLEXUS_DELIVERY_PATH_PEER, SUPER1),
+    path (PLEXUS_DELIVERY_PATH_PEER, SUPER2),
+    path (PLEXUS_DELIVERY_PATH_SERVER, SERVER),
+  };
+
+  g_assert_true (plexus_delivery_submit (engine, 0, "m2", BOB, paths, 3, 1, NULL));
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#1");
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 3000);
+
+  plexus_delivery_path_failed (engine, 10, "m2", &paths[0], "super peer gone");
+  ASSERT_EVENTS (engine, "path-failed m2 peer:" SUPER1);
+  ASSERT_SENDS (engine, "peer:" SUPER2 "#2");
+  /* A failure of a path not in flight is old news. */
+  plexus_delivery_path_failed (engine, 20, "m2", &paths[0], "again");
+  ASSERT_EVENTS (engine, "");
+
+  plexus_delivery_tick (engine, 3009);
+  ASSERT_SENDS (engine, "");
+  plexus_delivery_tick (engine, 3010);
+  ASSERT_EVENTS (engine, "path-failed m2 peer:" SUPER2);
+  ASSERT_SENDS (engine, "server:" SERVER "#3");
+  plexus_delivery_tick (engine, 6010);
+  ASSERT_EVENTS (engine, "path-failed m2 server:" SERVER);
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#4");
+
+  /* Only the recipient's acknowledgement counts. */
+  plexus_delivery_acknowledged (engine, 6100, "m2", SUPER1, &paths[0]);
+  ASSERT_EVENTS (engine, "");
+  plexus_delivery_acknowledged (engine, 6100, "m2", BOB, &paths[0]);
+  ASSERT_EVENTS (engine, "delivered m2 peer:" SUPER1 " 90ms");
+}
+
+/* Never acknowledged: tried every 3 s until the 15 s deadline, then given
+ * up, once. */
+static void
+test_deadline (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = { path (PLEXUS_DELIVERY_PATH_DIRECT, BOB) };
+  guint sends = 0;
+
+  g_assert_true (plexus_delivery_submit (engine, 0, "m3", BOB, paths, 1, 2, NULL));
+  for (gint64 now = 0; now <= 20000; now += 500) {
+    g_autofree gchar *got = NULL;
+    g_autofree gchar *events = NULL;
+
+    plexus_delivery_tick (engine, now);
+    got = pop_sends (engine);
+    sends += got[0] != '\0';
+    events = pop_events (engine);
+    if (now == 15000)
+      g_assert_nonnull (strstr (events, "failed m3"));
+    else if (now > 15000)
+      g_assert_cmpstr (events, ==, "");
+  }
+  /* At 0, 3000, 6000, 9000 and 12000. */
+  g_assert_cmpuint (sends, ==, 5);
+  g_assert_cmpuint (plexus_delivery_get_n_pending (engine), ==, 0);
+}
+
+static void
+test_submit_errors (void)
+{
+  PlexusDeliveryConfig config;
+  g_autoptr(PlexusDelivery) engine = NULL;
+  PlexusDeliveryPath paths[] = { path (PLEXUS_DELIVERY_PATH_SERVER, SERVER) };
+  g_autoptr(GError) error = NULL;
+
+  plexus_delivery_config_init (&config);
+  config.max_pending = 2;
+  engine = plexus_delivery_new (&config);
+  g_assert_false (plexus_delivery_submit (engine, 0, "m4", BOB, paths, 0, 1, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (plexus_delivery_submit (engine, 0, "m4", BOB, paths, 1, 1, NULL));
+  g_assert_false (plexus_delivery_submit (engine, 0, "m4", BOB, paths, 1, 1, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_assert_true (plexus_delivery_submit (engine, 0, "m5", BOB, paths, 1, 1, NULL));
+  g_assert_false (plexus_delivery_submit (engine, 0, "m6", BOB, paths, 1, 1, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
+}
+
+/* Each (sender, ID) once while remembered; the memory is bounded. */
+static void
+test_dedupe (void)
+{
+  PlexusDeliveryConfig config;
+  g_autoptr(PlexusDelivery) engine = NULL;
+
+  plexus_delivery_config_init (&config);
+  config.dedupe_capacity = 3;
+  config.dedupe_ttl_ms = 1000;
+  engine = plexus_delivery_new (&config);
+  g_assert_true (plexus_delivery_note_received (engine, 0, SUPER1, "a"));
+  g_assert_false (plexus_delivery_note_received (engine, 10, SUPER1, "a"));
+  /* The same ID from someone else is another message. */
+  g_assert_true (plexus_delivery_note_received (engine, 20, SUPER2, "a"));
+  g_assert_false (plexus_delivery_note_received (engine, 999, SUPER1, "a"));
+  g_assert_true (plexus_delivery_note_received (engine, 1000, SUPER1, "a"));
+  /* Full: the oldest goes first. */
+  g_assert_true (plexus_delivery_note_received (engine, 1001, SUPER1, "b"));
+  g_assert_true (plexus_delivery_note_received (engine, 1002, SUPER1, "c"));
+  g_assert_true (plexus_delivery_note_received (engine, 1003, SUPER1, "d"));
+  g_assert_true (plexus_delivery_note_received (engine, 1004, SUPER1, "a"));
+  g_assert_false (plexus_delivery_note_received (engine, 1005, SUPER1, "d"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/plexus/delivery/race", test_race);
+  g_test_add_func ("/plexus/delivery/failover", test_failover);
+  g_test_add_func ("/plexus/delivery/deadline", test_deadline);
+  g_test_add_func ("/plexus/delivery/submit-errors", test_submit_errors);
+  g_test_add_func ("/plexus/delivery/dedupe", test_dedupe);
+  return g_test_run ();
+}
