@@ -5,6 +5,7 @@
 #include <glib-unix.h>
 
 #include "plexus-daemon.h"
+#include "plexus-messaging.h"
 #include "plexus-dbus-generated.h"
 
 /**
@@ -39,6 +40,8 @@ struct _PlexusDaemon {
   GDBusObjectManagerServer *object_manager;
   PlexusDBusManager        *manager_iface;
   PlexusDBusBroker         *broker_iface;
+  PlexusDBusMessaging      *messaging_iface;
+  PlexusMessaging          *messaging;
   GHashTable               *peer_objects;   /* peer ID → PlexusDBusObjectSkeleton */
   GHashTable               *members;        /* peer ID → membership state, from gossip */
   guint                     peer_refresh_id;
@@ -224,6 +227,9 @@ plexus_daemon_setup (PlexusDaemon *self, const PlexusDaemonOptions *options, GEr
   if (!plexus_node_listen (self->node, listen, error))
     return FALSE;
   plexus_context_set_messenger (self->context, PLEXUS_MESSENGER (self->node));
+  self->messaging = plexus_messaging_new (self->context, PLEXUS_MESSENGER (self->node), error);
+  if (self->messaging == NULL)
+    return FALSE;
   /* Advertised so that others can link here; not a wildcard address. */
   if (plexus_capabilities_address_is_valid (plexus_node_get_address (self->node)))
     plexus_capabilities_set_address (plexus_context_get_capabilities (self->context),
@@ -593,6 +599,114 @@ plexus_daemon_handle_locate (PlexusDBusManager     *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- D-Bus: Messaging ---- */
+
+static gboolean
+plexus_daemon_handle_send (PlexusDBusMessaging   *iface,
+                           GDBusMethodInvocation *invocation,
+                           const gchar           *peer_id,
+                           GVariant              *payload,
+                           GVariant              *options,
+                           gpointer               user_data)
+{
+  PlexusDaemon *self = PLEXUS_DAEMON (user_data);
+  PlexusMode mode = plexus_context_get_mode (self->context);
+  g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (payload);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *id = NULL;
+  GVariantIter iter;
+  const gchar *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value)) {
+    if (g_strcmp0 (key, "mode") == 0 && g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) &&
+        plexus_mode_from_string (g_variant_get_string (value, NULL), &mode, NULL))
+      continue;
+    g_dbus_method_invocation_return_error (invocation, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                                           "unknown option or bad value: '%s' (known: mode, a string: "
+                                           "hybrid, peer or traditional)", key);
+    g_variant_unref (value);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  id = plexus_messaging_send (self->messaging, peer_id, bytes, mode, &error);
+  if (id == NULL) {
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  } else {
+    plexus_dbus_messaging_set_sent_count (iface, plexus_dbus_messaging_get_sent_count (iface) + 1);
+    plexus_dbus_messaging_complete_send (iface, invocation, id);
+  }
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+plexus_daemon_on_delivered (PlexusMessaging *messaging, const gchar *id, const gchar *to, const gchar *kind,
+                            const gchar *relay, gdouble latency_ms, PlexusDaemon *self)
+{
+  plexus_dbus_messaging_set_delivered_count (self->messaging_iface,
+                                             plexus_dbus_messaging_get_delivered_count (self->messaging_iface) + 1);
+  plexus_dbus_messaging_emit_delivered (self->messaging_iface, id, to, kind, relay, latency_ms);
+}
+
+static void
+plexus_daemon_on_path_failed (PlexusMessaging *messaging, const gchar *id, const gchar *to, const gchar *kind,
+                              const gchar *relay, const gchar *reason, PlexusDaemon *self)
+{
+  plexus_dbus_messaging_emit_path_failed (self->messaging_iface, id, to, kind, relay, reason);
+}
+
+static void
+plexus_daemon_on_message_failed (PlexusMessaging *messaging, const gchar *id, const gchar *to, const gchar *reason,
+                                 PlexusDaemon *self)
+{
+  plexus_dbus_messaging_set_failed_count (self->messaging_iface,
+                                          plexus_dbus_messaging_get_failed_count (self->messaging_iface) + 1);
+  plexus_dbus_messaging_emit_failed (self->messaging_iface, id, to, reason);
+}
+
+static void
+plexus_daemon_on_received (PlexusMessaging *messaging, const gchar *from, GBytes *payload, const gchar *id,
+                           PlexusDaemon *self)
+{
+  GVariant *bytes = g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, payload, TRUE);
+
+  plexus_dbus_messaging_set_received_count (self->messaging_iface,
+                                            plexus_dbus_messaging_get_received_count (self->messaging_iface) + 1);
+  plexus_dbus_messaging_emit_received (self->messaging_iface, from, bytes, id);
+}
+
+static void
+plexus_daemon_on_duplicate (PlexusMessaging *messaging, const gchar *from, const gchar *id, PlexusDaemon *self)
+{
+  plexus_dbus_messaging_set_duplicate_count (self->messaging_iface,
+                                             plexus_dbus_messaging_get_duplicate_count (self->messaging_iface) + 1);
+}
+
+static void
+plexus_daemon_on_refused (PlexusMessaging *messaging, const gchar *link_peer, const gchar *reason,
+                          PlexusDaemon *self)
+{
+  plexus_dbus_messaging_set_refused_count (self->messaging_iface,
+                                           plexus_dbus_messaging_get_refused_count (self->messaging_iface) + 1);
+}
+
+static void
+plexus_daemon_export_messaging (PlexusDaemon *self)
+{
+  g_autoptr(PlexusDBusObjectSkeleton) object = plexus_dbus_object_skeleton_new (PLEXUS_DBUS_PATH "/Messaging");
+
+  self->messaging_iface = plexus_dbus_messaging_skeleton_new ();
+  g_signal_connect (self->messaging_iface, "handle-send", G_CALLBACK (plexus_daemon_handle_send), self);
+  g_signal_connect (self->messaging, "delivered", G_CALLBACK (plexus_daemon_on_delivered), self);
+  g_signal_connect (self->messaging, "path-failed", G_CALLBACK (plexus_daemon_on_path_failed), self);
+  g_signal_connect (self->messaging, "failed", G_CALLBACK (plexus_daemon_on_message_failed), self);
+  g_signal_connect (self->messaging, "received", G_CALLBACK (plexus_daemon_on_received), self);
+  g_signal_connect (self->messaging, "duplicate", G_CALLBACK (plexus_daemon_on_duplicate), self);
+  g_signal_connect (self->messaging, "refused", G_CALLBACK (plexus_daemon_on_refused), self);
+  plexus_dbus_object_skeleton_set_messaging (object, self->messaging_iface);
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+}
+
 /* ---- D-Bus: Broker ---- */
 
 static GVariant *
@@ -802,6 +916,7 @@ plexus_daemon_export_objects (PlexusDaemon *self, GDBusConnection *connection)
   broker_object = plexus_dbus_object_skeleton_new (PLEXUS_DBUS_PATH "/Broker");
   plexus_dbus_object_skeleton_set_broker (broker_object, self->broker_iface);
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (broker_object));
+  plexus_daemon_export_messaging (self);
 
   g_signal_connect (self->node, "link-added", G_CALLBACK (plexus_daemon_on_link_added), self);
   g_signal_connect (self->node, "link-removed", G_CALLBACK (plexus_daemon_on_link_removed), self);
@@ -897,6 +1012,7 @@ plexus_daemon_run (PlexusDaemon *self)
   }
 
   plexus_daemon_set_state (self, PLEXUS_DAEMON_STATE_STOPPING);
+  plexus_messaging_shutdown (self->messaging);
   plexus_plugin_loader_shutdown (self->loader);
   plexus_node_stop (self->node);
   plexus_context_set_messenger (self->context, NULL);
@@ -973,6 +1089,10 @@ plexus_daemon_dispose (GObject *object)
   g_clear_object (&self->object_manager);
   g_clear_object (&self->manager_iface);
   g_clear_object (&self->broker_iface);
+  if (self->messaging != NULL)
+    g_signal_handlers_disconnect_by_data (self->messaging, self);
+  g_clear_object (&self->messaging_iface);
+  g_clear_object (&self->messaging);
   g_clear_object (&self->loader);
   g_clear_object (&self->node);
   if (self->context != NULL)

@@ -37,6 +37,7 @@ typedef struct {
   guint               race;
   guint               attempts_made;
   GArray             *attempts;   /* of Attempt, in flight */
+  gint64             *retry_at;   /* per path: not tried again before */
   gint64              submitted;
   gint64              deadline;
 } Pending;
@@ -117,6 +118,7 @@ pending_free (gpointer data)
 
   g_free (pending->id);
   g_free (pending->paths);
+  g_free (pending->retry_at);
   g_array_unref (pending->attempts);
   g_free (pending);
 }
@@ -209,15 +211,16 @@ emit (PlexusDelivery *self, PlexusDeliveryEventType type, Pending *pending, cons
 }
 
 /* Starts attempts until @pending has its race width in flight, on paths
- * not in flight already; FALSE if none could start and none is in flight. */
+ * neither in flight already nor resting after a failure. */
 static void
 fill_race (PlexusDelivery *self, Pending *pending, gint64 now)
 {
   guint tried = 0;
 
   while (pending->attempts->len < pending->race && tried < pending->n_paths) {
-    const PlexusDeliveryPath *path = &pending->paths[pending->next_path];
-    gboolean busy = FALSE;
+    guint index = pending->next_path;
+    const PlexusDeliveryPath *path = &pending->paths[index];
+    gboolean busy = pending->retry_at[index] > now;
 
     pending->next_path = (pending->next_path + 1) % pending->n_paths;
     tried++;
@@ -280,6 +283,7 @@ plexus_delivery_submit (PlexusDelivery *self, gint64 now_ms, const gchar *id, co
   pending->id = g_strdup (id);
   g_strlcpy (pending->to, to, sizeof pending->to);
   pending->paths = g_memdup2 (paths, n_paths * sizeof *paths);
+  pending->retry_at = g_new0 (gint64, n_paths);
   pending->n_paths = n_paths;
   pending->race = MIN (race, n_paths);
   pending->attempts = g_array_new (FALSE, FALSE, sizeof (Attempt));
@@ -336,8 +340,15 @@ plexus_delivery_acknowledged (PlexusDelivery *self, gint64 now_ms, const gchar *
 static void
 attempt_failed (PlexusDelivery *self, Pending *pending, guint index, gint64 now, const gchar *reason)
 {
-  PlexusDeliveryPath path = g_array_index (pending->attempts, Attempt, index).path;
+  Attempt attempt = g_array_index (pending->attempts, Attempt, index);
+  PlexusDeliveryPath path = attempt.path;
 
+  /* A path that refused at once rests for the rest of its attempt's time:
+   * a relay that cannot help now is not asked again in a tight loop. */
+  for (guint i = 0; i < pending->n_paths; i++) {
+    if (path_equal (&pending->paths[i], &path))
+      pending->retry_at[i] = MAX (now, attempt.started + self->config.attempt_timeout_ms);
+  }
   g_array_remove_index_fast (pending->attempts, index);
   emit (self, PLEXUS_DELIVERY_EVENT_PATH_FAILED, pending, &path, 0, reason);
   fill_race (self, pending, now);
@@ -399,6 +410,8 @@ plexus_delivery_tick (PlexusDelivery *self, gint64 now_ms)
       if (attempt->deadline <= now_ms)
         attempt_failed (self, pending, i - 1, now_ms, "no acknowledgement in time");
     }
+    /* Paths back from their rest. */
+    fill_race (self, pending, now_ms);
   }
   for (guint i = 0; i < expired->len; i++) {
     Pending *pending = g_ptr_array_index (expired, i);
@@ -437,6 +450,11 @@ plexus_delivery_next_deadline (PlexusDelivery *self)
 
       if (deadline < next)
         next = deadline;
+    }
+    /* Short of its race width: when a resting path may go again. */
+    for (guint i = 0; pending->attempts->len < pending->race && i < pending->n_paths; i++) {
+      if (pending->retry_at[i] > 0 && pending->retry_at[i] < next)
+        next = pending->retry_at[i];
     }
   }
   return next;

@@ -149,6 +149,30 @@ test_deadline (void)
   g_assert_cmpuint (plexus_delivery_get_n_pending (engine), ==, 0);
 }
 
+/* A relay that refuses at once is not asked again at once: the path rests
+ * until its attempt's time is up. */
+static void
+test_refusal_rests (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = { path (PLEXUS_DELIVERY_PATH_SERVER, SERVER) };
+
+  g_assert_true (plexus_delivery_submit (engine, 0, "m7", BOB, paths, 1, 2, NULL));
+  ASSERT_SENDS (engine, "server:" SERVER "#1");
+  plexus_delivery_path_failed (engine, 5, "m7", &paths[0], "no-route");
+  ASSERT_EVENTS (engine, "path-failed m7 server:" SERVER);
+  ASSERT_SENDS (engine, "");
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 3000);
+  plexus_delivery_tick (engine, 2999);
+  ASSERT_SENDS (engine, "");
+  plexus_delivery_tick (engine, 3000);
+  ASSERT_SENDS (engine, "server:" SERVER "#2");
+  plexus_delivery_path_failed (engine, 3001, "m7", &paths[0], "no-route");
+  ASSERT_EVENTS (engine, "path-failed m7 server:" SERVER);
+  ASSERT_SENDS (engine, "");
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 6000);
+}
+
 static void
 test_submit_errors (void)
 {
@@ -204,6 +228,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/delivery/race", test_race);
   g_test_add_func ("/plexus/delivery/failover", test_failover);
   g_test_add_func ("/plexus/delivery/deadline", test_deadline);
+  g_test_add_func ("/plexus/delivery/refusal-rests", test_refusal_rests);
   g_test_add_func ("/plexus/delivery/submit-errors", test_submit_errors);
   g_test_add_func ("/plexus/delivery/dedupe", test_dedupe);
   return g_test_run ();

@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include <locale.h>
+#include <signal.h>
+#include <string.h>
+#include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
@@ -493,6 +496,290 @@ cmd_locate (PlexusCtl *ctl, gchar **args)
   return 0;
 }
 
+/* ---- send and monitor ---- */
+
+/* What plexusctl send waits for: the outcome of its own message. Events
+ * may come before Send returns the ID, so all are kept until then. */
+typedef struct {
+  GMainLoop  *loop;
+  gchar      *id;         /* once Send returned */
+  GHashTable *outcomes;   /* message ID → GVariant (path, relay, latency) or error string */
+  gboolean    delivered;
+  gchar      *text;
+  GVariant   *result;
+} SendWait;
+
+static void
+send_wait_check (SendWait *wait)
+{
+  GVariant *outcome;
+
+  if (wait->id == NULL || (outcome = g_hash_table_lookup (wait->outcomes, wait->id)) == NULL)
+    return;
+  wait->result = g_variant_ref (outcome);
+  g_main_loop_quit (wait->loop);
+}
+
+static void
+on_send_delivered (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *path,
+                   const gchar *relay, gdouble latency_ms, SendWait *wait)
+{
+  g_hash_table_replace (wait->outcomes, g_strdup (id),
+                        g_variant_ref_sink (g_variant_new ("(bsssd)", TRUE, path, relay, "", latency_ms)));
+  send_wait_check (wait);
+}
+
+static void
+on_send_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *reason,
+                SendWait *wait)
+{
+  g_hash_table_replace (wait->outcomes, g_strdup (id),
+                        g_variant_ref_sink (g_variant_new ("(bsssd)", FALSE, "", "", reason, 0.0)));
+  send_wait_check (wait);
+}
+
+static gboolean
+on_send_timeout (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static PlexusDBusMessaging *
+messaging_proxy (PlexusCtl *ctl)
+{
+  g_autoptr(GError) error = NULL;
+  PlexusDBusMessaging *proxy;
+
+  proxy = plexus_dbus_messaging_proxy_new_sync (ctl->connection,
+                                                G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START |
+                                                G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                                PLEXUS_DBUS_NAME, PLEXUS_DBUS_PATH "/Messaging", NULL, &error);
+  if (proxy == NULL)
+    print_error (_("cannot reach plexusd"), error);
+  return proxy;
+}
+
+static int
+cmd_send (PlexusCtl *ctl, gchar **args)
+{
+  g_autoptr(PlexusDBusMessaging) proxy = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  SendWait wait = { 0, };
+  const gchar *mode = NULL;
+  gboolean delivered;
+  const gchar *path, *relay, *reason;
+  gdouble latency_ms;
+  int status = 1;
+
+  if (args[0] != NULL && g_str_has_prefix (args[0], "--mode=")) {
+    mode = args[0] + strlen ("--mode=");
+    args++;
+  }
+  if (args[0] == NULL || args[1] == NULL || args[2] != NULL) {
+    g_printerr (_("plexusctl: send takes [--mode=MODE] PEER TEXT\n"));
+    return 1;
+  }
+  if ((proxy = messaging_proxy (ctl)) == NULL)
+    return 1;
+  if (mode != NULL)
+    g_variant_builder_add (&options, "{sv}", "mode", g_variant_new_string (mode));
+  wait.loop = g_main_loop_new (NULL, FALSE);
+  wait.outcomes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
+  g_signal_connect (proxy, "delivered", G_CALLBACK (on_send_delivered), &wait);
+  g_signal_connect (proxy, "failed", G_CALLBACK (on_send_failed), &wait);
+  if (!plexus_dbus_messaging_call_send_sync (proxy, args[0],
+                                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, args[1], strlen (args[1]), 1),
+                                             g_variant_builder_end (&options), &wait.id, NULL, &error)) {
+    print_error (_("cannot send"), error);
+    goto out;
+  }
+  send_wait_check (&wait);
+  if (wait.result == NULL) {
+    /* Beyond the daemon's own 15 s deadline, which always answers first. */
+    guint timeout_id = g_timeout_add_seconds (20, on_send_timeout, wait.loop);
+
+    g_main_loop_run (wait.loop);
+    if (wait.result != NULL)
+      g_source_remove (timeout_id);
+  }
+  if (wait.result == NULL) {
+    g_printerr (_("plexusctl: no word on message %s from plexusd\n"), wait.id);
+    goto out;
+  }
+  g_variant_get (wait.result, "(b&s&s&sd)", &delivered, &path, &relay, &reason, &latency_ms);
+  if (ctl->json) {
+    g_autoptr(JsonBuilder) builder = json_builder_new ();
+    g_autoptr(JsonNode) node = NULL;
+
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "id");
+    json_builder_add_string_value (builder, wait.id);
+    json_builder_set_member_name (builder, "delivered");
+    json_builder_add_boolean_value (builder, delivered);
+    if (delivered) {
+      json_builder_set_member_name (builder, "path");
+      json_builder_add_string_value (builder, path);
+      json_builder_set_member_name (builder, "relay");
+      json_builder_add_string_value (builder, relay);
+      json_builder_set_member_name (builder, "latency_ms");
+      json_builder_add_double_value (builder, latency_ms);
+    } else {
+      json_builder_set_member_name (builder, "error");
+      json_builder_add_string_value (builder, reason);
+    }
+    json_builder_end_object (builder);
+    node = json_builder_get_root (builder);
+    print_json (node);
+  } else if (delivered) {
+    g_print (_("message %s delivered by the %s path (%s) in %.1f ms\n"), wait.id, path, relay, latency_ms);
+  }
+  if (!delivered)
+    g_printerr (_("plexusctl: message %s failed: %s\n"), wait.id, reason);
+  status = delivered ? 0 : 1;
+out:
+  g_signal_handlers_disconnect_by_data (proxy, &wait);
+  g_clear_pointer (&wait.result, g_variant_unref);
+  g_hash_table_unref (wait.outcomes);
+  g_main_loop_unref (wait.loop);
+  g_free (wait.id);
+  return status;
+}
+
+/* One event of plexusctl monitor: a line of text, or one JSON object per
+ * line with --json. */
+static void
+monitor_print (PlexusCtl *ctl, const gchar *event, ...)
+{
+  va_list args;
+  const gchar *key;
+
+  va_start (args, event);
+  if (ctl->json) {
+    g_autoptr(JsonBuilder) builder = json_builder_new ();
+    g_autoptr(JsonGenerator) generator = json_generator_new ();
+    g_autoptr(JsonNode) node = NULL;
+    g_autofree gchar *text = NULL;
+
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "event");
+    json_builder_add_string_value (builder, event);
+    while ((key = va_arg (args, const gchar *)) != NULL) {
+      json_builder_set_member_name (builder, key);
+      json_builder_add_string_value (builder, va_arg (args, const gchar *));
+    }
+    json_builder_end_object (builder);
+    node = json_builder_get_root (builder);
+    json_generator_set_root (generator, node);
+    text = json_generator_to_data (generator, NULL);
+    g_print ("%s\n", text);
+  } else {
+    g_autoptr(GString) line = g_string_new (event);
+
+    while ((key = va_arg (args, const gchar *)) != NULL)
+      g_string_append_printf (line, " %s=%s", key, va_arg (args, const gchar *));
+    g_print ("%s\n", line->str);
+  }
+  va_end (args);
+}
+
+static void
+on_monitor_delivered (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *path,
+                      const gchar *relay, gdouble latency_ms, PlexusCtl *ctl)
+{
+  g_autofree gchar *latency = g_strdup_printf ("%.1f", latency_ms);
+
+  monitor_print (ctl, "delivered", "id", id, "peer_id", peer_id, "path", path, "relay", relay, "latency_ms", latency,
+                 NULL);
+}
+
+static void
+on_monitor_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *reason,
+                   PlexusCtl *ctl)
+{
+  monitor_print (ctl, "failed", "id", id, "peer_id", peer_id, "error", reason, NULL);
+}
+
+static void
+on_monitor_path_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *path,
+                        const gchar *relay, const gchar *reason, PlexusCtl *ctl)
+{
+  monitor_print (ctl, "failover", "id", id, "peer_id", peer_id, "path", path, "relay", relay, "reason", reason, NULL);
+}
+
+static void
+on_monitor_received (PlexusDBusMessaging *proxy, const gchar *from, GVariant *payload, const gchar *id,
+                     PlexusCtl *ctl)
+{
+  gsize length;
+  const gchar *data = g_variant_get_fixed_array (payload, &length, 1);
+  g_autofree gchar *text = g_utf8_make_valid (data, (gssize) length);
+
+  monitor_print (ctl, "received", "id", id, "from", from, "payload", text, NULL);
+}
+
+static void
+on_monitor_broker_signal (GDBusProxy *proxy, const gchar *sender, const gchar *signal_name, GVariant *parameters,
+                          PlexusCtl *ctl)
+{
+  g_autofree gchar *text = g_variant_print (parameters, FALSE);
+
+  monitor_print (ctl, "broker", "signal", signal_name, "args", text, NULL);
+}
+
+static void
+on_monitor_manager_signal (GDBusProxy *proxy, const gchar *sender, const gchar *signal_name, GVariant *parameters,
+                           PlexusCtl *ctl)
+{
+  g_autofree gchar *text = g_variant_print (parameters, FALSE);
+
+  monitor_print (ctl, "link", "signal", signal_name, "args", text, NULL);
+}
+
+static gboolean
+on_monitor_stop (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static int
+cmd_monitor (PlexusCtl *ctl, gchar **args)
+{
+  g_autoptr(PlexusDBusMessaging) proxy = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  guint seconds = 0;
+
+  if (args[0] != NULL && g_str_has_prefix (args[0], "--seconds=")) {
+    seconds = (guint) g_ascii_strtoull (args[0] + strlen ("--seconds="), NULL, 10);
+    args++;
+  }
+  if (args[0] != NULL) {
+    g_printerr (_("plexusctl: monitor takes [--seconds=N]\n"));
+    return 1;
+  }
+  if ((proxy = messaging_proxy (ctl)) == NULL)
+    return 1;
+  loop = g_main_loop_new (NULL, FALSE);
+  g_signal_connect (proxy, "delivered", G_CALLBACK (on_monitor_delivered), ctl);
+  g_signal_connect (proxy, "failed", G_CALLBACK (on_monitor_failed), ctl);
+  g_signal_connect (proxy, "path-failed", G_CALLBACK (on_monitor_path_failed), ctl);
+  g_signal_connect (proxy, "received", G_CALLBACK (on_monitor_received), ctl);
+  g_signal_connect (ctl->broker, "g-signal", G_CALLBACK (on_monitor_broker_signal), ctl);
+  g_signal_connect (ctl->manager, "g-signal", G_CALLBACK (on_monitor_manager_signal), ctl);
+  g_unix_signal_add (SIGINT, on_monitor_stop, loop);
+  g_unix_signal_add (SIGTERM, on_monitor_stop, loop);
+  if (seconds > 0)
+    g_timeout_add_seconds (seconds, on_monitor_stop, loop);
+  /* Tells a script that the subscriptions are in place. */
+  monitor_print (ctl, "monitoring", NULL);
+  g_main_loop_run (loop);
+  g_signal_handlers_disconnect_by_data (ctl->broker, ctl);
+  g_signal_handlers_disconnect_by_data (ctl->manager, ctl);
+  return 0;
+}
+
 typedef struct {
   const gchar *name;
   const gchar *args;
@@ -507,6 +794,8 @@ static const PlexusCtlCommand commands[] = {
   { "peers", "", N_("List the peers this node is linked to"), cmd_peers },
   { "ping", "PEER", N_("Ping a peer over the node links, through neighbours if need be"), cmd_ping },
   { "locate", "PEER", N_("Show which super peers a peer is attached to, as the gossip says"), cmd_locate },
+  { "send", "[--mode=MODE] PEER TEXT", N_("Send a message, signed and sealed; wait for its delivery"), cmd_send },
+  { "monitor", "[--seconds=N]", N_("Print deliveries, failovers, received messages, links and broker events"), cmd_monitor },
 };
 
 static gchar *

@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+#include <sodium.h>
+#include <json-glib/json-glib.h>
+
+#include "plexus-broker.h"
+#include "plexus-envelope.h"
+#include "plexus-error.h"
+#include "plexus-identity.h"
+#include "plexus-messaging.h"
+#include "plexus-signal.h"
+
+/* Hybrid signaling, the node's half (doc/architecture.md, "Signaling"):
+ * binds the delivery engine (plexus-delivery.c) to the messenger.
+ *
+ * Sending: the payload is signed and sealed to the recipient
+ * (plexus-signal.c); the paths come from the link table and the broker's
+ * `signaling` providers, filtered by the mode (direct link and super peers
+ * unless traditional, the server unless peer) and raced two at a time in
+ * hybrid mode. A direct path is a `signal.deliver` to the recipient; a
+ * relayed one is a `signal.relay` request to the relay (a super peer's
+ * signaling-relay plugin, the server's server-fallback plugin), whose
+ * answer says only that it took the message on.
+ *
+ * Receiving: `signal.deliver` is opened and checked; a message new from its
+ * sender is given to the application once (the `received` signal), and
+ * every copy is acknowledged, so that a sender whose first acknowledgement
+ * was lost still completes. An acknowledgement completes the message it
+ * names, feeding the broker the latency of the path it came by. */
+
+#define MAX_PATHS 6
+/* A relay that does not say it took a message on within this long has not. */
+#define RELAY_TIMEOUT_MS 3000
+
+struct _PlexusMessaging {
+  GObject          parent_instance;
+
+  PlexusContext   *context;
+  PlexusMessenger *messenger;
+  PlexusDelivery  *delivery;
+  GHashTable      *sealed;     /* message ID → its sealed form, while in flight */
+  GCancellable    *cancellable;
+  guint            tick_id;
+};
+
+enum {
+  SIGNAL_DELIVERED,
+  SIGNAL_PATH_FAILED,
+  SIGNAL_FAILED,
+  SIGNAL_RECEIVED,
+  SIGNAL_DUPLICATE,
+  SIGNAL_REFUSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (PlexusMessaging, plexus_messaging, G_TYPE_OBJECT)
+
+static void messaging_drain (PlexusMessaging *self);
+
+static const gchar *
+own_peer_id (PlexusMessaging *self)
+{
+  return plexus_identity_get_peer_id (plexus_context_get_identity (self->context));
+}
+
+static gint64
+now_ms (void)
+{
+  return g_get_monotonic_time () / 1000;
+}
+
+static gint64
+wall_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+/* "direct", "peer:ID" or "server:ID": how the sender names a path, echoed
+ * in acknowledgements. */
+static gchar *
+path_to_label (const PlexusDeliveryPath *path)
+{
+  if (path->kind == PLEXUS_DELIVERY_PATH_DIRECT)
+    return g_strdup ("direct");
+  return g_strconcat (plexus_delivery_path_kind_to_string (path->kind), ":", path->relay, NULL);
+}
+
+static gboolean
+path_from_label (const gchar *label, const gchar *to, PlexusDeliveryPath *path)
+{
+  const gchar *colon;
+
+  memset (path, 0, sizeof *path);
+  if (g_strcmp0 (label, "direct") == 0) {
+    path->kind = PLEXUS_DELIVERY_PATH_DIRECT;
+    g_strlcpy (path->relay, to, sizeof path->relay);
+    return TRUE;
+  }
+  if (label == NULL || (colon = strchr (label, ':')) == NULL || !plexus_peer_id_is_valid (colon + 1))
+    return FALSE;
+  if (colon - label == 4 && strncmp (label, "peer", 4) == 0)
+    path->kind = PLEXUS_DELIVERY_PATH_PEER;
+  else if (colon - label == 6 && strncmp (label, "server", 6) == 0)
+    path->kind = PLEXUS_DELIVERY_PATH_SERVER;
+  else
+    return FALSE;
+  g_strlcpy (path->relay, colon + 1, sizeof path->relay);
+  return TRUE;
+}
+
+static gchar *
+new_message_id (void)
+{
+  guint8 bytes[16];
+  gchar id[sodium_base64_ENCODED_LEN (sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+
+  randombytes_buf (bytes, sizeof bytes);
+  sodium_bin2base64 (id, sizeof id, bytes, sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  return g_strdup (id);
+}
+
+/* ---- the broker hears how paths do ---- */
+
+static PlexusProvider *
+path_provider (PlexusMessaging *self, const PlexusDeliveryPath *path)
+{
+  if (path->kind == PLEXUS_DELIVERY_PATH_DIRECT)
+    return NULL;
+  return plexus_broker_lookup_provider (plexus_context_get_broker (self->context), "signaling", path->relay);
+}
+
+/* ---- sending ---- */
+
+static guint
+build_paths (PlexusMessaging *self, const gchar *to, PlexusMode mode, PlexusDeliveryPath *paths)
+{
+  PlexusBroker *broker = plexus_context_get_broker (self->context);
+  g_auto(GStrv) linked = plexus_messenger_list_linked_peers (self->messenger);
+  g_autoptr(GPtrArray) providers = plexus_broker_list_providers (broker, "signaling");
+  PlexusDeliveryPath peer_paths[MAX_PATHS], server_paths[MAX_PATHS];
+  guint n = 0, n_peer = 0, n_server = 0;
+
+  if (mode != PLEXUS_MODE_TRADITIONAL && g_strv_contains ((const gchar * const *) linked, to)) {
+    paths[n].kind = PLEXUS_DELIVERY_PATH_DIRECT;
+    g_strlcpy (paths[n].relay, to, sizeof paths[n].relay);
+    n++;
+  }
+  /* Best first; relays this node is linked to before others of a kind. */
+  for (gint pass = 0; pass < 2; pass++) {
+    for (guint i = 0; providers != NULL && i < providers->len; i++) {
+      PlexusProvider *provider = g_ptr_array_index (providers, i);
+      const gchar *relay = plexus_provider_get_peer_id (provider);
+      gboolean is_linked = g_strv_contains ((const gchar * const *) linked, relay) ||
+                           g_strcmp0 (relay, own_peer_id (self)) == 0;
+      gboolean is_server = plexus_provider_get_kind (provider) == PLEXUS_PROVIDER_KIND_SERVER;
+
+      if (is_linked != (pass == 0) || g_strcmp0 (relay, to) == 0 || plexus_broker_score (broker, provider) < 0)
+        continue;
+      if (is_server && mode != PLEXUS_MODE_PEER && n_server < MAX_PATHS) {
+        server_paths[n_server].kind = PLEXUS_DELIVERY_PATH_SERVER;
+        g_strlcpy (server_paths[n_server++].relay, relay, sizeof server_paths[0].relay);
+      } else if (!is_server && mode != PLEXUS_MODE_TRADITIONAL && n_peer < MAX_PATHS) {
+        peer_paths[n_peer].kind = PLEXUS_DELIVERY_PATH_PEER;
+        g_strlcpy (peer_paths[n_peer++].relay, relay, sizeof peer_paths[0].relay);
+      }
+    }
+  }
+  /* In hybrid mode the race pairs the best peer path with the server. */
+  if (n == 0 && n_peer > 0)
+    paths[n++] = peer_paths[0];
+  if (n_server > 0 && n < MAX_PATHS)
+    paths[n++] = server_paths[0];
+  for (guint i = n > 0 && n_peer > 0 && paths[0].kind == PLEXUS_DELIVERY_PATH_PEER ? 1 : 0; i < n_peer && n < MAX_PATHS; i++)
+    paths[n++] = peer_paths[i];
+  for (guint i = 1; i < n_server && n < MAX_PATHS; i++)
+    paths[n++] = server_paths[i];
+  return n;
+}
+
+typedef struct {
+  PlexusMessaging    *self;  /* strong */
+  gchar              *id;
+  PlexusDeliveryPath  path;
+} RelayCall;
+
+static void
+relay_call_free (RelayCall *call)
+{
+  g_object_unref (call->self);
+  g_free (call->id);
+  g_free (call);
+}
+
+static void
+on_relay_answer (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelayCall *call = user_data;
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, &error);
+  if (answer == NULL && call->self->delivery != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    plexus_delivery_path_failed (call->self->delivery, now_ms (), call->id, &call->path, error->message);
+    messaging_drain (call->self);
+  }
+  relay_call_free (call);
+}
+
+static void
+on_deliver_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelayCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!plexus_messenger_send_finish (PLEXUS_MESSENGER (source), result, &error) && call->self->delivery != NULL &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    plexus_delivery_path_failed (call->self->delivery, now_ms (), call->id, &call->path, error->message);
+    messaging_drain (call->self);
+  }
+  relay_call_free (call);
+}
+
+/* `signal.deliver` straight to @to, routed by the node. */
+static void
+send_deliver (PlexusMessaging *self, const gchar *to, const gchar *id, const gchar *sealed, const gchar *label,
+              RelayCall *call)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(PlexusEnvelope) envelope = NULL;
+
+  json_object_set_string_member (body, "id", id);
+  json_object_set_string_member (body, "sealed", sealed);
+  json_object_set_string_member (body, "path", label);
+  json_object_set_string_member (body, "relay", own_peer_id (self));
+  envelope = plexus_envelope_new ("signal.deliver", own_peer_id (self), to, body);
+  plexus_messenger_send_async (self->messenger, envelope, self->cancellable,
+                               call != NULL ? on_deliver_sent : NULL, call);
+}
+
+/* `signal.relay` to a relay, which passes it on towards @to. */
+static void
+send_relay (PlexusMessaging *self, const gchar *relay, const gchar *to, const gchar *id, const gchar *sealed,
+            const gchar *label, RelayCall *call)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+
+  json_object_set_string_member (body, "to", to);
+  json_object_set_string_member (body, "id", id);
+  json_object_set_string_member (body, "sealed", sealed);
+  json_object_set_string_member (body, "path", label);
+  plexus_messenger_request_async (self->messenger, relay, "signal.relay", body, RELAY_TIMEOUT_MS, self->cancellable,
+                                  on_relay_answer, call);
+}
+
+static void
+carry_out (PlexusMessaging *self, const PlexusDeliverySend *send)
+{
+  const gchar *sealed = g_hash_table_lookup (self->sealed, send->id);
+  g_autofree gchar *label = path_to_label (&send->path);
+  RelayCall *call;
+
+  if (sealed == NULL)
+    return;
+  call = g_new0 (RelayCall, 1);
+  call->self = g_object_ref (self);
+  call->id = g_strdup (send->id);
+  call->path = send->path;
+  /* This node relays for others: it hands the message on itself. */
+  if (send->path.kind == PLEXUS_DELIVERY_PATH_DIRECT || strcmp (send->path.relay, own_peer_id (self)) == 0)
+    send_deliver (self, send->to, send->id, sealed, label, call);
+  else
+    send_relay (self, send->path.relay, send->to, send->id, sealed, label, call);
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  PlexusMessaging *self = user_data;
+
+  self->tick_id = 0;
+  plexus_delivery_tick (self->delivery, now_ms ());
+  messaging_drain (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+messaging_drain (PlexusMessaging *self)
+{
+  PlexusBroker *broker = plexus_context_get_broker (self->context);
+  PlexusDeliverySend send;
+  PlexusDeliveryEvent event;
+  gint64 deadline;
+
+  if (self->delivery == NULL)
+    return;
+  while (plexus_delivery_pop_send (self->delivery, &send)) {
+    carry_out (self, &send);
+    plexus_delivery_send_clear (&send);
+  }
+  while (plexus_delivery_pop_event (self->delivery, &event)) {
+    PlexusProvider *provider = path_provider (self, &event.path);
+    const gchar *kind = plexus_delivery_path_kind_to_string (event.path.kind);
+
+    switch (event.type) {
+    case PLEXUS_DELIVERY_EVENT_DELIVERED:
+      if (provider != NULL)
+        plexus_broker_report_success (broker, provider, (gdouble) event.latency_ms);
+      g_hash_table_remove (self->sealed, event.id);
+      g_signal_emit (self, signals[SIGNAL_DELIVERED], 0, event.id, event.to, kind, event.path.relay,
+                     (gdouble) event.latency_ms);
+      break;
+    case PLEXUS_DELIVERY_EVENT_PATH_FAILED:
+      if (provider != NULL)
+        plexus_broker_report_failure (broker, provider, event.reason);
+      g_message ("message %s to %s: the %s path through %s failed (%s); trying another",
+                 event.id, event.to, kind, event.path.relay, event.reason);
+      g_signal_emit (self, signals[SIGNAL_PATH_FAILED], 0, event.id, event.to, kind, event.path.relay, event.reason);
+      break;
+    case PLEXUS_DELIVERY_EVENT_FAILED:
+    default:
+      g_hash_table_remove (self->sealed, event.id);
+      g_message ("message %s to %s failed: %s", event.id, event.to, event.reason);
+      g_signal_emit (self, signals[SIGNAL_FAILED], 0, event.id, event.to, event.reason);
+      break;
+    }
+    plexus_delivery_event_clear (&event);
+  }
+  g_clear_handle_id (&self->tick_id, g_source_remove);
+  deadline = plexus_delivery_next_deadline (self->delivery);
+  if (deadline >= 0)
+    self->tick_id = g_timeout_add ((guint) CLAMP (deadline - now_ms (), 0, 60000), on_tick, self);
+}
+
+/**
+ * plexus_messaging_send:
+ * @self: a #PlexusMessaging
+ * @to: the recipient's peer ID
+ * @payload: the application's bytes, at most %PLEXUS_SIGNAL_MAX_PAYLOAD
+ * @mode: which paths may be used
+ * @error: return location for a #GError
+ *
+ * Sends a message; #PlexusMessaging::delivered or #PlexusMessaging::failed
+ * tells how it went.
+ *
+ * Returns: (transfer full): the message ID, or %NULL with @error set:
+ *   %PLEXUS_ERROR_INVALID_ARGUMENT for a malformed or own peer ID or a
+ *   payload too large, %PLEXUS_ERROR_NO_PROVIDER when the mode leaves no
+ *   path, %PLEXUS_ERROR_FAILED when too many messages are in flight
+ */
+gchar *
+plexus_messaging_send (PlexusMessaging *self, const gchar *to, GBytes *payload, PlexusMode mode, GError **error)
+{
+  PlexusDeliveryPath paths[MAX_PATHS];
+  g_autoptr(PlexusSignal) signal = NULL;
+  g_autofree gchar *id = NULL;
+  g_autofree gchar *sealed = NULL;
+  guint n;
+
+  g_return_val_if_fail (PLEXUS_IS_MESSAGING (self), NULL);
+  g_return_val_if_fail (payload != NULL, NULL);
+
+  if (self->delivery == NULL) {
+    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED, "the node is shutting down");
+    return NULL;
+  }
+  if (!plexus_peer_id_is_valid (to)) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                 "'%s' is not a peer ID (64 lower-case hex digits)", to);
+    return NULL;
+  }
+  if (strcmp (to, own_peer_id (self)) == 0) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT, "%s is this node itself", to);
+    return NULL;
+  }
+  if (g_bytes_get_size (payload) > PLEXUS_SIGNAL_MAX_PAYLOAD) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                 "a payload of %" G_GSIZE_FORMAT " bytes is larger than the %d allowed",
+                 g_bytes_get_size (payload), PLEXUS_SIGNAL_MAX_PAYLOAD);
+    return NULL;
+  }
+  n = build_paths (self, to, mode, paths);
+  if (n == 0) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_NO_PROVIDER,
+                 "no path to %s in %s mode: no link to it and no %s relay known", to, plexus_mode_to_string (mode),
+                 mode == PLEXUS_MODE_PEER ? "super peer" : mode == PLEXUS_MODE_TRADITIONAL ? "server" : "super peer or server");
+    return NULL;
+  }
+  id = new_message_id ();
+  signal = plexus_signal_new (PLEXUS_SIGNAL_KIND_MESSAGE, own_peer_id (self), to, id, wall_ms (), payload);
+  sealed = plexus_signal_seal (signal, plexus_context_get_identity (self->context), error);
+  if (sealed == NULL)
+    return NULL;
+  if (!plexus_delivery_submit (self->delivery, now_ms (), id, to, paths, n,
+                               mode == PLEXUS_MODE_HYBRID ? 2 : 1, error))
+    return NULL;
+  g_hash_table_insert (self->sealed, g_strdup (id), g_steal_pointer (&sealed));
+  messaging_drain (self);
+  return g_steal_pointer (&id);
+}
+
+/* ---- receiving ---- */
+
+static void
+send_ack (PlexusMessaging *self, const PlexusSignal *message, const gchar *label, const gchar *relay)
+{
+  g_autoptr(PlexusSignal) ack = plexus_signal_new (PLEXUS_SIGNAL_KIND_ACK, own_peer_id (self), message->from,
+                                                   message->id, wall_ms (), NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *sealed = plexus_signal_seal (ack, plexus_context_get_identity (self->context), &error);
+  g_autoptr(JsonObject) body = NULL;
+
+  if (sealed == NULL) {
+    g_warning ("cannot acknowledge message %s: %s", message->id, error->message);
+    return;
+  }
+  /* Back the way it came: straight to the sender, or to the relay that
+   * handed it over, which passes it on like any message. */
+  if (g_str_equal (label, "direct") || relay == NULL || g_strcmp0 (relay, message->from) == 0) {
+    send_deliver (self, message->from, message->id, sealed, label, NULL);
+    return;
+  }
+  body = json_object_new ();
+  json_object_set_string_member (body, "to", message->from);
+  json_object_set_string_member (body, "id", message->id);
+  json_object_set_string_member (body, "sealed", sealed);
+  json_object_set_string_member (body, "path", label);
+  plexus_messenger_request_async (self->messenger, relay, "signal.relay", body, RELAY_TIMEOUT_MS, self->cancellable,
+                                  NULL, NULL);
+}
+
+static PlexusEnvelope *
+on_deliver (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  PlexusMessaging *self = user_data;
+  JsonObject *body = plexus_envelope_get_body (envelope);
+  const gchar *id = json_object_get_string_member_with_default (body, "id", NULL);
+  const gchar *sealed = json_object_get_string_member_with_default (body, "sealed", NULL);
+  const gchar *label = json_object_get_string_member_with_default (body, "path", NULL);
+  const gchar *relay = json_object_get_string_member_with_default (body, "relay", NULL);
+  g_autoptr(PlexusSignal) signal = NULL;
+  g_autoptr(GError) error = NULL;
+  PlexusDeliveryPath path;
+
+  if (self->delivery == NULL)
+    return NULL;
+  if (!plexus_envelope_id_is_valid (id) || sealed == NULL || label == NULL ||
+      (relay != NULL && !plexus_peer_id_is_valid (relay)))
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "signal.deliver needs 'id', 'sealed' and 'path' strings, and 'relay' a peer ID");
+  signal = plexus_signal_open (plexus_context_get_identity (self->context), sealed, wall_ms (), &error);
+  if (signal == NULL || strcmp (signal->id, id) != 0) {
+    g_message ("refusing a signal from %s: %s", plexus_envelope_get_from (envelope),
+               signal == NULL ? error->message : "its ID differs from the sealed one");
+    g_signal_emit (self, signals[SIGNAL_REFUSED], 0, plexus_envelope_get_from (envelope),
+                   signal == NULL ? error->message : "its ID differs from the sealed one");
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      signal == NULL ? error->message : "the ID differs from the sealed one");
+  }
+  if (signal->kind == PLEXUS_SIGNAL_KIND_ACK) {
+    if (path_from_label (label, signal->from, &path))
+      plexus_delivery_acknowledged (self->delivery, now_ms (), signal->id, signal->from, &path);
+    messaging_drain (self);
+    return NULL;
+  }
+  if (plexus_delivery_note_received (self->delivery, now_ms (), signal->from, signal->id))
+    g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, signal->from, signal->payload, signal->id);
+  else
+    g_signal_emit (self, signals[SIGNAL_DUPLICATE], 0, signal->from, signal->id);
+  send_ack (self, signal, label, relay);
+  return NULL;
+}
+
+/* ---- the object ---- */
+
+/**
+ * plexus_messaging_new:
+ * @context: the daemon's context
+ * @messenger: the node's messenger
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the node's messaging, handling
+ *   `signal.deliver`; %NULL if that type is taken
+ */
+PlexusMessaging *
+plexus_messaging_new (PlexusContext *context, PlexusMessenger *messenger, GError **error)
+{
+  g_autoptr(PlexusMessaging) self = g_object_new (PLEXUS_TYPE_MESSAGING, NULL);
+
+  self->context = g_object_ref (context);
+  self->messenger = g_object_ref (messenger);
+  if (!plexus_messenger_register_handler (messenger, "signal.deliver", on_deliver, self, NULL, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+PlexusDelivery *
+plexus_messaging_get_delivery (PlexusMessaging *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_MESSAGING (self), NULL);
+  return self->delivery;
+}
+
+/**
+ * plexus_messaging_shutdown:
+ * @self: a #PlexusMessaging
+ *
+ * Stops handling messages and cancels what is in flight, silently.
+ */
+void
+plexus_messaging_shutdown (PlexusMessaging *self)
+{
+  g_return_if_fail (PLEXUS_IS_MESSAGING (self));
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->tick_id, g_source_remove);
+  if (self->messenger != NULL)
+    plexus_messenger_unregister_handler (self->messenger, "signal.deliver");
+  g_clear_object (&self->delivery);
+}
+
+static void
+plexus_messaging_dispose (GObject *object)
+{
+  PlexusMessaging *self = PLEXUS_MESSAGING (object);
+
+  if (self->delivery != NULL)
+    plexus_messaging_shutdown (self);
+  g_clear_object (&self->messenger);
+  g_clear_object (&self->context);
+  G_OBJECT_CLASS (plexus_messaging_parent_class)->dispose (object);
+}
+
+static void
+plexus_messaging_finalize (GObject *object)
+{
+  PlexusMessaging *self = PLEXUS_MESSAGING (object);
+
+  g_hash_table_unref (self->sealed);
+  g_object_unref (self->cancellable);
+  G_OBJECT_CLASS (plexus_messaging_parent_class)->finalize (object);
+}
+
+static void
+plexus_messaging_class_init (PlexusMessagingClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = plexus_messaging_dispose;
+  object_class->finalize = plexus_messaging_finalize;
+
+  /**
+   * PlexusMessaging::delivered:
+   * @id: the message
+   * @to: its recipient
+   * @kind: the kind of path that delivered it: direct, peer or server
+   * @relay: the relay (the recipient, for direct)
+   * @latency_ms: from the attempt on that path to the acknowledgement
+   */
+  signals[SIGNAL_DELIVERED] =
+    g_signal_new ("delivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 5,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_DOUBLE);
+  /**
+   * PlexusMessaging::path-failed:
+   * @id: the message
+   * @to: its recipient
+   * @kind: the kind of path that failed
+   * @relay: its relay
+   * @reason: why
+   *
+   * A failover: the message goes on by another path.
+   */
+  signals[SIGNAL_PATH_FAILED] =
+    g_signal_new ("path-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 5,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * PlexusMessaging::failed:
+   * @id: the message
+   * @to: its recipient
+   * @reason: why it was given up
+   */
+  signals[SIGNAL_FAILED] =
+    g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * PlexusMessaging::received:
+   * @from: the sender, proven by its signature
+   * @payload: the application's bytes
+   * @id: the message ID
+   *
+   * A message arrived, for the first time.
+   */
+  signals[SIGNAL_RECEIVED] =
+    g_signal_new ("received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, G_TYPE_BYTES, G_TYPE_STRING);
+  /**
+   * PlexusMessaging::duplicate:
+   * @from: the sender
+   * @id: the message ID
+   *
+   * A copy of a message already received arrived (another path, a retry,
+   * a replay); it was acknowledged, not given again.
+   */
+  signals[SIGNAL_DUPLICATE] =
+    g_signal_new ("duplicate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * PlexusMessaging::refused:
+   * @link_peer: the node that handed it over
+   * @reason: why it was refused
+   *
+   * A signal was not for this node, forged, altered or stale.
+   */
+  signals[SIGNAL_REFUSED] =
+    g_signal_new ("refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+plexus_messaging_init (PlexusMessaging *self)
+{
+  self->delivery = plexus_delivery_new (NULL);
+  self->sealed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->cancellable = g_cancellable_new ();
+}

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "plexus-relay.h"
+
+/* The relay half of signaling (doc/protocol.md, "Signaling"), shared by
+ * the server-fallback plugin (the server) and the signaling-relay plugin
+ * (super peers): `signal.relay` asks this node to pass a sealed signal on
+ * to a recipient. It sees the recipient, the message ID and the sender's
+ * path label, never the content or the sender's identity (both are inside
+ * the seal).
+ *
+ * A recipient linked here gets `signal.deliver` over its link, naming this
+ * node as the relay (its acknowledgement comes back the same way). For one
+ * that is not linked, the server holds the message while the recipient is
+ * reconnecting (unlinked less than PLEXUS_RELAY_RECONNECT_SECONDS ago), at
+ * most PLEXUS_RELAY_QUEUE_SECONDS; a super peer hands it to the node's
+ * routing. The answer says only that the relay took the message on; the
+ * sender learns of delivery from the recipient's signed acknowledgement. */
+
+/* The sealed form of the largest signal, with room to spare. */
+#define MAX_SEALED_LENGTH 32768
+#define MAX_LABEL_LENGTH 128
+
+typedef struct {
+  gchar  *to;
+  gchar  *id;
+  gchar  *sealed;
+  gchar  *label;
+  gint64  expires;   /* monotonic µs */
+} Held;
+
+struct _PlexusRelay {
+  GObject          parent_instance;
+
+  PlexusMessenger *messenger;
+  gchar           *own_peer_id;
+  PlexusRelayMiss  miss;
+  gulong           linked_id;
+  gulong           unlinked_id;
+  GHashTable      *recent;     /* peer ID → monotonic µs it was unlinked */
+  GHashTable      *held;       /* peer ID → GQueue of Held */
+  guint            n_held;
+  guint            expire_id;
+  guint64          relayed;
+};
+
+G_DEFINE_FINAL_TYPE (PlexusRelay, plexus_relay, G_TYPE_OBJECT)
+
+static void
+held_free (gpointer data)
+{
+  Held *held = data;
+
+  g_free (held->to);
+  g_free (held->id);
+  g_free (held->sealed);
+  g_free (held->label);
+  g_free (held);
+}
+
+static void
+held_queue_free (gpointer data)
+{
+  g_queue_free_full (data, held_free);
+}
+
+static void
+deliver (PlexusRelay *self, const gchar *to, const gchar *id, const gchar *sealed, const gchar *label)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(PlexusEnvelope) envelope = NULL;
+
+  json_object_set_string_member (body, "id", id);
+  json_object_set_string_member (body, "sealed", sealed);
+  json_object_set_string_member (body, "path", label);
+  json_object_set_string_member (body, "relay", self->own_peer_id);
+  envelope = plexus_envelope_new ("signal.deliver", self->own_peer_id, to, body);
+  plexus_messenger_send_async (self->messenger, envelope, NULL, NULL, NULL);
+  self->relayed++;
+}
+
+static gboolean
+is_linked (PlexusRelay *self, const gchar *peer_id)
+{
+  g_auto(GStrv) linked = plexus_messenger_list_linked_peers (self->messenger);
+
+  return g_strv_contains ((const gchar * const *) linked, peer_id);
+}
+
+static gboolean
+is_reconnecting (PlexusRelay *self, const gchar *peer_id)
+{
+  gint64 *since = g_hash_table_lookup (self->recent, peer_id);
+
+  return since != NULL && g_get_monotonic_time () - *since < (gint64) PLEXUS_RELAY_RECONNECT_SECONDS * G_USEC_PER_SEC;
+}
+
+static PlexusEnvelope *
+on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  PlexusRelay *self = user_data;
+  JsonObject *body = plexus_envelope_get_body (envelope);
+  const gchar *to = json_object_get_string_member_with_default (body, "to", NULL);
+  const gchar *id = json_object_get_string_member_with_default (body, "id", NULL);
+  const gchar *sealed = json_object_get_string_member_with_default (body, "sealed", NULL);
+  const gchar *label = json_object_get_string_member_with_default (body, "path", NULL);
+  g_autoptr(JsonObject) answer = json_object_new ();
+  GQueue *queue;
+  Held *held;
+
+  if (!plexus_peer_id_is_valid (to) || !plexus_envelope_id_is_valid (id) || sealed == NULL || label == NULL ||
+      strlen (sealed) > MAX_SEALED_LENGTH || strlen (label) > MAX_LABEL_LENGTH)
+    return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "signal.relay needs 'to' (a peer ID), 'id', 'sealed' (at most 32768 "
+                                      "characters) and 'path' (at most 128)");
+  if (strcmp (to, self->own_peer_id) == 0)
+    return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "a signal for the relay itself is sent with signal.deliver");
+  if (is_linked (self, to) || self->miss == PLEXUS_RELAY_MISS_FORWARD) {
+    deliver (self, to, id, sealed, label);
+    json_object_set_string_member (answer, "status", is_linked (self, to) ? "delivered" : "forwarded");
+    return plexus_envelope_new_reply (envelope, "signal.relay", self->own_peer_id, answer);
+  }
+  if (!is_reconnecting (self, to))
+    return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_NO_ROUTE,
+                                      "the recipient is not connected to this relay");
+  queue = g_hash_table_lookup (self->held, to);
+  if (self->n_held >= PLEXUS_RELAY_QUEUE_TOTAL || (queue != NULL && queue->length >= PLEXUS_RELAY_QUEUE_PER_PEER))
+    return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_RATE_LIMITED,
+                                      "too many signals are held for recipients that are reconnecting");
+  if (queue == NULL) {
+    queue = g_queue_new ();
+    g_hash_table_insert (self->held, g_strdup (to), queue);
+  }
+  held = g_new0 (Held, 1);
+  held->to = g_strdup (to);
+  held->id = g_strdup (id);
+  held->sealed = g_strdup (sealed);
+  held->label = g_strdup (label);
+  held->expires = g_get_monotonic_time () + (gint64) PLEXUS_RELAY_QUEUE_SECONDS * G_USEC_PER_SEC;
+  g_queue_push_tail (queue, held);
+  self->n_held++;
+  json_object_set_string_member (answer, "status", "held");
+  return plexus_envelope_new_reply (envelope, "signal.relay", self->own_peer_id, answer);
+}
+
+static void
+on_peer_linked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_data)
+{
+  PlexusRelay *self = user_data;
+  GQueue *queue = g_hash_table_lookup (self->held, peer_id);
+  Held *held;
+
+  g_hash_table_remove (self->recent, peer_id);
+  if (queue == NULL)
+    return;
+  /* Back: what waited for it goes, in order. */
+  while ((held = g_queue_pop_head (queue)) != NULL) {
+    if (held->expires > g_get_monotonic_time ())
+      deliver (self, held->to, held->id, held->sealed, held->label);
+    self->n_held--;
+    held_free (held);
+  }
+  g_hash_table_remove (self->held, peer_id);
+}
+
+static void
+on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_data)
+{
+  PlexusRelay *self = user_data;
+  gint64 *since = g_new (gint64, 1);
+
+  *since = g_get_monotonic_time ();
+  g_hash_table_replace (self->recent, g_strdup (peer_id), since);
+}
+
+/* Drops what waited too long, and forgets peers gone long ago. */
+static gboolean
+on_expire (gpointer user_data)
+{
+  PlexusRelay *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->held);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    GQueue *queue = value;
+    Held *held;
+
+    while ((held = g_queue_peek_head (queue)) != NULL && held->expires <= now) {
+      g_message ("dropping signal %s for %s: it did not reconnect within %d s", held->id, held->to,
+                 PLEXUS_RELAY_QUEUE_SECONDS);
+      held_free (g_queue_pop_head (queue));
+      self->n_held--;
+    }
+    if (queue->length == 0)
+      g_hash_table_iter_remove (&iter);
+  }
+  g_hash_table_iter_init (&iter, self->recent);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    if (now - *(gint64 *) value >= (gint64) PLEXUS_RELAY_RECONNECT_SECONDS * G_USEC_PER_SEC)
+      g_hash_table_iter_remove (&iter);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * plexus_relay_new:
+ * @messenger: the node's messenger
+ * @own_peer_id: this node's peer ID
+ * @miss: what to do for a recipient that is not linked here
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): a relay handling `signal.relay`, or %NULL if
+ *   that message type is taken
+ */
+PlexusRelay *
+plexus_relay_new (PlexusMessenger *messenger, const gchar *own_peer_id, PlexusRelayMiss miss, GError **error)
+{
+  g_autoptr(PlexusRelay) self = g_object_new (PLEXUS_TYPE_RELAY, NULL);
+
+  self->messenger = g_object_ref (messenger);
+  self->own_peer_id = g_strdup (own_peer_id);
+  self->miss = miss;
+  if (!plexus_messenger_register_handler (messenger, "signal.relay", on_relay, self, NULL, error))
+    return NULL;
+  self->linked_id = g_signal_connect (messenger, "peer-linked", G_CALLBACK (on_peer_linked), self);
+  self->unlinked_id = g_signal_connect (messenger, "peer-unlinked", G_CALLBACK (on_peer_unlinked), self);
+  self->expire_id = g_timeout_add_seconds (1, on_expire, self);
+  return g_steal_pointer (&self);
+}
+
+/**
+ * plexus_relay_shutdown:
+ * @self: a #PlexusRelay
+ *
+ * Stops relaying; what is held is dropped.
+ */
+void
+plexus_relay_shutdown (PlexusRelay *self)
+{
+  g_return_if_fail (PLEXUS_IS_RELAY (self));
+
+  g_clear_handle_id (&self->expire_id, g_source_remove);
+  if (self->messenger != NULL) {
+    plexus_messenger_unregister_handler (self->messenger, "signal.relay");
+    g_clear_signal_handler (&self->linked_id, self->messenger);
+    g_clear_signal_handler (&self->unlinked_id, self->messenger);
+  }
+  g_hash_table_remove_all (self->held);
+  self->n_held = 0;
+  g_clear_object (&self->messenger);
+}
+
+guint64
+plexus_relay_get_relayed (PlexusRelay *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_RELAY (self), 0);
+  return self->relayed;
+}
+
+guint
+plexus_relay_get_queued (PlexusRelay *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_RELAY (self), 0);
+  return self->n_held;
+}
+
+static void
+plexus_relay_finalize (GObject *object)
+{
+  PlexusRelay *self = PLEXUS_RELAY (object);
+
+  if (self->messenger != NULL)
+    plexus_relay_shutdown (self);
+  g_free (self->own_peer_id);
+  g_hash_table_unref (self->recent);
+  g_hash_table_unref (self->held);
+  G_OBJECT_CLASS (plexus_relay_parent_class)->finalize (object);
+}
+
+static void
+plexus_relay_class_init (PlexusRelayClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = plexus_relay_finalize;
+}
+
+static void
+plexus_relay_init (PlexusRelay *self)
+{
+  self->recent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, held_queue_free);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <plexus.h>
+
+G_BEGIN_DECLS
+
+/**
+ * PlexusRelayMiss:
+ * @PLEXUS_RELAY_MISS_QUEUE: hold a message for a recipient that is not
+ *   linked but was recently (it is reconnecting), for a bounded time
+ * @PLEXUS_RELAY_MISS_FORWARD: hand it to the node's routing, which finds a
+ *   neighbour that reaches the recipient
+ *
+ * What a relay does with a message for a recipient it has no link to.
+ */
+typedef enum {
+  PLEXUS_RELAY_MISS_QUEUE,
+  PLEXUS_RELAY_MISS_FORWARD,
+} PlexusRelayMiss;
+
+/* How long a reconnecting recipient's messages are held, and how many. */
+#define PLEXUS_RELAY_QUEUE_SECONDS 30
+#define PLEXUS_RELAY_QUEUE_PER_PEER 64
+#define PLEXUS_RELAY_QUEUE_TOTAL 4096
+/* A peer unlinked this recently counts as reconnecting. */
+#define PLEXUS_RELAY_RECONNECT_SECONDS 60
+
+#define PLEXUS_TYPE_RELAY (plexus_relay_get_type ())
+G_DECLARE_FINAL_TYPE (PlexusRelay, plexus_relay, PLEXUS, RELAY, GObject)
+
+PlexusRelay *plexus_relay_new (PlexusMessenger *messenger,
+                               const gchar     *own_peer_id,
+                               PlexusRelayMiss  miss,
+                               GError         **error);
+void         plexus_relay_shutdown (PlexusRelay *self);
+guint64      plexus_relay_get_relayed (PlexusRelay *self);
+guint        plexus_relay_get_queued (PlexusRelay *self);
+
+G_END_DECLS

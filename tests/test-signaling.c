@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "plexus.h"
+#include "plexus-test-fixture.h"
+
+/* Hybrid signaling in real processes: a server (server-fallback), two super
+ * peers (signaling-relay) and two standard peers attached to them, all
+ * with the gossip plugin. Messages go through the server in traditional
+ * mode, through super peers in peer mode, and both ways at once in hybrid
+ * mode, where the recipient gives the application one copy. */
+
+#define N_SUPERS 2
+#define WAIT_MS 90000
+
+typedef struct {
+  PlexusTestNode      *node;
+  PlexusDBusMessaging *messaging;
+  gchar               *peer_id;
+  GHashTable          *received;    /* message ID → times Received fired */
+  GHashTable          *outcomes;    /* message ID → "path" or "failed: reason" */
+  gchar               *last_payload;
+} Peer;
+
+static void
+on_received (PlexusDBusMessaging *proxy, const gchar *from, GVariant *payload, const gchar *id, Peer *peer)
+{
+  gsize length;
+  const gchar *data = g_variant_get_fixed_array (payload, &length, 1);
+
+  g_hash_table_replace (peer->received, g_strdup (id),
+                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (peer->received, id)) + 1));
+  g_free (peer->last_payload);
+  peer->last_payload = g_strndup (data, length);
+}
+
+static void
+on_delivered (PlexusDBusMessaging *proxy, const gchar *id, const gchar *to, const gchar *path, const gchar *relay,
+              gdouble latency_ms, Peer *peer)
+{
+  g_hash_table_replace (peer->outcomes, g_strdup (id), g_strdup (path));
+}
+
+static void
+on_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *to, const gchar *reason, Peer *peer)
+{
+  g_hash_table_replace (peer->outcomes, g_strdup (id), g_strconcat ("failed: ", reason, NULL));
+}
+
+static void
+peer_init (Peer *peer, PlexusTestNode *node)
+{
+  g_autoptr(GError) error = NULL;
+
+  peer->node = node;
+  peer->peer_id = plexus_dbus_manager_dup_peer_id (node->manager);
+  peer->messaging = plexus_dbus_messaging_proxy_new_sync (node->connection, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                                          "org.plexus.Plexus1", "/org/plexus/Plexus1/Messaging",
+                                                          NULL, &error);
+  g_assert_no_error (error);
+  peer->received = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  peer->outcomes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_signal_connect (peer->messaging, "received", G_CALLBACK (on_received), peer);
+  g_signal_connect (peer->messaging, "delivered", G_CALLBACK (on_delivered), peer);
+  g_signal_connect (peer->messaging, "failed", G_CALLBACK (on_failed), peer);
+}
+
+static void
+peer_clear (Peer *peer)
+{
+  g_signal_handlers_disconnect_by_data (peer->messaging, peer);
+  g_clear_object (&peer->messaging);
+  g_clear_pointer (&peer->peer_id, g_free);
+  g_clear_pointer (&peer->received, g_hash_table_unref);
+  g_clear_pointer (&peer->outcomes, g_hash_table_unref);
+  g_clear_pointer (&peer->last_payload, g_free);
+}
+
+/* The broker of @peer knows @n usable signaling providers. */
+typedef struct {
+  Peer  *peer;
+  guint  n;
+} ProvidersWait;
+
+static gboolean
+has_providers (gconstpointer data)
+{
+  const ProvidersWait *w = data;
+  g_autoptr(GVariant) providers = NULL;
+
+  if (!plexus_dbus_broker_call_list_providers_sync (w->peer->node->broker, "signaling", &providers, NULL, NULL))
+    return FALSE;
+  return g_variant_n_children (providers) >= w->n;
+}
+
+typedef struct {
+  Peer        *peer;
+  const gchar *id;
+} OutcomeWait;
+
+static gboolean
+has_outcome (gconstpointer data)
+{
+  const OutcomeWait *w = data;
+
+  return w->id != NULL && g_hash_table_contains (w->peer->outcomes, w->id);
+}
+
+typedef struct {
+  Peer    *peer;
+  guint64  at_least;
+} CountWait;
+
+static gboolean
+has_duplicates (gconstpointer data)
+{
+  const CountWait *w = data;
+  g_autoptr(GVariant) value = NULL;
+
+  /* Asked afresh: the proxy's cache follows PropertiesChanged, which is
+   * what is under test here. */
+  value = g_dbus_proxy_call_sync (G_DBUS_PROXY (w->peer->messaging), "org.freedesktop.DBus.Properties.Get",
+                                  g_variant_new ("(ss)", "org.plexus.Plexus1.Messaging", "DuplicateCount"),
+                                  G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+  if (value == NULL)
+    return FALSE;
+  {
+    g_autoptr(GVariant) inner = NULL;
+
+    g_variant_get (value, "(v)", &inner);
+    return g_variant_get_uint64 (inner) >= w->at_least;
+  }
+}
+
+/* Sends @text from @from to @to in @mode and waits for the outcome;
+ * returns the path that delivered it, or "failed: ...". */
+static gchar *
+send_and_wait (Peer *from, Peer *to, const gchar *mode, const gchar *text, gchar **out_id)
+{
+  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *id = NULL;
+  OutcomeWait w;
+
+  if (mode != NULL)
+    g_variant_builder_add (&options, "{sv}", "mode", g_variant_new_string (mode));
+  g_assert_true (plexus_dbus_messaging_call_send_sync (from->messaging, to->peer_id,
+                                                       g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, text,
+                                                                                  strlen (text), 1),
+                                                       g_variant_builder_end (&options), &id, NULL, &error));
+  g_assert_no_error (error);
+  w = (OutcomeWait) { from, id };
+  g_assert_true (plexus_test_wait_for (has_outcome, &w, WAIT_MS));
+  if (out_id != NULL)
+    *out_id = g_strdup (id);
+  return g_strdup (g_hash_table_lookup (from->outcomes, id));
+}
+
+static gboolean
+received_once (gconstpointer data)
+{
+  const OutcomeWait *w = data;
+
+  return GPOINTER_TO_UINT (g_hash_table_lookup (w->peer->received, w->id)) == 1;
+}
+
+static void
+test_paths (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  PlexusTestNode *server;
+  Peer alice = { NULL, }, bob = { NULL, };
+  ProvidersWait providers;
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *id = NULL;
+
+  server = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  super_args[3] = plexus_dbus_manager_get_address (server->manager);
+  peer_args[1] = super_args[3];
+  for (guint i = 0; i < N_SUPERS; i++) {
+    plexus_test_fixture_add_node (fixture, super_args, &error);
+    g_assert_no_error (error);
+  }
+  peer_init (&alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+  peer_init (&bob, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+
+  /* Both super peers and the server advertise signaling; the peers' views
+   * bring it to their brokers. */
+  providers = (ProvidersWait) { &alice, 1 + N_SUPERS };
+  g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+
+  /* Traditional: the server only. */
+  path = send_and_wait (&alice, &bob, "traditional", "hello by the server", &id);
+  g_assert_cmpstr (path, ==, "server");
+  {
+    OutcomeWait once = { &bob, id };
+
+    g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
+    g_assert_cmpstr (bob.last_payload, ==, "hello by the server");
+  }
+  g_clear_pointer (&path, g_free);
+  g_clear_pointer (&id, g_free);
+
+  /* Peer: super peers only. */
+  path = send_and_wait (&alice, &bob, "peer", "hello by a super peer", &id);
+  g_assert_cmpstr (path, ==, "peer");
+  {
+    OutcomeWait once = { &bob, id };
+
+    g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
+    g_assert_cmpstr (bob.last_payload, ==, "hello by a super peer");
+  }
+  g_clear_pointer (&path, g_free);
+  g_clear_pointer (&id, g_free);
+
+  /* Hybrid: both at once; the second copy is acknowledged, not given
+   * again. */
+  path = send_and_wait (&bob, &alice, "hybrid", "hello both ways", &id);
+  g_assert_true (g_strcmp0 (path, "peer") == 0 || g_strcmp0 (path, "server") == 0);
+  {
+    OutcomeWait once = { &alice, id };
+    CountWait copies = { &alice, 1 };
+
+    g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
+    g_assert_true (plexus_test_wait_for (has_duplicates, &copies, WAIT_MS));
+    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (alice.received, id)), ==, 1);
+    g_assert_cmpstr (alice.last_payload, ==, "hello both ways");
+  }
+  g_assert_cmpuint (plexus_dbus_messaging_get_received_count (alice.messaging), <=, 1);
+
+  peer_clear (&alice);
+  peer_clear (&bob);
+  plexus_test_fixture_free (fixture);
+}
+
+/* Refusals: each a named error at once, or a Failed signal after the
+ * documented deadline; the daemon carries on. */
+static void
+test_refusals (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  const gchar *nobody = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  g_autoptr(GError) error = NULL;
+  g_auto(GVariantBuilder) bad_options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autofree gchar *big = g_malloc0 (16385);
+  g_autofree gchar *id = NULL;
+  g_autofree gchar *outcome = NULL;
+  PlexusTestNode *server;
+  Peer alice = { NULL, };
+  ProvidersWait providers;
+  OutcomeWait w;
+
+  server = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  peer_args[1] = plexus_dbus_manager_get_address (server->manager);
+  peer_init (&alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (plexus_dbus_messaging_call_send_sync (alice.messaging, "nobody",
+                                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "x", 1, 1),
+                                                        g_variant_new ("a{sv}", NULL), NULL, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (plexus_dbus_messaging_call_send_sync (alice.messaging, alice.peer_id,
+                                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "x", 1, 1),
+                                                        g_variant_new ("a{sv}", NULL), NULL, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (plexus_dbus_messaging_call_send_sync (alice.messaging, nobody,
+                                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, big, 16385, 1),
+                                                        g_variant_new ("a{sv}", NULL), NULL, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "16384"));
+  g_clear_error (&error);
+  g_variant_builder_add (&bad_options, "{sv}", "mode", g_variant_new_string ("carrier-pigeon"));
+  g_assert_false (plexus_dbus_messaging_call_send_sync (alice.messaging, nobody,
+                                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "x", 1, 1),
+                                                        g_variant_builder_end (&bad_options), NULL, NULL, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  /* No super peer: peer mode has no path at all. */
+  g_assert_false (plexus_dbus_messaging_call_send_sync (alice.messaging, nobody,
+                                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "x", 1, 1),
+                                                        g_variant_new_parsed ("{'mode': <'peer'>}"), NULL, NULL,
+                                                        &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_NO_PROVIDER);
+  g_clear_error (&error);
+
+  /* A peer nobody knows: the server says so, and the message fails after
+   * its deadline with a reason. */
+  providers = (ProvidersWait) { &alice, 1 };
+  g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+  g_assert_true (plexus_dbus_messaging_call_send_sync (alice.messaging, nobody,
+                                                       g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "x", 1, 1),
+                                                       g_variant_new ("a{sv}", NULL), &id, NULL, &error));
+  g_assert_no_error (error);
+  w = (OutcomeWait) { &alice, id };
+  g_assert_true (plexus_test_wait_for (has_outcome, &w, WAIT_MS));
+  outcome = g_strdup (g_hash_table_lookup (alice.outcomes, id));
+  g_assert_true (g_str_has_prefix (outcome, "failed: "));
+  g_assert_nonnull (strstr (alice.node->log->str, "not connected to this relay"));
+  g_assert_cmpstr (plexus_dbus_manager_get_state (alice.node->manager), ==, "running");
+
+  peer_clear (&alice);
+  plexus_test_fixture_free (fixture);
+}
+
+int
+main (int argc, char **argv)
+{
+  const gchar *gossip_dir = g_getenv ("PLEXUS_GOSSIP_PLUGIN_DIR");
+  const gchar *relay_dir = g_getenv ("PLEXUS_RELAY_PLUGIN_DIR");
+  g_autofree gchar *path = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  (void) plexus_error_quark ();
+  if (gossip_dir == NULL || relay_dir == NULL) {
+    g_printerr ("set PLEXUS_GOSSIP_PLUGIN_DIR and PLEXUS_RELAY_PLUGIN_DIR\n");
+    return 1;
+  }
+  path = g_strjoin (G_SEARCHPATH_SEPARATOR_S, gossip_dir, relay_dir, NULL);
+  g_setenv ("PLEXUS_PLUGIN_PATH", path, TRUE);
+  g_test_add_func ("/plexus/signaling/paths", test_paths);
+  g_test_add_func ("/plexus/signaling/refusals", test_refusals);
+  return g_test_run ();
+}
