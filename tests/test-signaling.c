@@ -210,6 +210,19 @@ test_paths (void)
   g_clear_pointer (&path, g_free);
   g_clear_pointer (&id, g_free);
 
+  /* The same from the command line, which waits for the outcome. */
+  {
+    const gchar *send_args[] = { "send", "--mode=traditional", bob.peer_id, "hello from plexusctl", NULL };
+    g_autoptr(JsonNode) root = plexus_test_node_run_ctl_json (alice.node, send_args);
+    JsonObject *object = json_node_get_object (root);
+    OutcomeWait once = { &bob, json_object_get_string_member (object, "id") };
+
+    g_assert_true (json_object_get_boolean_member (object, "delivered"));
+    g_assert_cmpstr (json_object_get_string_member (object, "path"), ==, "server");
+    g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
+    g_assert_cmpstr (bob.last_payload, ==, "hello from plexusctl");
+  }
+
   /* Peer: super peers only. */
   path = send_and_wait (&alice, &bob, "peer", "hello by a super peer", &id);
   g_assert_cmpstr (path, ==, "peer");
