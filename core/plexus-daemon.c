@@ -656,12 +656,12 @@ plexus_daemon_on_path_failed (PlexusMessaging *messaging, const gchar *id, const
 }
 
 static void
-plexus_daemon_on_message_failed (PlexusMessaging *messaging, const gchar *id, const gchar *to, const gchar *reason,
-                                 PlexusDaemon *self)
+plexus_daemon_on_message_failed (PlexusMessaging *messaging, const gchar *id, const gchar *to,
+                                 const gchar *error_name, const gchar *reason, PlexusDaemon *self)
 {
   plexus_dbus_messaging_set_failed_count (self->messaging_iface,
                                           plexus_dbus_messaging_get_failed_count (self->messaging_iface) + 1);
-  plexus_dbus_messaging_emit_failed (self->messaging_iface, id, to, reason);
+  plexus_dbus_messaging_emit_failed (self->messaging_iface, id, to, error_name, reason);
 }
 
 static void

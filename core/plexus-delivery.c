@@ -6,6 +6,7 @@
 #include "plexus-delivery.h"
 #include "plexus-error.h"
 #include "plexus-identity.h"
+#include "plexus-signal.h"
 
 /* The delivery engine: which path a message goes out on, when it is tried
  * again elsewhere, when it is given up, and which arrivals are new. It is
@@ -20,7 +21,8 @@
  * round to the first, until the message's deadline. The first
  * acknowledgement completes it; later ones are ignored. The recipient
  * delivers each (sender, ID) once: note_received() remembers what arrived
- * for dedupe_ttl_ms, at most dedupe_capacity pairs (the oldest go first). */
+ * for dedupe_ttl_ms, at most dedupe_capacity pairs; when full it refuses
+ * new arrivals rather than forget one early. */
 
 typedef struct {
   PlexusDeliveryPath path;
@@ -64,18 +66,19 @@ G_DEFINE_FINAL_TYPE (PlexusDelivery, plexus_delivery, G_TYPE_OBJECT)
  * plexus_delivery_config_init:
  * @config: (out caller-allocates): the configuration to fill
  *
- * The defaults: 3 s per attempt, 15 s per message, 4096 messages in flight,
- * 65536 arrivals remembered for 11 minutes (the signal's age limit and its
- * clock skew allowance, so that a replay is either too old or remembered).
+ * The defaults: 3 s per attempt, 15 s per message
+ * (%PLEXUS_SIGNAL_LIFETIME_MS), 4096 messages in flight, 65536 arrivals
+ * remembered for the signal's age limit plus its clock skew allowance, so
+ * that a replay is either too old or remembered.
  */
 void
 plexus_delivery_config_init (PlexusDeliveryConfig *config)
 {
   config->attempt_timeout_ms = 3000;
-  config->deadline_ms = 15000;
+  config->deadline_ms = PLEXUS_SIGNAL_LIFETIME_MS;
   config->max_pending = 4096;
   config->dedupe_capacity = 65536;
-  config->dedupe_ttl_ms = 11 * 60 * 1000;
+  config->dedupe_ttl_ms = PLEXUS_SIGNAL_MAX_AGE_MS + PLEXUS_SIGNAL_MAX_SKEW_MS;
 }
 
 void
@@ -230,6 +233,7 @@ fill_race (PlexusDelivery *self, Pending *pending, gint64 now)
       Attempt attempt = { *path, now, MIN (now + self->config.attempt_timeout_ms, pending->deadline) };
       PlexusDeliverySend *send = g_new0 (PlexusDeliverySend, 1);
 
+      pending->retry_at[index] = 0;
       g_array_append_val (pending->attempts, attempt);
       send->id = g_strdup (pending->id);
       memcpy (send->to, pending->to, sizeof send->to);
@@ -504,31 +508,35 @@ plexus_delivery_get_n_pending (PlexusDelivery *self)
  * @from: the sender (verified by the caller)
  * @id: the message ID
  *
- * Returns: %TRUE the first time (@from, @id) arrives: deliver it; %FALSE
- *   for a copy (the same message by another path, a retry, a replay)
+ * Returns: %PLEXUS_DELIVERY_NEW the first time (@from, @id) arrives:
+ *   deliver it; %PLEXUS_DELIVERY_COPY for a copy (the same message by
+ *   another path, a retry, a replay); %PLEXUS_DELIVERY_FULL when the memory
+ *   of arrivals is full: refuse it for now (an entry is never forgotten
+ *   before its time, or a replay could slip through), the sender tries
+ *   again
  */
-gboolean
+PlexusDeliveryArrival
 plexus_delivery_note_received (PlexusDelivery *self, gint64 now_ms, const gchar *from, const gchar *id)
 {
   g_autofree gchar *key = NULL;
   Seen *seen;
 
-  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), FALSE);
-  g_return_val_if_fail (from != NULL && id != NULL, FALSE);
+  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), PLEXUS_DELIVERY_FULL);
+  g_return_val_if_fail (from != NULL && id != NULL, PLEXUS_DELIVERY_FULL);
 
-  /* Forget what is old enough, and the oldest when full. */
-  while ((seen = g_queue_peek_head (&self->seen_order)) != NULL &&
-         (seen->expires <= now_ms || g_queue_get_length (&self->seen_order) >= self->config.dedupe_capacity)) {
+  while ((seen = g_queue_peek_head (&self->seen_order)) != NULL && seen->expires <= now_ms) {
     g_hash_table_remove (self->seen, seen->key);
     seen_free (g_queue_pop_head (&self->seen_order));
   }
   key = g_strconcat (from, "\n", id, NULL);
   if (g_hash_table_contains (self->seen, key))
-    return FALSE;
+    return PLEXUS_DELIVERY_COPY;
+  if (g_queue_get_length (&self->seen_order) >= self->config.dedupe_capacity)
+    return PLEXUS_DELIVERY_FULL;
   seen = g_new0 (Seen, 1);
   seen->key = g_steal_pointer (&key);
   seen->expires = now_ms + self->config.dedupe_ttl_ms;
   g_queue_push_tail (&self->seen_order, seen);
   g_hash_table_insert (self->seen, seen->key, seen);
-  return TRUE;
+  return PLEXUS_DELIVERY_NEW;
 }

@@ -125,7 +125,19 @@ gboolean plexus_delivery_pop_event (PlexusDelivery      *self,
                                     PlexusDeliveryEvent *event);
 guint    plexus_delivery_get_n_pending (PlexusDelivery *self);
 
-gboolean plexus_delivery_note_received (PlexusDelivery *self,
+/**
+ * PlexusDeliveryArrival:
+ * @PLEXUS_DELIVERY_NEW: first arrival: deliver it
+ * @PLEXUS_DELIVERY_COPY: seen already: acknowledge, do not deliver
+ * @PLEXUS_DELIVERY_FULL: no room to remember it: refuse for now
+ */
+typedef enum {
+  PLEXUS_DELIVERY_NEW,
+  PLEXUS_DELIVERY_COPY,
+  PLEXUS_DELIVERY_FULL,
+} PlexusDeliveryArrival;
+
+PlexusDeliveryArrival plexus_delivery_note_received (PlexusDelivery *self,
                                         gint64          now_ms,
                                         const gchar    *from,
                                         const gchar    *id);

@@ -41,8 +41,11 @@ struct _PlexusMessaging {
   PlexusMessenger *messenger;
   PlexusDelivery  *delivery;
   GHashTable      *sealed;     /* message ID → its sealed form, while in flight */
+  GHashTable      *accepted;   /* IDs of messages in flight a relay took on */
   GCancellable    *cancellable;
   guint            tick_id;
+  gboolean         registered; /* signal.deliver is ours */
+  gint64           started_ms; /* wall clock, when this node started */
 };
 
 enum {
@@ -158,7 +161,9 @@ build_paths (PlexusMessaging *self, const gchar *to, PlexusMode mode, PlexusDeli
                            g_strcmp0 (relay, own_peer_id (self)) == 0;
       gboolean is_server = plexus_provider_get_kind (provider) == PLEXUS_PROVIDER_KIND_SERVER;
 
-      if (is_linked != (pass == 0) || g_strcmp0 (relay, to) == 0 || plexus_broker_score (broker, provider) < 0)
+      /* Usable by its own state; the mode filter is this message's. */
+      if (is_linked != (pass == 0) || g_strcmp0 (relay, to) == 0 || !plexus_provider_get_available (provider) ||
+          !plexus_broker_provider_is_healthy (broker, provider))
         continue;
       if (is_server && mode != PLEXUS_MODE_PEER && n_server < MAX_PATHS) {
         server_paths[n_server].kind = PLEXUS_DELIVERY_PATH_SERVER;
@@ -168,6 +173,18 @@ build_paths (PlexusMessaging *self, const gchar *to, PlexusMode mode, PlexusDeli
         g_strlcpy (peer_paths[n_peer++].relay, relay, sizeof peer_paths[0].relay);
       }
     }
+  }
+  /* A relay itself hands its messages on: the server in any mode but peer,
+   * a super peer in any but traditional. */
+  if ((plexus_context_get_roles (self->context) & PLEXUS_ROLE_SERVER) != 0 && mode != PLEXUS_MODE_PEER &&
+      n_server < MAX_PATHS && plexus_broker_lookup_provider (broker, "signaling", own_peer_id (self)) == NULL) {
+    server_paths[n_server].kind = PLEXUS_DELIVERY_PATH_SERVER;
+    g_strlcpy (server_paths[n_server++].relay, own_peer_id (self), sizeof server_paths[0].relay);
+  }
+  if ((plexus_context_get_roles (self->context) & PLEXUS_ROLE_SUPER) != 0 && mode != PLEXUS_MODE_TRADITIONAL &&
+      n_peer < MAX_PATHS && plexus_broker_lookup_provider (broker, "signaling", own_peer_id (self)) == NULL) {
+    peer_paths[n_peer].kind = PLEXUS_DELIVERY_PATH_PEER;
+    g_strlcpy (peer_paths[n_peer++].relay, own_peer_id (self), sizeof peer_paths[0].relay);
   }
   /* In hybrid mode the race pairs the best peer path with the server. */
   if (n == 0 && n_peer > 0)
@@ -203,7 +220,20 @@ on_relay_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
 
   answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, &error);
-  if (answer == NULL && call->self->delivery != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+  if (call->self->delivery == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    relay_call_free (call);
+    return;
+  }
+  if (answer != NULL) {
+    if (g_hash_table_contains (call->self->sealed, call->id))
+      g_hash_table_add (call->self->accepted, g_strdup (call->id));
+  } else {
+    PlexusProvider *provider = path_provider (call->self, &call->path);
+
+    /* The relay's own fault (no answer, a broken request) counts against
+     * it; a recipient it does not know is no fault of the relay's. */
+    if (provider != NULL && strstr (error->message, ": " PLEXUS_ENVELOPE_CODE_NO_ROUTE ":") == NULL)
+      plexus_broker_report_failure (plexus_context_get_broker (call->self->context), provider, error->message);
     plexus_delivery_path_failed (call->self->delivery, now_ms (), call->id, &call->path, error->message);
     messaging_drain (call->self);
   }
@@ -297,11 +327,12 @@ messaging_drain (PlexusMessaging *self)
 
   if (self->delivery == NULL)
     return;
-  while (plexus_delivery_pop_send (self->delivery, &send)) {
+  while (self->delivery != NULL && plexus_delivery_pop_send (self->delivery, &send)) {
     carry_out (self, &send);
     plexus_delivery_send_clear (&send);
   }
-  while (plexus_delivery_pop_event (self->delivery, &event)) {
+  /* A handler may shut messaging down: look again each time. */
+  while (self->delivery != NULL && plexus_delivery_pop_event (self->delivery, &event)) {
     PlexusProvider *provider = path_provider (self, &event.path);
     const gchar *kind = plexus_delivery_path_kind_to_string (event.path.kind);
 
@@ -310,26 +341,36 @@ messaging_drain (PlexusMessaging *self)
       if (provider != NULL)
         plexus_broker_report_success (broker, provider, (gdouble) event.latency_ms);
       g_hash_table_remove (self->sealed, event.id);
+      g_hash_table_remove (self->accepted, event.id);
       g_signal_emit (self, signals[SIGNAL_DELIVERED], 0, event.id, event.to, kind, event.path.relay,
                      (gdouble) event.latency_ms);
       break;
     case PLEXUS_DELIVERY_EVENT_PATH_FAILED:
-      if (provider != NULL)
-        plexus_broker_report_failure (broker, provider, event.reason);
+      /* Not held against the relay: the recipient may be offline. */
       g_message ("message %s to %s: the %s path through %s failed (%s); trying another",
                  event.id, event.to, kind, event.path.relay, event.reason);
       g_signal_emit (self, signals[SIGNAL_PATH_FAILED], 0, event.id, event.to, kind, event.path.relay, event.reason);
       break;
     case PLEXUS_DELIVERY_EVENT_FAILED:
-    default:
+    default: {
+      /* No relay ever took it on: none knows the recipient. */
+      gboolean unknown = !g_hash_table_contains (self->accepted, event.id);
+      g_autofree gchar *reason = unknown ? g_strdup_printf ("no relay knows %s; %s", event.to, event.reason)
+                                         : g_strdup (event.reason);
+
       g_hash_table_remove (self->sealed, event.id);
-      g_message ("message %s to %s failed: %s", event.id, event.to, event.reason);
-      g_signal_emit (self, signals[SIGNAL_FAILED], 0, event.id, event.to, event.reason);
+      g_hash_table_remove (self->accepted, event.id);
+      g_message ("message %s to %s failed: %s", event.id, event.to, reason);
+      g_signal_emit (self, signals[SIGNAL_FAILED], 0, event.id, event.to,
+                     unknown ? "org.plexus.Plexus1.Error.NotFound" : "org.plexus.Plexus1.Error.TimedOut", reason);
       break;
+    }
     }
     plexus_delivery_event_clear (&event);
   }
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  if (self->delivery == NULL)
+    return;
   deadline = plexus_delivery_next_deadline (self->delivery);
   if (deadline >= 0)
     self->tick_id = g_timeout_add ((guint) CLAMP (deadline - now_ms (), 0, 60000), on_tick, self);
@@ -404,6 +445,7 @@ plexus_messaging_send (PlexusMessaging *self, const gchar *to, GBytes *payload, 
 
 /* ---- receiving ---- */
 
+/* @relay: the neighbour that handed the message over */
 static void
 send_ack (PlexusMessaging *self, const PlexusSignal *message, const gchar *label, const gchar *relay)
 {
@@ -442,6 +484,7 @@ on_deliver (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelop
   const gchar *label = json_object_get_string_member_with_default (body, "path", NULL);
   const gchar *relay = json_object_get_string_member_with_default (body, "relay", NULL);
   g_autoptr(PlexusSignal) signal = NULL;
+  PlexusDeliveryArrival arrival;
   g_autoptr(GError) error = NULL;
   PlexusDeliveryPath path;
 
@@ -466,11 +509,25 @@ on_deliver (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelop
     messaging_drain (self);
     return NULL;
   }
-  if (plexus_delivery_note_received (self->delivery, now_ms (), signal->from, signal->id))
+  /* Made before this node started: what it delivered then is forgotten,
+   * so an old copy could be given twice. */
+  if (signal->timestamp_ms < self->started_ms) {
+    g_signal_emit (self, signals[SIGNAL_REFUSED], 0, plexus_envelope_get_from (envelope),
+                   "made before this node started");
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "the message was made before this node started");
+  }
+  arrival = plexus_delivery_note_received (self->delivery, now_ms (), signal->from, signal->id);
+  if (arrival == PLEXUS_DELIVERY_FULL)
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_RATE_LIMITED,
+                                      "too many messages arrived lately; try again");
+  if (arrival == PLEXUS_DELIVERY_NEW)
     g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, signal->from, signal->payload, signal->id);
   else
     g_signal_emit (self, signals[SIGNAL_DUPLICATE], 0, signal->from, signal->id);
-  send_ack (self, signal, label, relay);
+  /* The ack goes back through the neighbour that handed the message over
+   * (not whatever the unsigned body names), or straight to the sender. */
+  send_ack (self, signal, label, relay != NULL && g_strcmp0 (relay, link_peer_id) == 0 ? relay : link_peer_id);
   return NULL;
 }
 
@@ -494,6 +551,7 @@ plexus_messaging_new (PlexusContext *context, PlexusMessenger *messenger, GError
   self->messenger = g_object_ref (messenger);
   if (!plexus_messenger_register_handler (messenger, "signal.deliver", on_deliver, self, NULL, error))
     return NULL;
+  self->registered = TRUE;
   return g_steal_pointer (&self);
 }
 
@@ -517,8 +575,9 @@ plexus_messaging_shutdown (PlexusMessaging *self)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->tick_id, g_source_remove);
-  if (self->messenger != NULL)
+  if (self->messenger != NULL && self->registered)
     plexus_messenger_unregister_handler (self->messenger, "signal.deliver");
+  self->registered = FALSE;
   g_clear_object (&self->delivery);
 }
 
@@ -540,6 +599,7 @@ plexus_messaging_finalize (GObject *object)
   PlexusMessaging *self = PLEXUS_MESSAGING (object);
 
   g_hash_table_unref (self->sealed);
+  g_hash_table_unref (self->accepted);
   g_object_unref (self->cancellable);
   G_OBJECT_CLASS (plexus_messaging_parent_class)->finalize (object);
 }
@@ -580,11 +640,13 @@ plexus_messaging_class_init (PlexusMessagingClass *klass)
    * PlexusMessaging::failed:
    * @id: the message
    * @to: its recipient
+   * @error_name: the D-Bus error name: `org.plexus.Plexus1.Error.NotFound`
+   *   when no relay knew the recipient, `...TimedOut` otherwise
    * @reason: why it was given up
    */
   signals[SIGNAL_FAILED] =
-    g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
-                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+    g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 4,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
   /**
    * PlexusMessaging::received:
    * @from: the sender, proven by its signature
@@ -624,5 +686,7 @@ plexus_messaging_init (PlexusMessaging *self)
 {
   self->delivery = plexus_delivery_new (NULL);
   self->sealed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->accepted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
+  self->started_ms = wall_ms ();
 }

@@ -284,6 +284,28 @@ plexus_messenger_get_peer_address (PlexusMessenger *self, const gchar *peer_id)
 }
 
 /**
+ * plexus_messenger_get_server_peer_id:
+ * @self: a #PlexusMessenger
+ *
+ * The node's server is the one configured (`[node] server`, `--server`),
+ * proven by the link's handshake: not any node that says it has the server
+ * role.
+ *
+ * Returns: (transfer full) (nullable): the peer ID of the configured server
+ *   while this node is linked to it, or %NULL
+ *
+ * Since: 1.2
+ */
+gchar *
+plexus_messenger_get_server_peer_id (PlexusMessenger *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_MESSENGER (self), NULL);
+  if (PLEXUS_MESSENGER_GET_IFACE (self)->get_server_peer_id == NULL)
+    return NULL;
+  return PLEXUS_MESSENGER_GET_IFACE (self)->get_server_peer_id (self);
+}
+
+/**
  * plexus_messenger_connect:
  * @self: a #PlexusMessenger
  * @uri: a node address, `ws://HOST:PORT/`, with `#PEER-ID` to require

@@ -50,6 +50,7 @@ typedef PlexusEnvelope *(*PlexusMessageHandler) (PlexusMessenger *messenger,
  * @get_peer_address: see plexus_messenger_get_peer_address()
  * @connect: see plexus_messenger_connect()
  * @disconnect: see plexus_messenger_disconnect()
+ * @get_server_peer_id: see plexus_messenger_get_server_peer_id()
  *
  * How plugins reach other nodes. The daemon's node implements it; a
  * plugin gets it from plexus_context_get_messenger().
@@ -96,9 +97,10 @@ struct _PlexusMessengerInterface {
                                          const gchar          *uri);
   void            (*disconnect)         (PlexusMessenger      *self,
                                          const gchar          *uri);
+  gchar          *(*get_server_peer_id) (PlexusMessenger      *self);
 
   /*< private >*/
-  gpointer padding[9];
+  gpointer padding[8];
 };
 
 gboolean        plexus_messenger_register_handler (PlexusMessenger      *self,
@@ -134,6 +136,7 @@ void            plexus_messenger_add_route (PlexusMessenger *self,
 void            plexus_messenger_remove_route (PlexusMessenger *self,
                                                const gchar     *peer_id);
 gchar         **plexus_messenger_list_linked_peers (PlexusMessenger *self);
+gchar          *plexus_messenger_get_server_peer_id (PlexusMessenger *self);
 gchar          *plexus_messenger_get_peer_address (PlexusMessenger *self,
                                                    const gchar     *peer_id);
 void            plexus_messenger_connect (PlexusMessenger *self,

@@ -54,6 +54,7 @@ typedef struct {
   gchar        *parked_on;    /* peer ID linked otherwise: redial when that link goes */
   gboolean      finished;     /* it is our own address: never dialed again */
   gboolean      configured;   /* from [node] bootstrap or server, not a plugin */
+  gboolean      is_server;    /* from [node] server */
 } Dialer;
 
 struct _PlexusNode {
@@ -558,8 +559,10 @@ plexus_node_start (PlexusNode *self)
     if ((dialer = plexus_node_add_dialer (self, bootstrap[i])) != NULL)
       dialer->configured = TRUE;
   }
-  if ((dialer = plexus_node_add_dialer (self, server)) != NULL)
+  if ((dialer = plexus_node_add_dialer (self, server)) != NULL) {
     dialer->configured = TRUE;
+    dialer->is_server = TRUE;
+  }
 }
 
 /**
@@ -1673,6 +1676,23 @@ messenger_get_peer_address (PlexusMessenger *messenger, const gchar *peer_id)
   return link != NULL ? g_strdup (plexus_link_get_remote_address (link)) : NULL;
 }
 
+static gchar *
+messenger_get_server_peer_id (PlexusMessenger *messenger)
+{
+  PlexusNode *self = PLEXUS_NODE (messenger);
+
+  for (guint i = 0; i < self->dialers->len; i++) {
+    Dialer *dialer = g_ptr_array_index (self->dialers, i);
+
+    /* Linked by this dial, or by the server dialing here first. */
+    if (dialer->is_server && dialer->link != NULL)
+      return g_strdup (dialer->peer_id);
+    if (dialer->is_server && dialer->parked_on != NULL && g_hash_table_contains (self->links, dialer->parked_on))
+      return g_strdup (dialer->parked_on);
+  }
+  return NULL;
+}
+
 static void
 messenger_connect (PlexusMessenger *messenger, const gchar *uri)
 {
@@ -1709,6 +1729,7 @@ plexus_node_messenger_init (PlexusMessengerInterface *iface)
   iface->connect = messenger_connect;
   iface->disconnect = messenger_disconnect;
   iface->get_peer_address = messenger_get_peer_address;
+  iface->get_server_peer_id = messenger_get_server_peer_id;
   iface->register_handler = messenger_register_handler;
   iface->unregister_handler = messenger_unregister_handler;
   iface->send_async = messenger_send_async;

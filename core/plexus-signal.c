@@ -260,8 +260,9 @@ plexus_signal_open (PlexusIdentity *recipient, const gchar *sealed, gint64 now_m
   names = json_object_get_members (object);
   for (GList *l = names; l != NULL; l = l->next) {
     if (!g_strv_contains (members, l->data)) {
-      g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, "the signal has an unknown member '%s'",
-                   (const gchar *) l->data);
+      g_autofree gchar *quoted = plexus_json_quote (l->data);
+
+      g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, "the signal has an unknown member %s", quoted);
       g_list_free (names);
       return NULL;
     }
@@ -300,8 +301,8 @@ plexus_signal_open (PlexusIdentity *recipient, const gchar *sealed, gint64 now_m
   }
   ts = json_node_get_int (node);
   if (ts < now_ms - PLEXUS_SIGNAL_MAX_AGE_MS || ts > now_ms + PLEXUS_SIGNAL_MAX_SKEW_MS) {
-    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
-                 "the signal was made %" G_GINT64_FORMAT " ms from now, outside the accepted window", ts - now_ms);
+    g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
+                         "the signal was made outside the accepted time window (too old, or ahead of this clock)");
     return NULL;
   }
   if (json_object_has_member (object, "payload")) {

@@ -12,11 +12,16 @@ G_BEGIN_DECLS
  * inside an envelope. */
 #define PLEXUS_SIGNAL_MAX_PAYLOAD 16384
 
-/* A sealed signal is accepted this long after it was made, and this far
- * ahead of the recipient's clock; a replay older than that is refused
- * outright, a newer one is caught by the recipient's memory of IDs. */
-#define PLEXUS_SIGNAL_MAX_AGE_MS (10 * 60 * 1000)
+/* How long a sender tries to deliver a message before it gives up. */
+#define PLEXUS_SIGNAL_LIFETIME_MS 15000
+/* Clocks of sender and recipient may differ by this much. */
 #define PLEXUS_SIGNAL_MAX_SKEW_MS (60 * 1000)
+/* A sealed signal is accepted this long after it was made (its lifetime,
+ * and the skew), and at most the skew ahead of the recipient's clock; a
+ * replay older than that is refused outright, a newer one is caught by
+ * the recipient's memory of IDs. A relay holding a signal longer than its
+ * lifetime cannot deliver it after this. */
+#define PLEXUS_SIGNAL_MAX_AGE_MS (PLEXUS_SIGNAL_LIFETIME_MS + PLEXUS_SIGNAL_MAX_SKEW_MS)
 
 typedef enum {
   PLEXUS_SIGNAL_KIND_MESSAGE,

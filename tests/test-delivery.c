@@ -196,7 +196,9 @@ test_submit_errors (void)
   g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
 }
 
-/* Each (sender, ID) once while remembered; the memory is bounded. */
+/* Each (sender, ID) once while remembered; the memory is bounded, and
+ * when full it refuses rather than forget early (which would let a replay
+ * through). */
 static void
 test_dedupe (void)
 {
@@ -207,18 +209,59 @@ test_dedupe (void)
   config.dedupe_capacity = 3;
   config.dedupe_ttl_ms = 1000;
   engine = plexus_delivery_new (&config);
-  g_assert_true (plexus_delivery_note_received (engine, 0, SUPER1, "a"));
-  g_assert_false (plexus_delivery_note_received (engine, 10, SUPER1, "a"));
+  g_assert_cmpint (plexus_delivery_note_received (engine, 0, SUPER1, "a"), ==, PLEXUS_DELIVERY_NEW);
+  g_assert_cmpint (plexus_delivery_note_received (engine, 10, SUPER1, "a"), ==, PLEXUS_DELIVERY_COPY);
   /* The same ID from someone else is another message. */
-  g_assert_true (plexus_delivery_note_received (engine, 20, SUPER2, "a"));
-  g_assert_false (plexus_delivery_note_received (engine, 999, SUPER1, "a"));
-  g_assert_true (plexus_delivery_note_received (engine, 1000, SUPER1, "a"));
-  /* Full: the oldest goes first. */
-  g_assert_true (plexus_delivery_note_received (engine, 1001, SUPER1, "b"));
-  g_assert_true (plexus_delivery_note_received (engine, 1002, SUPER1, "c"));
-  g_assert_true (plexus_delivery_note_received (engine, 1003, SUPER1, "d"));
-  g_assert_true (plexus_delivery_note_received (engine, 1004, SUPER1, "a"));
-  g_assert_false (plexus_delivery_note_received (engine, 1005, SUPER1, "d"));
+  g_assert_cmpint (plexus_delivery_note_received (engine, 20, SUPER2, "a"), ==, PLEXUS_DELIVERY_NEW);
+  g_assert_cmpint (plexus_delivery_note_received (engine, 999, SUPER1, "a"), ==, PLEXUS_DELIVERY_COPY);
+  g_assert_cmpint (plexus_delivery_note_received (engine, 30, SUPER1, "b"), ==, PLEXUS_DELIVERY_NEW);
+  /* Full: a new one is refused, and what is remembered stays so. */
+  g_assert_cmpint (plexus_delivery_note_received (engine, 40, SUPER1, "c"), ==, PLEXUS_DELIVERY_FULL);
+  g_assert_cmpint (plexus_delivery_note_received (engine, 50, SUPER1, "a"), ==, PLEXUS_DELIVERY_COPY);
+  /* Expired entries make room, one at a time; an expired one may come
+   * again (the signal's own age limit refuses it by then). */
+  g_assert_cmpint (plexus_delivery_note_received (engine, 1000, SUPER1, "c"), ==, PLEXUS_DELIVERY_NEW);
+  g_assert_cmpint (plexus_delivery_note_received (engine, 1001, SUPER1, "a"), ==, PLEXUS_DELIVERY_FULL);
+  g_assert_cmpint (plexus_delivery_note_received (engine, 1030, SUPER1, "a"), ==, PLEXUS_DELIVERY_NEW);
+  g_assert_cmpint (plexus_delivery_note_received (engine, 1031, SUPER1, "c"), ==, PLEXUS_DELIVERY_COPY);
+}
+
+/* Two paths raced, both refusing: nothing is due before a path's rest
+ * ends, so the caller's timer never fires in a busy loop. */
+static void
+test_race_rests (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = { path (PLEXUS_DELIVERY_PATH_PEER, SUPER1), path (PLEXUS_DELIVERY_PATH_SERVER, SERVER) };
+
+  g_assert_true (plexus_delivery_submit (engine, 0, "m8", BOB, paths, 2, 2, NULL));
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#1 server:" SERVER "#2");
+  plexus_delivery_path_failed (engine, 1, "m8", &paths[0], "refused");
+  plexus_delivery_path_failed (engine, 2, "m8", &paths[1], "refused");
+  ASSERT_EVENTS (engine, "path-failed m8 peer:" SUPER1 " path-failed m8 server:" SERVER);
+  for (gint64 now = 2; now < 15000; now += 1) {
+    gint64 next = plexus_delivery_next_deadline (engine);
+
+    g_assert_cmpint (next, >, now);
+    now = next;
+    plexus_delivery_tick (engine, now);
+    {
+      g_autofree gchar *sends = pop_sends (engine);
+      g_autofree gchar *events = pop_events (engine);
+      PlexusDeliveryEvent event;
+
+      /* Every retry is refused at once again, one path a moment later. */
+      if (strstr (sends, SUPER1) != NULL)
+        plexus_delivery_path_failed (engine, now, "m8", &paths[0], "refused");
+      if (strstr (sends, SERVER) != NULL)
+        plexus_delivery_path_failed (engine, now + 1, "m8", &paths[1], "refused");
+      while (plexus_delivery_pop_event (engine, &event))
+        plexus_delivery_event_clear (&event);
+      if (plexus_delivery_get_n_pending (engine) == 0)
+        break;
+    }
+  }
+  g_assert_cmpuint (plexus_delivery_get_n_pending (engine), ==, 0);
 }
 
 int
@@ -231,5 +274,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/delivery/refusal-rests", test_refusal_rests);
   g_test_add_func ("/plexus/delivery/submit-errors", test_submit_errors);
   g_test_add_func ("/plexus/delivery/dedupe", test_dedupe);
+  g_test_add_func ("/plexus/delivery/race-rests", test_race_rests);
   return g_test_run ();
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include "plexus.h"
@@ -8,9 +9,10 @@
 
 /* Hybrid signaling in real processes: a server (server-fallback), two super
  * peers (signaling-relay) and two standard peers attached to them, all
- * with the gossip plugin. Messages go through the server in traditional
- * mode, through super peers in peer mode, and both ways at once in hybrid
- * mode, where the recipient gives the application one copy. */
+ * with the gossip plugin. Messages go both ways at once in hybrid mode,
+ * where the recipient gives the application one copy; through the server
+ * alone in traditional mode, with the super peers frozen (SIGSTOP); through
+ * super peers alone in peer mode, with the server frozen. */
 
 #define N_SUPERS 2
 #define WAIT_MS 90000
@@ -44,9 +46,10 @@ on_delivered (PlexusDBusMessaging *proxy, const gchar *id, const gchar *to, cons
 }
 
 static void
-on_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *to, const gchar *reason, Peer *peer)
+on_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *to, const gchar *error_name,
+           const gchar *reason, Peer *peer)
 {
-  g_hash_table_replace (peer->outcomes, g_strdup (id), g_strconcat ("failed: ", reason, NULL));
+  g_hash_table_replace (peer->outcomes, g_strdup (id), g_strconcat ("failed: ", error_name, ": ", reason, NULL));
 }
 
 static void
@@ -175,6 +178,7 @@ test_paths (void)
   const gchar *peer_args[] = { "--server", NULL, NULL };
   g_autoptr(GError) error = NULL;
   PlexusTestNode *server;
+  PlexusTestNode *supers[N_SUPERS];
   Peer alice = { NULL, }, bob = { NULL, };
   ProvidersWait providers;
   g_autofree gchar *path = NULL;
@@ -185,7 +189,7 @@ test_paths (void)
   super_args[3] = plexus_dbus_manager_get_address (server->manager);
   peer_args[1] = super_args[3];
   for (guint i = 0; i < N_SUPERS; i++) {
-    plexus_test_fixture_add_node (fixture, super_args, &error);
+    supers[i] = plexus_test_fixture_add_node (fixture, super_args, &error);
     g_assert_no_error (error);
   }
   peer_init (&alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
@@ -197,8 +201,29 @@ test_paths (void)
    * bring it to their brokers. */
   providers = (ProvidersWait) { &alice, 1 + N_SUPERS };
   g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+  providers = (ProvidersWait) { &bob, 1 + N_SUPERS };
+  g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
 
-  /* Traditional: the server only. */
+  /* Hybrid: both at once; the second copy is acknowledged, not given
+   * again. */
+  path = send_and_wait (&bob, &alice, "hybrid", "hello both ways", &id);
+  g_assert_true (g_strcmp0 (path, "peer") == 0 || g_strcmp0 (path, "server") == 0);
+  {
+    OutcomeWait once = { &alice, id };
+    CountWait copies = { &alice, 1 };
+
+    g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
+    g_assert_true (plexus_test_wait_for (has_duplicates, &copies, WAIT_MS));
+    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (alice.received, id)), ==, 1);
+    g_assert_cmpstr (alice.last_payload, ==, "hello both ways");
+  }
+  g_clear_pointer (&path, g_free);
+  g_clear_pointer (&id, g_free);
+
+  /* Traditional, with every super peer frozen: the server alone. A path
+   * through a frozen super peer would hang until the deadline. */
+  for (guint i = 0; i < N_SUPERS; i++)
+    g_subprocess_send_signal (supers[i]->daemon, SIGSTOP);
   path = send_and_wait (&alice, &bob, "traditional", "hello by the server", &id);
   g_assert_cmpstr (path, ==, "server");
   {
@@ -222,8 +247,13 @@ test_paths (void)
     g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
     g_assert_cmpstr (bob.last_payload, ==, "hello from plexusctl");
   }
+  for (guint i = 0; i < N_SUPERS; i++)
+    g_subprocess_send_signal (supers[i]->daemon, SIGCONT);
 
-  /* Peer: super peers only. */
+  /* Peer, with the server frozen: super peers alone, both ways (each
+   * standard peer may be attached to either super peer; they link to each
+   * other and route to the peers attached to the other). */
+  g_subprocess_send_signal (server->daemon, SIGSTOP);
   path = send_and_wait (&alice, &bob, "peer", "hello by a super peer", &id);
   g_assert_cmpstr (path, ==, "peer");
   {
@@ -234,21 +264,9 @@ test_paths (void)
   }
   g_clear_pointer (&path, g_free);
   g_clear_pointer (&id, g_free);
-
-  /* Hybrid: both at once; the second copy is acknowledged, not given
-   * again. */
-  path = send_and_wait (&bob, &alice, "hybrid", "hello both ways", &id);
-  g_assert_true (g_strcmp0 (path, "peer") == 0 || g_strcmp0 (path, "server") == 0);
-  {
-    OutcomeWait once = { &alice, id };
-    CountWait copies = { &alice, 1 };
-
-    g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
-    g_assert_true (plexus_test_wait_for (has_duplicates, &copies, WAIT_MS));
-    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (alice.received, id)), ==, 1);
-    g_assert_cmpstr (alice.last_payload, ==, "hello both ways");
-  }
-  g_assert_cmpuint (plexus_dbus_messaging_get_received_count (alice.messaging), <=, 1);
+  path = send_and_wait (&bob, &alice, "peer", "and back", &id);
+  g_assert_cmpstr (path, ==, "peer");
+  g_subprocess_send_signal (server->daemon, SIGCONT);
 
   peer_clear (&alice);
   peer_clear (&bob);
@@ -321,7 +339,7 @@ test_refusals (void)
   w = (OutcomeWait) { &alice, id };
   g_assert_true (plexus_test_wait_for (has_outcome, &w, WAIT_MS));
   outcome = g_strdup (g_hash_table_lookup (alice.outcomes, id));
-  g_assert_true (g_str_has_prefix (outcome, "failed: "));
+  g_assert_true (g_str_has_prefix (outcome, "failed: org.plexus.Plexus1.Error.NotFound: "));
   g_assert_nonnull (strstr (alice.node->log->str, "not connected to this relay"));
   g_assert_cmpstr (plexus_dbus_manager_get_state (alice.node->manager), ==, "running");
 

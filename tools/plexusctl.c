@@ -530,11 +530,11 @@ on_send_delivered (PlexusDBusMessaging *proxy, const gchar *id, const gchar *pee
 }
 
 static void
-on_send_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *reason,
-                SendWait *wait)
+on_send_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *error_name,
+                const gchar *reason, SendWait *wait)
 {
   g_hash_table_replace (wait->outcomes, g_strdup (id),
-                        g_variant_ref_sink (g_variant_new ("(bsssd)", FALSE, "", "", reason, 0.0)));
+                        g_variant_ref_sink (g_variant_new ("(bsssd)", FALSE, error_name, "", reason, 0.0)));
   send_wait_check (wait);
 }
 
@@ -626,6 +626,8 @@ cmd_send (PlexusCtl *ctl, gchar **args)
       json_builder_set_member_name (builder, "latency_ms");
       json_builder_add_double_value (builder, latency_ms);
     } else {
+      json_builder_set_member_name (builder, "error_name");
+      json_builder_add_string_value (builder, path);
       json_builder_set_member_name (builder, "error");
       json_builder_add_string_value (builder, reason);
     }
@@ -636,7 +638,7 @@ cmd_send (PlexusCtl *ctl, gchar **args)
     g_print (_("message %s delivered by the %s path (%s) in %.1f ms\n"), wait.id, path, relay, latency_ms);
   }
   if (!delivered)
-    g_printerr (_("plexusctl: message %s failed: %s\n"), wait.id, reason);
+    g_printerr (_("plexusctl: message %s failed (%s): %s\n"), wait.id, path, reason);
   status = delivered ? 0 : 1;
 out:
   g_signal_handlers_disconnect_by_data (proxy, &wait);
@@ -695,10 +697,10 @@ on_monitor_delivered (PlexusDBusMessaging *proxy, const gchar *id, const gchar *
 }
 
 static void
-on_monitor_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *reason,
-                   PlexusCtl *ctl)
+on_monitor_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *peer_id, const gchar *error_name,
+                   const gchar *reason, PlexusCtl *ctl)
 {
-  monitor_print (ctl, "failed", "id", id, "peer_id", peer_id, "error", reason, NULL);
+  monitor_print (ctl, "failed", "id", id, "peer_id", peer_id, "error_name", error_name, "error", reason, NULL);
 }
 
 static void
@@ -714,7 +716,7 @@ on_monitor_received (PlexusDBusMessaging *proxy, const gchar *from, GVariant *pa
 {
   gsize length;
   const gchar *data = g_variant_get_fixed_array (payload, &length, 1);
-  g_autofree gchar *text = g_utf8_make_valid (data, (gssize) length);
+  g_autofree gchar *text = length > 0 ? g_utf8_make_valid (data, (gssize) length) : g_strdup ("");
 
   monitor_print (ctl, "received", "id", id, "from", from, "payload", text, NULL);
 }
@@ -752,7 +754,13 @@ cmd_monitor (PlexusCtl *ctl, gchar **args)
   guint seconds = 0;
 
   if (args[0] != NULL && g_str_has_prefix (args[0], "--seconds=")) {
-    seconds = (guint) g_ascii_strtoull (args[0] + strlen ("--seconds="), NULL, 10);
+    guint64 value;
+
+    if (!g_ascii_string_to_unsigned (args[0] + strlen ("--seconds="), 10, 1, G_MAXUINT, &value, NULL)) {
+      g_printerr (_("plexusctl: --seconds takes a whole number of seconds, 1 or more\n"));
+      return 1;
+    }
+    seconds = (guint) value;
     args++;
   }
   if (args[0] != NULL) {

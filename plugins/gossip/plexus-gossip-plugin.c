@@ -50,6 +50,8 @@
 /* A standard peer renews its advertisement this often, well within the
  * engine's retention of advertisements of nodes that are not members. */
 #define READVERTISE_SECONDS 120
+/* A super peer keeps links to at most this many other super peers. */
+#define MAX_SUPER_LINKS 8
 /* Room for updates in one gossip.view, below the envelope's limit. */
 #define VIEW_BUDGET 40000
 /* A standard peer's view holds at most as many nodes as a member's table. */
@@ -83,6 +85,10 @@ struct _PlexusGossipPlugin {
   GStrv            advertised_attached; /* the super peers it last advertised */
   guint            readvertise_id;
   guint            view_reap_id;
+
+  /* a group node: routes to standard peers, links to super peers */
+  GHashTable      *routes;        /* standard peer ID → the super peer given as its route */
+  GHashTable      *super_links;   /* super peer ID → URI this node dials */
 
   /* a super peer's attached standard peers */
   GHashTable      *subscribers;   /* peer IDs sent the view */
@@ -190,6 +196,11 @@ apply_advertisement (PlexusGossipPlugin *self, const gchar *peer_id, PlexusCapab
 
     if (!plexus_capabilities_get_service (caps, services[i], &capability) || !capability.available)
       continue;
+    /* Anyone can advertise the server role: the server that relays
+     * signaling is the configured one, which presence names
+     * (plugins/relay). */
+    if (kind == PLEXUS_PROVIDER_KIND_SERVER && strcmp (services[i], "signaling") == 0)
+      continue;
     /* Known another way (e.g. a neighbour's STUN server with its address):
      * updated, not replaced. */
     provider = plexus_broker_lookup_provider (broker, services[i], peer_id);
@@ -212,6 +223,82 @@ apply_advertisement (PlexusGossipPlugin *self, const gchar *peer_id, PlexusCapab
   }
   if (ours->len == 0)
     g_hash_table_remove (self->providers, peer_id);
+}
+
+/* ---- routes to standard peers, links between super peers ---- */
+
+/* A standard peer's advertisement names its super peers: if this node is
+ * linked to one of them, the node's routing is told that it reaches the
+ * peer, so that signals for the peer go through a super peer it is
+ * attached to rather than wherever a route search leads. */
+static void
+route_to_attached (PlexusGossipPlugin *self, const gchar *peer_id, PlexusCapabilities *caps)
+{
+  const gchar * const *attached = caps != NULL ? plexus_capabilities_get_attached (caps) : NULL;
+  g_auto(GStrv) linked = plexus_messenger_list_linked_peers (self->messenger);
+  const gchar *current = g_hash_table_lookup (self->routes, peer_id);
+  const gchar *via = NULL;
+
+  for (guint i = 0; attached != NULL && attached[i] != NULL && via == NULL; i++) {
+    if (strcmp (attached[i], own_peer_id (self)) != 0 && g_strv_contains ((const gchar * const *) linked, attached[i]))
+      via = attached[i];
+  }
+  if (g_strcmp0 (current, via) == 0)
+    return;
+  if (via == NULL) {
+    plexus_messenger_remove_route (self->messenger, peer_id);
+    g_hash_table_remove (self->routes, peer_id);
+    return;
+  }
+  plexus_messenger_add_route (self->messenger, peer_id, via);
+  g_hash_table_replace (self->routes, g_strdup (peer_id), g_strdup (via));
+}
+
+/* Routes again for every advertised standard peer: a link to a super peer
+ * came or went. */
+static void
+route_all_attached (PlexusGossipPlugin *self)
+{
+  g_auto(GStrv) advertised = plexus_swim_list_advertised (self->swim);
+
+  for (guint i = 0; advertised[i] != NULL; i++) {
+    const gchar *text = plexus_swim_get_advertisement (self->swim, advertised[i], NULL);
+    g_autoptr(PlexusCapabilities) caps = text != NULL ? plexus_capabilities_new_from_string (text, -1, NULL) : NULL;
+
+    if (caps != NULL && plexus_capabilities_get_attached (caps)[0] != NULL)
+      route_to_attached (self, advertised[i], caps);
+  }
+}
+
+/* Super peers link to each other (the lower peer ID dials), up to
+ * MAX_SUPER_LINKS, so that signals between their standard peers need not
+ * cross the server. */
+static void
+link_to_super (PlexusGossipPlugin *self, const gchar *peer_id, PlexusCapabilities *caps)
+{
+  PlexusRole own_roles = plexus_context_get_roles (gossip_context (self));
+  const gchar *address = plexus_capabilities_get_address (caps);
+  g_autofree gchar *uri = NULL;
+
+  if ((own_roles & PLEXUS_ROLE_SUPER) == 0 || (plexus_capabilities_get_roles (caps) & PLEXUS_ROLE_SUPER) == 0 ||
+      address == NULL || strchr (address, '#') != NULL || strcmp (own_peer_id (self), peer_id) >= 0 ||
+      g_hash_table_contains (self->super_links, peer_id) || g_hash_table_size (self->super_links) >= MAX_SUPER_LINKS)
+    return;
+  uri = g_strconcat (address, "#", peer_id, NULL);
+  g_message ("linking to super peer %s at %s", peer_id, uri);
+  plexus_messenger_connect (self->messenger, uri);
+  g_hash_table_insert (self->super_links, g_strdup (peer_id), g_steal_pointer (&uri));
+}
+
+static void
+unlink_super (PlexusGossipPlugin *self, const gchar *peer_id)
+{
+  const gchar *uri = g_hash_table_lookup (self->super_links, peer_id);
+
+  if (uri == NULL)
+    return;
+  plexus_messenger_disconnect (self->messenger, uri);
+  g_hash_table_remove (self->super_links, peer_id);
 }
 
 /* ---- the engine's outputs and events ---- */
@@ -266,19 +353,27 @@ drain (PlexusGossipPlugin *self)
       else if (g_strcmp0 (plexus_capabilities_get_peer_id (caps), event.peer_id) != 0)
         g_warning ("member %s advertised the capabilities of %s", event.peer_id,
                    plexus_capabilities_get_peer_id (caps));
-      else
+      else {
         apply_advertisement (self, event.peer_id, caps);
+        if (plexus_capabilities_get_attached (caps)[0] != NULL)
+          route_to_attached (self, event.peer_id, caps);
+        else
+          link_to_super (self, event.peer_id, caps);
+      }
       break;
     }
     case PLEXUS_SWIM_EVENT_DEAD:
     case PLEXUS_SWIM_EVENT_LEFT:
       forget_providers (self, event.peer_id, NULL);
+      unlink_super (self, event.peer_id);
       break;
     default:
       break;
     }
     if (event.type == PLEXUS_SWIM_EVENT_FORGOTTEN) {
       forget_providers (self, event.peer_id, NULL);
+      if (g_hash_table_remove (self->routes, event.peer_id))
+        plexus_messenger_remove_route (self->messenger, event.peer_id);
       /* A member, not the advertisement of a node that never was one. */
       if (event.version == 0)
         g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, event.peer_id, "forgotten", NULL);
@@ -414,6 +509,8 @@ neighbour_roles (PlexusGossipPlugin *self, const gchar *peer_id, PlexusRole role
     plexus_swim_add_member (self->swim, now_ms (), peer_id);
   }
   drain (self);
+  /* A new way to the standard peers attached to it. */
+  route_all_attached (self);
 }
 
 /* ---- a super peer's view for its attached standard peers ---- */
@@ -944,6 +1041,18 @@ on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer use
   g_hash_table_remove (self->group_neighbours, peer_id);
   if (g_hash_table_remove (self->subscribers, peer_id))
     g_message ("standard peer %s detached", peer_id);
+  if (self->swim != NULL) {
+    GHashTableIter iter;
+    gpointer key, value;
+
+    /* The node dropped the routes through it; others may remain. */
+    g_hash_table_iter_init (&iter, self->routes);
+    while (g_hash_table_iter_next (&iter, &key, &value)) {
+      if (strcmp (value, peer_id) == 0)
+        g_hash_table_iter_remove (&iter);
+    }
+    route_all_attached (self);
+  }
   uri = g_hash_table_lookup (self->attached, peer_id);
   if (uri == NULL)
     return;
@@ -1143,6 +1252,9 @@ plexus_gossip_plugin_shutdown (PlexusPlugin *plugin)
       plexus_broker_remove_provider (broker, g_ptr_array_index (services, i), l->data);
   }
   g_hash_table_remove_all (self->providers);
+  /* The node's routes and dialers go with the node. */
+  g_hash_table_remove_all (self->routes);
+  g_hash_table_remove_all (self->super_links);
   if (self->swim != NULL)
     plexus_capabilities_remove_service (plexus_context_get_capabilities (plexus_plugin_get_context (plugin)),
                                         "membership");
@@ -1165,6 +1277,8 @@ plexus_gossip_plugin_finalize (GObject *object)
   g_hash_table_unref (self->avoid);
   g_hash_table_unref (self->view);
   g_hash_table_unref (self->subscribers);
+  g_hash_table_unref (self->routes);
+  g_hash_table_unref (self->super_links);
   g_strfreev (self->advertised_attached);
   g_clear_pointer (&self->view_changes, plexus_swim_message_free);
   G_OBJECT_CLASS (plexus_gossip_plugin_parent_class)->finalize (object);
@@ -1221,4 +1335,6 @@ plexus_gossip_plugin_init (PlexusGossipPlugin *self)
   self->avoid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->view = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, view_entry_free);
   self->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->super_links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }

@@ -2129,6 +2129,31 @@ plexus_swim_get_advertisement (PlexusSwim *self, const gchar *peer_id, guint64 *
 }
 
 /**
+ * plexus_swim_list_advertised:
+ * @self: a #PlexusSwim
+ *
+ * Returns: (transfer full): the peer IDs of every node whose advertisement
+ *   is held, members or not, this node's excluded, sorted
+ */
+gchar **
+plexus_swim_list_advertised (PlexusSwim *self)
+{
+  GPtrArray *ids;
+  GHashTableIter iter;
+  gpointer key;
+
+  g_return_val_if_fail (PLEXUS_IS_SWIM (self), NULL);
+
+  ids = g_ptr_array_new_full (g_hash_table_size (self->advertisements) + 1, g_free);
+  g_hash_table_iter_init (&iter, self->advertisements);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (ids, g_strdup (key));
+  g_ptr_array_sort (ids, compare_strings);
+  g_ptr_array_add (ids, NULL);
+  return (gchar **) g_ptr_array_free (ids, FALSE);
+}
+
+/**
  * plexus_swim_get_advertisement_full:
  * @self: a #PlexusSwim
  * @peer_id: a peer ID, this node's included

@@ -205,6 +205,7 @@ gboolean     plexus_swim_get_member_state (PlexusSwim      *self,
 const gchar *plexus_swim_get_advertisement (PlexusSwim  *self,
                                             const gchar *peer_id,
                                             guint64     *version);
+gchar      **plexus_swim_list_advertised (PlexusSwim *self);
 const gchar *plexus_swim_get_advertisement_full (PlexusSwim  *self,
                                                  const gchar *peer_id,
                                                  guint64     *version,

@@ -11,10 +11,10 @@
  *   path. On a node with the server role it relays signals to the peers
  *   linked to it and holds those for a peer that is reconnecting. Peers
  *   keep their link to the server (--server) in hybrid and traditional
- *   mode, and learn which neighbour is the server from presence
- *   (`fallback.presence`), which makes it a `signaling` provider of kind
- *   server in their brokers; the server keeps every linked peer's
- *   presence (its capabilities) while the link lasts.
+ *   mode; presence (`fallback.presence`) makes the configured server, and
+ *   no other node that says it is one, a `signaling` provider of kind
+ *   server in their brokers; the server keeps every linked peer's presence
+ *   (its capabilities) while the link lasts.
  * - signaling-relay: on a super peer, relays signals to the standard peers
  *   attached to it and hands others to the node's routing, which reaches
  *   the super peer the recipient is attached to.
@@ -107,10 +107,20 @@ on_presence_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   RelayPlugin *self = call->self;
   g_autoptr(PlexusEnvelope) answer = NULL;
 
-  /* Anything but a server answers unknown-type: not a server, nothing to do. */
+  g_autofree gchar *server = NULL;
+
+  /* Anything but a server answers unknown-type: not a server, nothing to
+   * do. Only the configured server is believed: any node can say it is
+   * one. */
   answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, NULL);
+  if (answer != NULL && self->messenger != NULL)
+    server = plexus_messenger_get_server_peer_id (self->messenger);
   if (answer != NULL && self->messenger != NULL &&
-      json_object_get_boolean_member_with_default (plexus_envelope_get_body (answer), "server", FALSE)) {
+      json_object_get_boolean_member_with_default (plexus_envelope_get_body (answer), "server", FALSE) &&
+      g_strcmp0 (server, call->peer_id) != 0) {
+    g_message ("%s says it is a server, but it is not the one configured; not relaying through it", call->peer_id);
+  } else if (answer != NULL && self->messenger != NULL &&
+             json_object_get_boolean_member_with_default (plexus_envelope_get_body (answer), "server", FALSE)) {
     PlexusBroker *broker = plexus_context_get_broker (plexus_plugin_get_context (PLEXUS_PLUGIN (self)));
 
     if (plexus_broker_lookup_provider (broker, "signaling", call->peer_id) == NULL) {

@@ -45,6 +45,7 @@ struct _PlexusRelay {
   guint            n_held;
   guint            expire_id;
   guint64          relayed;
+  gboolean         registered;  /* signal.relay is ours */
 };
 
 G_DEFINE_FINAL_TYPE (PlexusRelay, plexus_relay, G_TYPE_OBJECT)
@@ -228,6 +229,7 @@ plexus_relay_new (PlexusMessenger *messenger, const gchar *own_peer_id, PlexusRe
   self->miss = miss;
   if (!plexus_messenger_register_handler (messenger, "signal.relay", on_relay, self, NULL, error))
     return NULL;
+  self->registered = TRUE;
   self->linked_id = g_signal_connect (messenger, "peer-linked", G_CALLBACK (on_peer_linked), self);
   self->unlinked_id = g_signal_connect (messenger, "peer-unlinked", G_CALLBACK (on_peer_unlinked), self);
   self->expire_id = g_timeout_add_seconds (1, on_expire, self);
@@ -247,7 +249,10 @@ plexus_relay_shutdown (PlexusRelay *self)
 
   g_clear_handle_id (&self->expire_id, g_source_remove);
   if (self->messenger != NULL) {
-    plexus_messenger_unregister_handler (self->messenger, "signal.relay");
+    /* Another relay may hold the type, if this one failed to start. */
+    if (self->registered)
+      plexus_messenger_unregister_handler (self->messenger, "signal.relay");
+    self->registered = FALSE;
     g_clear_signal_handler (&self->linked_id, self->messenger);
     g_clear_signal_handler (&self->unlinked_id, self->messenger);
   }

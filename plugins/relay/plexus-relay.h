@@ -19,8 +19,9 @@ typedef enum {
   PLEXUS_RELAY_MISS_FORWARD,
 } PlexusRelayMiss;
 
-/* How long a reconnecting recipient's messages are held, and how many. */
-#define PLEXUS_RELAY_QUEUE_SECONDS 30
+/* How long a reconnecting recipient's messages are held (no longer than
+ * a sender tries: PLEXUS_SIGNAL_LIFETIME_MS), and how many. */
+#define PLEXUS_RELAY_QUEUE_SECONDS 15
 #define PLEXUS_RELAY_QUEUE_PER_PEER 64
 #define PLEXUS_RELAY_QUEUE_TOTAL 4096
 /* A peer unlinked this recently counts as reconnecting. */

@@ -29,7 +29,7 @@ if [ -z "${G_TEST_BUILDDIR:-}" ] || [ -z "${G_TEST_SRCDIR:-}" ]; then
 fi
 builddir="$G_TEST_BUILDDIR/fuzz"
 srcdir="$G_TEST_SRCDIR/fuzz"
-targets="${PLEXUS_FUZZ_TARGETS:-capabilities envelope config plugin-info identity noise-handshake stun swim-message}"
+targets="${PLEXUS_FUZZ_TARGETS:-capabilities envelope config plugin-info identity noise-handshake stun swim-message signal}"
 
 # Inputs per target: about five seconds each on one core.
 default_runs () {
@@ -38,6 +38,7 @@ default_runs () {
 	envelope) echo 100000 ;;
 	stun) echo 150000 ;;
 	swim-message) echo 30000 ;;
+	signal) echo 6000 ;;
 	plugin-info | noise-handshake) echo 40000 ;;
 	identity) echo 16000 ;;
 	*) echo 8000 ;;
