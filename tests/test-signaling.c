@@ -137,6 +137,77 @@ has_duplicates (gconstpointer data)
   }
 }
 
+/* `plexusctl --json monitor` on a node's bus, its output gathered as it
+ * comes. */
+typedef struct {
+  GSubprocess  *process;
+  GCancellable *cancellable;
+  GString      *out;
+} Monitor;
+
+static void
+on_monitor_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Monitor *monitor = user_data;
+  g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL,
+                                                                      NULL);
+
+  if (line == NULL) {
+    g_object_unref (source);
+    return;
+  }
+  g_string_append_printf (monitor->out, "%s\n", line);
+  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT, monitor->cancellable,
+                                       on_monitor_line, monitor);
+}
+
+static void
+monitor_start (Monitor *monitor, PlexusTestNode *node)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  const gchar *plexusctl = g_getenv ("PLEXUSCTL");
+  g_autoptr(GError) error = NULL;
+  GDataInputStream *in;
+
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", node->bus_address, TRUE);
+  monitor->process = g_subprocess_launcher_spawn (launcher, &error, plexusctl != NULL ? plexusctl : "plexusctl",
+                                                  "--json", "monitor", NULL);
+  g_assert_no_error (error);
+  monitor->cancellable = g_cancellable_new ();
+  monitor->out = g_string_new ("");
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (monitor->process));
+  g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, monitor->cancellable, on_monitor_line, monitor);
+}
+
+typedef struct {
+  Monitor     *monitor;
+  const gchar *needle;
+} MonitorWait;
+
+static gboolean
+monitor_printed (gconstpointer data)
+{
+  const MonitorWait *w = data;
+
+  return strstr (w->monitor->out->str, w->needle) != NULL;
+}
+
+static void
+monitor_stop (Monitor *monitor)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_send_signal (monitor->process, SIGTERM);
+  g_assert_true (g_subprocess_wait (monitor->process, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (monitor->process));
+  g_assert_cmpint (g_subprocess_get_exit_status (monitor->process), ==, 0);
+  g_cancellable_cancel (monitor->cancellable);
+  g_clear_object (&monitor->cancellable);
+  g_clear_object (&monitor->process);
+  g_string_free (monitor->out, TRUE);
+}
+
 /* Sends @text from @from to @to in @mode and waits for the outcome;
  * returns the path that delivered it, or "failed: ...". */
 static gchar *
@@ -180,6 +251,7 @@ test_paths (void)
   PlexusTestNode *server;
   PlexusTestNode *supers[N_SUPERS];
   Peer alice = { NULL, }, bob = { NULL, };
+  Monitor monitor = { NULL, };
   ProvidersWait providers;
   g_autofree gchar *path = NULL;
   g_autofree gchar *id = NULL;
@@ -205,12 +277,24 @@ test_paths (void)
   g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
 
   /* Hybrid: both at once; the second copy is acknowledged, not given
-   * again. */
+   * again. Alice's plexusctl monitor shows the arrival. */
+  monitor_start (&monitor, alice.node);
+  {
+    MonitorWait ready = { &monitor, "\"event\":\"monitoring\"" };
+
+    g_assert_true (plexus_test_wait_for (monitor_printed, &ready, WAIT_MS));
+  }
   path = send_and_wait (&bob, &alice, "hybrid", "hello both ways", &id);
   g_assert_true (g_strcmp0 (path, "peer") == 0 || g_strcmp0 (path, "server") == 0);
   {
     OutcomeWait once = { &alice, id };
     CountWait copies = { &alice, 1 };
+    g_autofree gchar *needle = g_strdup_printf ("\"event\":\"received\",\"id\":\"%s\"", id);
+    MonitorWait shown = { &monitor, needle };
+
+    g_assert_true (plexus_test_wait_for (monitor_printed, &shown, WAIT_MS));
+    g_assert_nonnull (strstr (monitor.out->str, "\"payload\":\"hello both ways\""));
+    monitor_stop (&monitor);
 
     g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
     g_assert_true (plexus_test_wait_for (has_duplicates, &copies, WAIT_MS));
