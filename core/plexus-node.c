@@ -60,6 +60,7 @@ typedef struct {
 struct _PlexusNode {
   GObject             parent_instance;
 
+  gint64              started_at;   /* monotonic µs, for /health */
   PlexusContext      *context;
   SoupServer         *server;
   SoupSession        *session;
@@ -1807,6 +1808,49 @@ plexus_node_class_init (PlexusNodeClass *klass)
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, PLEXUS_TYPE_LINK);
 }
 
+/* GET /health: for operators and their monitoring, plain HTTP beside the
+ * node links on the same port. */
+static void
+on_health (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
+{
+  PlexusNode *self = user_data;
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_auto(GStrv) roles = NULL;
+  gchar *text;
+  gsize length;
+  const char *method = soup_server_message_get_method (msg);
+
+  if (g_strcmp0 (method, SOUP_METHOD_GET) != 0 && g_strcmp0 (method, SOUP_METHOD_HEAD) != 0) {
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET, HEAD");
+    return;
+  }
+  roles = plexus_roles_to_strv (plexus_context_get_roles (self->context));
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "status");
+  json_builder_add_string_value (builder, self->stopping ? "stopping" : "ok");
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, PACKAGE_VERSION);
+  json_builder_set_member_name (builder, "peer_id");
+  json_builder_add_string_value (builder, plexus_identity_get_peer_id (plexus_context_get_identity (self->context)));
+  json_builder_set_member_name (builder, "roles");
+  json_builder_begin_array (builder);
+  for (guint i = 0; roles[i] != NULL; i++)
+    json_builder_add_string_value (builder, roles[i]);
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "uptime_s");
+  json_builder_add_int_value (builder, (g_get_monotonic_time () - self->started_at) / G_USEC_PER_SEC);
+  json_builder_set_member_name (builder, "connected_peers");
+  json_builder_add_int_value (builder, g_hash_table_size (self->links));
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  text = plexus_json_to_string (root, &length);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, length);
+}
+
 static void
 plexus_node_init (PlexusNode *self)
 {
@@ -1846,5 +1890,7 @@ plexus_node_new (PlexusContext *context)
   self->context = g_object_ref (context);
   plexus_link_server_add_handler (self->server, "/", plexus_context_get_identity (context),
                                   self->static_key, on_link_accepted, self, NULL);
+  soup_server_add_handler (self->server, "/health", on_health, self, NULL);
+  self->started_at = g_get_monotonic_time ();
   return self;
 }

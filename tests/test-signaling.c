@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <libsoup/soup.h>
+
 #include "plexus.h"
 #include "plexus-test-fixture.h"
 
@@ -357,6 +359,32 @@ test_paths (void)
   plexus_test_fixture_free (fixture);
 }
 
+/* GET /health on a node's address, as JSON. */
+static JsonObject *
+get_health (const gchar *address)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GUri) base = g_uri_parse (address, G_URI_FLAGS_NONE, NULL);
+  g_autofree gchar *url = NULL;
+  g_autoptr(SoupMessage) message = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (base);
+  url = g_strdup_printf ("http://%s:%d/health", g_uri_get_host (base), g_uri_get_port (base));
+  message = soup_message_new ("GET", url);
+  body = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (message), ==, SOUP_STATUS_OK);
+  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (message), NULL), ==,
+                   "application/json");
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body),
+                                             &error));
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
 /* Refusals: each a named error at once, or a Failed signal after the
  * documented deadline; the daemon carries on. */
 static void
@@ -427,7 +455,48 @@ test_refusals (void)
   g_assert_nonnull (strstr (alice.node->log->str, "not connected to this relay"));
   g_assert_cmpstr (plexus_dbus_manager_get_state (alice.node->manager), ==, "running");
 
+  /* The server's health, for operators, over plain HTTP. */
+  {
+    g_autoptr(JsonObject) health = get_health (plexus_dbus_manager_get_address (server->manager));
+
+    g_assert_cmpstr (json_object_get_string_member (health, "status"), ==, "ok");
+    g_assert_cmpstr (json_object_get_string_member (health, "version"), ==, PACKAGE_VERSION);
+    g_assert_cmpint (json_object_get_int_member (health, "connected_peers"), ==, 1);
+    g_assert_cmpint (json_object_get_int_member (health, "uptime_s"), >=, 0);
+  }
+
   peer_clear (&alice);
+  plexus_test_fixture_free (fixture);
+}
+
+/* The server as a system service runs without a bus: its readiness is its
+ * address in the log, its health is GET /health, and SIGTERM ends it. */
+static void
+test_server_without_bus (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *args[] = { "--role", "server", "--bus", "none", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRegex) regex = g_regex_new ("listening on (ws://[^ \n]+)", 0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree gchar *address = NULL;
+  PlexusTestNode *server;
+
+  server = plexus_test_fixture_spawn_node (fixture, args, &error);
+  g_assert_no_error (error);
+  g_assert_true (plexus_test_node_wait_for_log (server, "listening on ws://", fixture->timeout_ms));
+  g_assert_true (g_regex_match (regex, server->log->str, 0, &match));
+  address = g_match_info_fetch (match, 1);
+  {
+    g_autoptr(JsonObject) health = get_health (address);
+
+    g_assert_cmpstr (json_object_get_string_member (health, "status"), ==, "ok");
+    g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (health, "roles"), 1), ==, "server");
+    g_assert_cmpint (json_object_get_int_member (health, "connected_peers"), ==, 0);
+  }
+  g_assert_true (plexus_test_node_stop (server, SIGTERM, fixture->timeout_ms, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (server->exit_status, ==, 0);
   plexus_test_fixture_free (fixture);
 }
 
@@ -448,5 +517,6 @@ main (int argc, char **argv)
   g_setenv ("PLEXUS_PLUGIN_PATH", path, TRUE);
   g_test_add_func ("/plexus/signaling/paths", test_paths);
   g_test_add_func ("/plexus/signaling/refusals", test_refusals);
+  g_test_add_func ("/plexus/signaling/server-without-bus", test_server_without_bus);
   return g_test_run ();
 }
