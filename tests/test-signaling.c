@@ -359,6 +359,109 @@ test_paths (void)
   plexus_test_fixture_free (fixture);
 }
 
+/* The number a Messaging counter of @peer shows now, asked afresh. */
+static guint64
+counter (Peer *peer, const gchar *name)
+{
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) inner = NULL;
+
+  value = g_dbus_proxy_call_sync (G_DBUS_PROXY (peer->messaging), "org.freedesktop.DBus.Properties.Get",
+                                  g_variant_new ("(ss)", "org.plexus.Plexus1.Messaging", name),
+                                  G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+  if (value == NULL)
+    return 0;
+  g_variant_get (value, "(v)", &inner);
+  return g_variant_get_uint64 (inner);
+}
+
+typedef struct {
+  Peer        *peer;
+  const gchar *name;
+  guint64      at_least;
+} CounterWait;
+
+static gboolean
+counter_reaches (gconstpointer data)
+{
+  const CounterWait *w = data;
+
+  return counter (w->peer, w->name) >= w->at_least;
+}
+
+/* A super peer that tampers with, drops or replays what it relays: the
+ * recipient refuses the altered copy and takes the server's, the sender
+ * gets its acknowledgement by the other path, and a replayed copy is not
+ * given twice. */
+static void
+test_hostile_relay (void)
+{
+  const gchar *modes[] = { "tamper", "drop", "replay" };
+
+  for (guint m = 0; m < G_N_ELEMENTS (modes); m++) {
+    PlexusTestFixture *fixture = plexus_test_fixture_new ();
+    const gchar *server_args[] = { "--role", "server", NULL };
+    const gchar *evil_args[] = { "--role", "super", "--server", NULL, "--config", NULL, NULL };
+    const gchar *peer_args[] = { "--server", NULL, NULL };
+    g_autofree gchar *config_path = g_build_filename (fixture->tmpdir, "evil.conf", NULL);
+    g_autofree gchar *config = g_strdup_printf ("[plugins]\ndisabled=signaling-relay\n[evil-relay]\nmode=%s\n",
+                                                modes[m]);
+    g_autoptr(GError) error = NULL;
+    g_autofree gchar *path = NULL;
+    g_autofree gchar *id = NULL;
+    g_autofree gchar *evil_line = NULL;
+    PlexusTestNode *server, *evil;
+    Peer alice = { NULL, }, bob = { NULL, };
+    ProvidersWait providers;
+    gboolean replay = g_str_equal (modes[m], "replay");
+
+    g_test_message ("relay mode %s", modes[m]);
+    g_assert_true (g_file_set_contents (config_path, config, -1, &error));
+    server = plexus_test_fixture_add_node (fixture, server_args, &error);
+    g_assert_no_error (error);
+    evil_args[3] = peer_args[1] = plexus_dbus_manager_get_address (server->manager);
+    evil_args[5] = config_path;
+    evil = plexus_test_fixture_add_node (fixture, evil_args, &error);
+    g_assert_no_error (error);
+    peer_init (&alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
+    g_assert_no_error (error);
+    peer_init (&bob, plexus_test_fixture_add_node (fixture, peer_args, &error));
+    g_assert_no_error (error);
+    providers = (ProvidersWait) { &alice, 2 };
+    g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+
+    /* Replay in peer mode (the evil relay is the only path); the others in
+     * hybrid mode, where the server's path still delivers. */
+    path = send_and_wait (&alice, &bob, replay ? "peer" : "hybrid", "through a hostile relay", &id);
+    g_assert_cmpstr (path, ==, replay ? "peer" : "server");
+    {
+      OutcomeWait once = { &bob, id };
+
+      g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
+      g_assert_cmpstr (bob.last_payload, ==, "through a hostile relay");
+    }
+    evil_line = g_strdup_printf ("%s signal %s", replay ? "delivering" : g_str_equal (modes[m], "tamper") ? "tampering with" : "dropping", id);
+    g_assert_true (plexus_test_node_wait_for_log (evil, evil_line, WAIT_MS));
+    if (g_str_equal (modes[m], "tamper")) {
+      CounterWait refused = { &bob, "RefusedCount", 1 };
+
+      g_assert_true (plexus_test_wait_for (counter_reaches, &refused, WAIT_MS));
+    }
+    if (replay) {
+      CounterWait copies = { &bob, "DuplicateCount", 1 };
+
+      g_assert_true (plexus_test_wait_for (counter_reaches, &copies, WAIT_MS));
+    }
+    /* Whatever the relay did, the application got it once. */
+    g_assert_cmpuint (counter (&bob, "ReceivedCount"), ==, 1);
+    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (bob.received, id)), ==, 1);
+
+    peer_clear (&alice);
+    peer_clear (&bob);
+    plexus_test_fixture_free (fixture);
+  }
+}
+
 /* GET /health on a node's address, as JSON. */
 static JsonObject *
 get_health (const gchar *address)
@@ -505,18 +608,20 @@ main (int argc, char **argv)
 {
   const gchar *gossip_dir = g_getenv ("PLEXUS_GOSSIP_PLUGIN_DIR");
   const gchar *relay_dir = g_getenv ("PLEXUS_RELAY_PLUGIN_DIR");
+  const gchar *evil_dir = g_getenv ("PLEXUS_EVIL_RELAY_PLUGIN_DIR");
   g_autofree gchar *path = NULL;
 
   g_test_init (&argc, &argv, NULL);
   (void) plexus_error_quark ();
-  if (gossip_dir == NULL || relay_dir == NULL) {
-    g_printerr ("set PLEXUS_GOSSIP_PLUGIN_DIR and PLEXUS_RELAY_PLUGIN_DIR\n");
+  if (gossip_dir == NULL || relay_dir == NULL || evil_dir == NULL) {
+    g_printerr ("set PLEXUS_GOSSIP_PLUGIN_DIR, PLEXUS_RELAY_PLUGIN_DIR and PLEXUS_EVIL_RELAY_PLUGIN_DIR\n");
     return 1;
   }
-  path = g_strjoin (G_SEARCHPATH_SEPARATOR_S, gossip_dir, relay_dir, NULL);
+  path = g_strjoin (G_SEARCHPATH_SEPARATOR_S, gossip_dir, relay_dir, evil_dir, NULL);
   g_setenv ("PLEXUS_PLUGIN_PATH", path, TRUE);
   g_test_add_func ("/plexus/signaling/paths", test_paths);
   g_test_add_func ("/plexus/signaling/refusals", test_refusals);
   g_test_add_func ("/plexus/signaling/server-without-bus", test_server_without_bus);
+  g_test_add_func ("/plexus/signaling/hostile-relay", test_hostile_relay);
   return g_test_run ();
 }
