@@ -42,6 +42,7 @@ typedef struct {
   gint64             *retry_at;   /* per path: not tried again before */
   gint64              submitted;
   gint64              deadline;
+  gint64              planned;    /* when fill_race last ran */
 } Pending;
 
 typedef struct {
@@ -66,7 +67,8 @@ G_DEFINE_FINAL_TYPE (PlexusDelivery, plexus_delivery, G_TYPE_OBJECT)
  * plexus_delivery_config_init:
  * @config: (out caller-allocates): the configuration to fill
  *
- * The defaults: 3 s per attempt, 15 s per message
+ * The defaults: 3 s per attempt, paths offered again every 500 ms while a
+ * message lacks them, 15 s per message
  * (%PLEXUS_SIGNAL_LIFETIME_MS), 4096 messages in flight, 65536 arrivals
  * remembered for the signal's age limit plus its clock skew allowance, so
  * that a replay is either too old or remembered.
@@ -79,6 +81,7 @@ plexus_delivery_config_init (PlexusDeliveryConfig *config)
   config->max_pending = 4096;
   config->dedupe_capacity = 65536;
   config->dedupe_ttl_ms = PLEXUS_SIGNAL_MAX_AGE_MS + PLEXUS_SIGNAL_MAX_SKEW_MS;
+  config->replan_ms = 500;
 }
 
 void
@@ -220,6 +223,7 @@ fill_race (PlexusDelivery *self, Pending *pending, gint64 now)
 {
   guint tried = 0;
 
+  pending->planned = now;
   while (pending->attempts->len < pending->race && tried < pending->n_paths) {
     guint index = pending->next_path;
     const PlexusDeliveryPath *path = &pending->paths[index];
@@ -270,8 +274,8 @@ plexus_delivery_submit (PlexusDelivery *self, gint64 now_ms, const gchar *id, co
   g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), FALSE);
   g_return_val_if_fail (id != NULL && to != NULL, FALSE);
 
-  if (n_paths == 0 || paths == NULL || race == 0) {
-    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT, "no path to %s", to);
+  if ((n_paths > 0 && paths == NULL) || race == 0) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT, "a message needs a race width of 1 or more");
     return FALSE;
   }
   if (g_hash_table_contains (self->pending, id)) {
@@ -287,15 +291,53 @@ plexus_delivery_submit (PlexusDelivery *self, gint64 now_ms, const gchar *id, co
   pending->id = g_strdup (id);
   g_strlcpy (pending->to, to, sizeof pending->to);
   pending->paths = g_memdup2 (paths, n_paths * sizeof *paths);
-  pending->retry_at = g_new0 (gint64, n_paths);
+  pending->retry_at = g_new0 (gint64, MAX (n_paths, 1));
   pending->n_paths = n_paths;
-  pending->race = MIN (race, n_paths);
+  pending->race = race;
   pending->attempts = g_array_new (FALSE, FALSE, sizeof (Attempt));
   pending->submitted = now_ms;
   pending->deadline = now_ms + self->config.deadline_ms;
   g_hash_table_insert (self->pending, pending->id, pending);
   fill_race (self, pending, now_ms);
   return TRUE;
+}
+
+/**
+ * plexus_delivery_set_paths:
+ * @self: a #PlexusDelivery
+ * @id: a message in flight
+ * @paths: (array length=n_paths): the paths to try now, best first
+ * @n_paths: how many (0: none for now)
+ *
+ * Replaces a message's paths as the caller's view of the network changes
+ * (a relay came or went). Attempts in flight go on; a path that rests
+ * keeps resting.
+ */
+void
+plexus_delivery_set_paths (PlexusDelivery *self, const gchar *id, const PlexusDeliveryPath *paths, guint n_paths)
+{
+  Pending *pending;
+  gint64 *retry_at;
+
+  g_return_if_fail (PLEXUS_IS_DELIVERY (self));
+  g_return_if_fail (n_paths == 0 || paths != NULL);
+
+  pending = id != NULL ? g_hash_table_lookup (self->pending, id) : NULL;
+  if (pending == NULL)
+    return;
+  retry_at = g_new0 (gint64, MAX (n_paths, 1));
+  for (guint i = 0; i < n_paths; i++) {
+    for (guint j = 0; j < pending->n_paths; j++) {
+      if (path_equal (&paths[i], &pending->paths[j]))
+        retry_at[i] = pending->retry_at[j];
+    }
+  }
+  g_free (pending->paths);
+  g_free (pending->retry_at);
+  pending->paths = g_memdup2 (paths, n_paths * sizeof *paths);
+  pending->retry_at = retry_at;
+  pending->n_paths = n_paths;
+  pending->next_path = 0;
 }
 
 static gint
@@ -455,11 +497,15 @@ plexus_delivery_next_deadline (PlexusDelivery *self)
       if (deadline < next)
         next = deadline;
     }
-    /* Short of its race width: when a resting path may go again. */
+    /* Short of its race width: when a resting path may go again, and
+     * when the caller should offer paths again. */
     for (guint i = 0; pending->attempts->len < pending->race && i < pending->n_paths; i++) {
       if (pending->retry_at[i] > 0 && pending->retry_at[i] < next)
         next = pending->retry_at[i];
     }
+    if (pending->attempts->len < MIN (pending->race, MAX (pending->n_paths, 1)) &&
+        pending->planned + self->config.replan_ms < next)
+      next = pending->planned + self->config.replan_ms;
   }
   return next;
 }

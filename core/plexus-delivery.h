@@ -39,6 +39,8 @@ typedef struct {
  * @max_pending: messages in flight at most
  * @dedupe_capacity: (sender, ID) pairs remembered at most
  * @dedupe_ttl_ms: how long one is remembered
+ * @replan_ms: a message short of paths (none known, or all resting) is
+ *   due again this often, for the caller to offer paths anew
  */
 typedef struct {
   guint attempt_timeout_ms;
@@ -46,6 +48,7 @@ typedef struct {
   guint max_pending;
   guint dedupe_capacity;
   guint dedupe_ttl_ms;
+  guint replan_ms;
 } PlexusDeliveryConfig;
 
 /**
@@ -106,6 +109,10 @@ gboolean plexus_delivery_submit (PlexusDelivery           *self,
                                  guint                     n_paths,
                                  guint                     race,
                                  GError                  **error);
+void     plexus_delivery_set_paths (PlexusDelivery           *self,
+                                    const gchar              *id,
+                                    const PlexusDeliveryPath *paths,
+                                    guint                     n_paths);
 void     plexus_delivery_acknowledged (PlexusDelivery           *self,
                                        gint64                    now_ms,
                                        const gchar              *id,

@@ -40,7 +40,7 @@ struct _PlexusMessaging {
   PlexusContext   *context;
   PlexusMessenger *messenger;
   PlexusDelivery  *delivery;
-  GHashTable      *sealed;     /* message ID → its sealed form, while in flight */
+  GHashTable      *sealed;     /* message ID → Outgoing, while in flight */
   GHashTable      *accepted;   /* IDs of messages in flight a relay took on */
   GCancellable    *cancellable;
   guint            tick_id;
@@ -61,6 +61,23 @@ enum {
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (PlexusMessaging, plexus_messaging, G_TYPE_OBJECT)
+
+/* A message in flight: what the engine's sends need. */
+typedef struct {
+  gchar      *sealed;
+  gchar      *to;
+  PlexusMode  mode;
+} Outgoing;
+
+static void
+outgoing_free (gpointer data)
+{
+  Outgoing *outgoing = data;
+
+  g_free (outgoing->sealed);
+  g_free (outgoing->to);
+  g_free (outgoing);
+}
 
 static void messaging_drain (PlexusMessaging *self);
 
@@ -138,8 +155,10 @@ path_provider (PlexusMessaging *self, const PlexusDeliveryPath *path)
 
 /* ---- sending ---- */
 
+/* The paths to @to that @mode allows, best first; @known (optional) counts
+ * the relays of those kinds known at all, usable now or not. */
 static guint
-build_paths (PlexusMessaging *self, const gchar *to, PlexusMode mode, PlexusDeliveryPath *paths)
+build_paths (PlexusMessaging *self, const gchar *to, PlexusMode mode, PlexusDeliveryPath *paths, guint *known)
 {
   PlexusBroker *broker = plexus_context_get_broker (self->context);
   g_auto(GStrv) linked = plexus_messenger_list_linked_peers (self->messenger);
@@ -147,6 +166,14 @@ build_paths (PlexusMessaging *self, const gchar *to, PlexusMode mode, PlexusDeli
   PlexusDeliveryPath peer_paths[MAX_PATHS], server_paths[MAX_PATHS];
   guint n = 0, n_peer = 0, n_server = 0;
 
+  if (known != NULL) {
+    *known = 0;
+    for (guint i = 0; providers != NULL && i < providers->len; i++) {
+      gboolean is_server = plexus_provider_get_kind (g_ptr_array_index (providers, i)) == PLEXUS_PROVIDER_KIND_SERVER;
+
+      *known += is_server ? mode != PLEXUS_MODE_PEER : mode != PLEXUS_MODE_TRADITIONAL;
+    }
+  }
   if (mode != PLEXUS_MODE_TRADITIONAL && g_strv_contains ((const gchar * const *) linked, to)) {
     paths[n].kind = PLEXUS_DELIVERY_PATH_DIRECT;
     g_strlcpy (paths[n].relay, to, sizeof paths[n].relay);
@@ -289,12 +316,14 @@ send_relay (PlexusMessaging *self, const gchar *relay, const gchar *to, const gc
 static void
 carry_out (PlexusMessaging *self, const PlexusDeliverySend *send)
 {
-  const gchar *sealed = g_hash_table_lookup (self->sealed, send->id);
+  Outgoing *outgoing = g_hash_table_lookup (self->sealed, send->id);
   g_autofree gchar *label = path_to_label (&send->path);
+  const gchar *sealed;
   RelayCall *call;
 
-  if (sealed == NULL)
+  if (outgoing == NULL)
     return;
+  sealed = outgoing->sealed;
   call = g_new0 (RelayCall, 1);
   call->self = g_object_ref (self);
   call->id = g_strdup (send->id);
@@ -310,8 +339,19 @@ static gboolean
 on_tick (gpointer user_data)
 {
   PlexusMessaging *self = user_data;
+  GHashTableIter iter;
+  gpointer key, value;
 
   self->tick_id = 0;
+  /* Relays come and go: each message in flight gets the paths of now. */
+  g_hash_table_iter_init (&iter, self->sealed);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Outgoing *outgoing = value;
+    PlexusDeliveryPath paths[MAX_PATHS];
+    guint n = build_paths (self, outgoing->to, outgoing->mode, paths, NULL);
+
+    plexus_delivery_set_paths (self->delivery, key, paths, n);
+  }
   plexus_delivery_tick (self->delivery, now_ms ());
   messaging_drain (self);
   return G_SOURCE_REMOVE;
@@ -399,7 +439,8 @@ plexus_messaging_send (PlexusMessaging *self, const gchar *to, GBytes *payload, 
   g_autoptr(PlexusSignal) signal = NULL;
   g_autofree gchar *id = NULL;
   g_autofree gchar *sealed = NULL;
-  guint n;
+  Outgoing *outgoing;
+  guint n, known;
 
   g_return_val_if_fail (PLEXUS_IS_MESSAGING (self), NULL);
   g_return_val_if_fail (payload != NULL, NULL);
@@ -423,8 +464,10 @@ plexus_messaging_send (PlexusMessaging *self, const gchar *to, GBytes *payload, 
                  g_bytes_get_size (payload), PLEXUS_SIGNAL_MAX_PAYLOAD);
     return NULL;
   }
-  n = build_paths (self, to, mode, paths);
-  if (n == 0) {
+  n = build_paths (self, to, mode, paths, &known);
+  /* Nothing usable right now (a relay restarting) is worth waiting for;
+   * no relay at all and no link is not. */
+  if (n == 0 && known == 0) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_NO_PROVIDER,
                  "no path to %s in %s mode: no link to it and no %s relay known", to, plexus_mode_to_string (mode),
                  mode == PLEXUS_MODE_PEER ? "super peer" : mode == PLEXUS_MODE_TRADITIONAL ? "server" : "super peer or server");
@@ -438,7 +481,11 @@ plexus_messaging_send (PlexusMessaging *self, const gchar *to, GBytes *payload, 
   if (!plexus_delivery_submit (self->delivery, now_ms (), id, to, paths, n,
                                mode == PLEXUS_MODE_HYBRID ? 2 : 1, error))
     return NULL;
-  g_hash_table_insert (self->sealed, g_strdup (id), g_steal_pointer (&sealed));
+  outgoing = g_new0 (Outgoing, 1);
+  outgoing->sealed = g_steal_pointer (&sealed);
+  outgoing->to = g_strdup (to);
+  outgoing->mode = mode;
+  g_hash_table_insert (self->sealed, g_strdup (id), outgoing);
   messaging_drain (self);
   return g_steal_pointer (&id);
 }
@@ -685,7 +732,7 @@ static void
 plexus_messaging_init (PlexusMessaging *self)
 {
   self->delivery = plexus_delivery_new (NULL);
-  self->sealed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->sealed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, outgoing_free);
   self->accepted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
   self->started_ms = wall_ms ();

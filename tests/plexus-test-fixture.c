@@ -214,14 +214,41 @@ plexus_test_daemon_launcher_new (const gchar *bus_address, const gchar *config_h
   return launcher;
 }
 
-PlexusTestNode *
-plexus_test_fixture_spawn_node (PlexusTestFixture *fixture, const gchar * const *args, GError **error)
+static gboolean
+spawn_daemon (PlexusTestNode *node, const gchar *listen, GError **error)
 {
-  PlexusTestNode *node = g_new0 (PlexusTestNode, 1);
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   const gchar *plexusd = g_getenv ("PLEXUSD");
   GDataInputStream *err;
+
+  launcher = plexus_test_daemon_launcher_new (node->bus_address, node->state_dir,
+                                              G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_ptr_array_add (argv, (gpointer) (plexusd != NULL ? plexusd : "plexusd"));
+  g_ptr_array_add (argv, (gpointer) "--state-dir");
+  g_ptr_array_add (argv, node->state_dir);
+  g_ptr_array_add (argv, (gpointer) "--listen");
+  g_ptr_array_add (argv, (gpointer) listen);
+  for (guint i = 0; node->args != NULL && node->args[i] != NULL; i++)
+    g_ptr_array_add (argv, node->args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  node->exited = FALSE;
+  node->log_closed = FALSE;
+  node->exit_status = -1;
+  node->daemon = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, error);
+  if (node->daemon == NULL)
+    return FALSE;
+  g_subprocess_wait_async (node->daemon, node->cancellable, on_daemon_exited, node);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (node->daemon));
+  g_data_input_stream_read_line_async (err, G_PRIORITY_DEFAULT, node->cancellable, on_stderr_line, node);
+  return TRUE;
+}
+
+PlexusTestNode *
+plexus_test_fixture_spawn_node (PlexusTestFixture *fixture, const gchar * const *args, GError **error)
+{
+  PlexusTestNode *node = g_new0 (PlexusTestNode, 1);
 
   node->name = g_strdup_printf ("node%u", fixture->nodes->len);
   node->state_dir = g_build_filename (fixture->tmpdir, node->name, NULL);
@@ -236,24 +263,9 @@ plexus_test_fixture_spawn_node (PlexusTestFixture *fixture, const gchar * const 
   if (!start_bus (fixture, node, error))
     return NULL;
 
-  launcher = plexus_test_daemon_launcher_new (node->bus_address, node->state_dir,
-                                              G_SUBPROCESS_FLAGS_STDERR_PIPE);
-
-  g_ptr_array_add (argv, (gpointer) (plexusd != NULL ? plexusd : "plexusd"));
-  g_ptr_array_add (argv, (gpointer) "--state-dir");
-  g_ptr_array_add (argv, node->state_dir);
-  g_ptr_array_add (argv, (gpointer) "--listen");
-  g_ptr_array_add (argv, (gpointer) "127.0.0.1:0");
-  for (guint i = 0; args != NULL && args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-
-  node->daemon = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, error);
-  if (node->daemon == NULL)
+  node->args = g_strdupv ((gchar **) args);
+  if (!spawn_daemon (node, "127.0.0.1:0", error))
     return NULL;
-  g_subprocess_wait_async (node->daemon, node->cancellable, on_daemon_exited, node);
-  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (node->daemon));
-  g_data_input_stream_read_line_async (err, G_PRIORITY_DEFAULT, node->cancellable, on_stderr_line, node);
   return node;
 }
 
@@ -268,6 +280,22 @@ on_name_appeared (GDBusConnection *connection, const gchar *name, const gchar *o
   NameWatch *watch = user_data;
 
   watch->ready = TRUE;
+}
+
+static void
+on_name_vanished (GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+  NameWatch *watch = user_data;
+
+  watch->ready = FALSE;
+}
+
+static gboolean
+name_released (gconstpointer user_data)
+{
+  const NameWatch *watch = user_data;
+
+  return !watch->ready;
 }
 
 /* Ready when the name is owned, or "done" when the process died first. */
@@ -319,7 +347,51 @@ plexus_test_fixture_add_node (PlexusTestFixture *fixture, const gchar * const *a
                                                     NULL, error);
   if (node->broker == NULL)
     return NULL;
+  /* The port it chose, for a restart to listen on again. */
+  {
+    g_autoptr(GUri) uri = g_uri_parse (plexus_dbus_manager_get_address (node->manager), G_URI_FLAGS_NONE, NULL);
+
+    if (uri != NULL)
+      node->listen = g_strdup_printf ("%s:%d", g_uri_get_host (uri), g_uri_get_port (uri));
+  }
   return node;
+}
+
+gboolean
+plexus_test_node_restart (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
+{
+  NameWatch watch = { node, FALSE };
+  guint watch_id;
+
+  g_return_val_if_fail (node->connection != NULL && node->listen != NULL, FALSE);
+
+  if (!plexus_test_node_wait_exit (node, fixture->timeout_ms, error))
+    return FALSE;
+  g_clear_object (&node->daemon);
+  /* The bus must have let go of the dead daemon's name first, or its
+   * owner would pass for the new one. */
+  watch_id = g_bus_watch_name_on_connection (node->connection, PLEXUS_DBUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                             on_name_appeared, on_name_vanished, &watch, NULL);
+  watch.ready = TRUE;
+  plexus_test_wait_for (name_released, &watch, fixture->timeout_ms);
+  if (watch.ready) {
+    g_bus_unwatch_name (watch_id);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the bus of %s still gives its name to the dead daemon",
+                 node->name);
+    return FALSE;
+  }
+  if (!spawn_daemon (node, node->listen, error)) {
+    g_bus_unwatch_name (watch_id);
+    return FALSE;
+  }
+  plexus_test_wait_for (ready_or_exited, &watch, fixture->timeout_ms);
+  g_bus_unwatch_name (watch_id);
+  if (!watch.ready) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s did not come back within %u ms (%s); its log:\n%s",
+                 node->name, fixture->timeout_ms, node->exited ? "it exited" : "still running", node->log->str);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -454,6 +526,8 @@ plexus_test_node_free (PlexusTestNode *node)
   g_clear_object (&node->daemon);
   g_clear_object (&node->bus);
   g_free (node->bus_address);
+  g_strfreev (node->args);
+  g_free (node->listen);
   g_free (node->state_dir);
   g_free (node->name);
   g_string_free (node->log, TRUE);

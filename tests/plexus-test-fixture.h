@@ -24,6 +24,8 @@ typedef struct {
   gboolean           exited;
   gboolean           log_closed;   /* its stderr reached end of file */
   gint               exit_status;
+  GStrv              args;         /* the extra arguments it was started with */
+  gchar             *listen;       /* HOST:PORT it listens on once restarted */
 } PlexusTestNode;
 
 typedef struct {
@@ -46,6 +48,13 @@ PlexusTestNode    *plexus_test_fixture_add_node (PlexusTestFixture   *fixture,
 PlexusTestNode    *plexus_test_fixture_spawn_node (PlexusTestFixture   *fixture,
                                                    const gchar * const *args,
                                                    GError             **error);
+
+/* Starts plexusd again for a node whose daemon exited (or was killed):
+ * the same bus, state directory (so the same identity), arguments and
+ * listening port, and waits until it owns its name again. */
+gboolean           plexus_test_node_restart (PlexusTestFixture *fixture,
+                                             PlexusTestNode    *node,
+                                             GError           **error);
 
 /* Sends @signum and waits for the process to exit; returns FALSE with an
  * error when it does not exit within @timeout_ms. */

@@ -149,6 +149,39 @@ test_deadline (void)
   g_assert_cmpuint (plexus_delivery_get_n_pending (engine), ==, 0);
 }
 
+/* No path known at first (the relays are restarting): the message waits,
+ * due again every replan interval for the caller to offer paths, and goes
+ * out as soon as one is given; a path that rests keeps resting when paths
+ * are offered again. */
+static void
+test_paths_later (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = { path (PLEXUS_DELIVERY_PATH_SERVER, SERVER), path (PLEXUS_DELIVERY_PATH_PEER, SUPER1) };
+
+  g_assert_true (plexus_delivery_submit (engine, 0, "m9", BOB, NULL, 0, 2, NULL));
+  ASSERT_SENDS (engine, "");
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 500);
+  plexus_delivery_tick (engine, 500);
+  ASSERT_SENDS (engine, "");
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 1000);
+  plexus_delivery_set_paths (engine, "m9", paths, 1);
+  plexus_delivery_tick (engine, 1000);
+  ASSERT_SENDS (engine, "server:" SERVER "#1");
+  plexus_delivery_path_failed (engine, 1010, "m9", &paths[0], "restarting");
+  ASSERT_EVENTS (engine, "path-failed m9 server:" SERVER);
+  /* Offered again with a second path: the server still rests, the super
+   * peer goes at once. */
+  plexus_delivery_set_paths (engine, "m9", paths, 2);
+  plexus_delivery_tick (engine, 1020);
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#2");
+  plexus_delivery_tick (engine, 4000);
+  ASSERT_SENDS (engine, "server:" SERVER "#3");
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), >, 4000);
+  plexus_delivery_acknowledged (engine, 4020, "m9", BOB, &paths[0]);
+  ASSERT_EVENTS (engine, "delivered m9 server:" SERVER " 20ms");
+}
+
 /* A relay that refuses at once is not asked again at once: the path rests
  * until its attempt's time is up. */
 static void
@@ -162,15 +195,25 @@ test_refusal_rests (void)
   plexus_delivery_path_failed (engine, 5, "m7", &paths[0], "no-route");
   ASSERT_EVENTS (engine, "path-failed m7 server:" SERVER);
   ASSERT_SENDS (engine, "");
-  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 3000);
-  plexus_delivery_tick (engine, 2999);
-  ASSERT_SENDS (engine, "");
+  /* Due again to be offered paths (every 500 ms), and to resend when the
+   * rest ends, never sooner. */
+  for (gint64 now = 5; now < 3000;) {
+    gint64 next = plexus_delivery_next_deadline (engine);
+
+    g_assert_cmpint (next, >, now);
+    g_assert_cmpint (next, <=, now + 500);
+    now = next;
+    if (now == 3000)
+      break;
+    plexus_delivery_tick (engine, now);
+    ASSERT_SENDS (engine, "");
+  }
   plexus_delivery_tick (engine, 3000);
   ASSERT_SENDS (engine, "server:" SERVER "#2");
   plexus_delivery_path_failed (engine, 3001, "m7", &paths[0], "no-route");
   ASSERT_EVENTS (engine, "path-failed m7 server:" SERVER);
   ASSERT_SENDS (engine, "");
-  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 6000);
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 3501);
 }
 
 static void
@@ -184,7 +227,7 @@ test_submit_errors (void)
   plexus_delivery_config_init (&config);
   config.max_pending = 2;
   engine = plexus_delivery_new (&config);
-  g_assert_false (plexus_delivery_submit (engine, 0, "m4", BOB, paths, 0, 1, &error));
+  g_assert_false (plexus_delivery_submit (engine, 0, "m4", BOB, paths, 1, 0, &error));
   g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   g_assert_true (plexus_delivery_submit (engine, 0, "m4", BOB, paths, 1, 1, NULL));
@@ -272,6 +315,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/delivery/failover", test_failover);
   g_test_add_func ("/plexus/delivery/deadline", test_deadline);
   g_test_add_func ("/plexus/delivery/refusal-rests", test_refusal_rests);
+  g_test_add_func ("/plexus/delivery/paths-later", test_paths_later);
   g_test_add_func ("/plexus/delivery/submit-errors", test_submit_errors);
   g_test_add_func ("/plexus/delivery/dedupe", test_dedupe);
   g_test_add_func ("/plexus/delivery/race-rests", test_race_rests);
