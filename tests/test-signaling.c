@@ -472,38 +472,138 @@ test_hostile_relay (void)
 #define CHURN_IN_FLIGHT 16
 
 typedef struct {
-  Peer  *peers;
-  guint  n;
-  guint  sent;
-  guint  total;
-} ChurnState;
+  Peer       *peers;
+  guint       n;
+  guint       sent;
+  guint       done_before;   /* outcomes from earlier loads */
+  GHashTable *ids;           /* this load's message IDs */
+} Load;
 
 static guint
-outcomes_total (const ChurnState *state)
+outcomes_total (const Load *load)
 {
   guint total = 0;
 
-  for (guint i = 0; i < state->n; i++)
-    total += g_hash_table_size (state->peers[i].outcomes);
-  return total;
+  for (guint i = 0; i < load->n; i++)
+    total += g_hash_table_size (load->peers[i].outcomes);
+  return total - load->done_before;
 }
 
 static gboolean
 room_to_send (gconstpointer data)
 {
-  const ChurnState *state = data;
+  const Load *load = data;
 
-  return state->sent - outcomes_total (state) < CHURN_IN_FLIGHT;
+  return load->sent - outcomes_total (load) < CHURN_IN_FLIGHT;
 }
 
 static gboolean
 all_done (gconstpointer data)
 {
-  const ChurnState *state = data;
+  const Load *load = data;
 
-  return outcomes_total (state) >= state->total;
+  return outcomes_total (load) >= load->sent;
 }
 
+typedef void (*ChurnFunc) (guint sent, gpointer user_data);
+
+/* Sends @total messages between random pairs of @peers in @mode, at most
+ * CHURN_IN_FLIGHT at a time, calling @churn before each; then checks that
+ * every one was delivered and given to its recipient's application once. */
+static void
+run_load (Peer *peers, guint n, const gchar *mode, guint total, GRand *rand, ChurnFunc churn, gpointer data)
+{
+  g_autoptr(GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  Load load = { peers, n, 0, 0, ids };
+  guint delivered = 0, given = 0;
+  GHashTableIter iter;
+  gpointer key;
+
+  load.done_before = outcomes_total (&load);
+  while (load.sent < total) {
+    guint from = (guint) g_rand_int_range (rand, 0, (gint32) n);
+    guint to = (from + (guint) g_rand_int_range (rand, 1, (gint32) n)) % n;
+    g_autofree gchar *text = g_strdup_printf ("%s message %u", mode, load.sent);
+    g_autoptr(GError) error = NULL;
+    gchar *id = NULL;
+
+    if (churn != NULL)
+      churn (load.sent, data);
+    g_assert_true (plexus_test_wait_for (room_to_send, &load, WAIT_MS));
+    if (!plexus_dbus_messaging_call_send_sync (peers[from].messaging, peers[to].peer_id,
+                                               g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, text, strlen (text), 1),
+                                               g_variant_new_parsed ("{'mode': <%s>}", mode), &id, NULL, &error))
+      g_error ("%s message %u from %s refused: %s", mode, load.sent, peers[from].node->name, error->message);
+    g_hash_table_add (ids, id);
+    load.sent++;
+  }
+  g_assert_true (plexus_test_wait_for (all_done, &load, 4 * WAIT_MS));
+
+  g_hash_table_iter_init (&iter, ids);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    guint copies = 0;
+
+    for (guint i = 0; i < n; i++) {
+      const gchar *outcome = g_hash_table_lookup (peers[i].outcomes, key);
+
+      if (outcome != NULL && g_str_has_prefix (outcome, "failed: "))
+        g_error ("%s message %s from %s failed: %s", mode, (const gchar *) key, peers[i].node->name, outcome);
+      delivered += outcome != NULL;
+      copies += GPOINTER_TO_UINT (g_hash_table_lookup (peers[i].received, key));
+    }
+    /* None lost, none given twice. */
+    if (copies != 1)
+      g_error ("%s message %s was given to applications %u times", mode, (const gchar *) key, copies);
+    given += copies;
+  }
+  g_test_message ("%s: %u messages, %u delivered, %u given to applications", mode, total, delivered, given);
+  g_assert_cmpuint (delivered, ==, total);
+  g_assert_cmpuint (given, ==, total);
+}
+
+typedef struct {
+  PlexusTestFixture *fixture;
+  PlexusTestNode    *server;
+  PlexusTestNode   **supers;
+  guint              total;
+  guint              kills;
+  gboolean           server_restarted;
+} Churn;
+
+/* Every 100 messages a super peer is killed and the one killed before
+ * comes back; half way, the server restarts. */
+static void
+churn_step (guint sent, gpointer user_data)
+{
+  Churn *churn = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (sent > 0 && sent % 100 == 0) {
+    PlexusTestNode *victim = churn->supers[churn->kills % CHURN_SUPERS];
+
+    if (churn->kills > 0) {
+      g_assert_true (plexus_test_node_restart (churn->fixture, churn->supers[(churn->kills - 1) % CHURN_SUPERS],
+                                               &error));
+      g_assert_no_error (error);
+    }
+    g_test_message ("%u sent: killing %s", sent, victim->name);
+    g_subprocess_force_exit (victim->daemon);
+    churn->kills++;
+  }
+  if (!churn->server_restarted && sent == churn->total / 2) {
+    g_test_message ("%u sent: restarting the server", sent);
+    g_subprocess_send_signal (churn->server->daemon, SIGTERM);
+    g_assert_true (plexus_test_node_restart (churn->fixture, churn->server, &error));
+    g_assert_no_error (error);
+    churn->server_restarted = TRUE;
+  }
+}
+
+/* The issue's load: a server, three super peers and six standard peers;
+ * messages between random pairs (PLEXUS_CHURN_MESSAGES, default 1000) in
+ * hybrid mode while super peers are killed and restarted and the server is
+ * restarted once. Every message is delivered and given to the recipient's
+ * application exactly once. */
 static void
 test_churn (void)
 {
@@ -512,18 +612,17 @@ test_churn (void)
   const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
   const gchar *peer_args[] = { "--server", NULL, NULL };
   const gchar *env = g_getenv ("PLEXUS_CHURN_MESSAGES");
+  guint total = env != NULL ? (guint) g_ascii_strtoull (env, NULL, 10) : 1000;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GHashTable) expected = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
   PlexusTestNode *server;
   PlexusTestNode *supers[CHURN_SUPERS];
   Peer peers[CHURN_PEERS] = { { NULL, }, };
-  ChurnState state = { peers, CHURN_PEERS, 0, env != NULL ? (guint) g_ascii_strtoull (env, NULL, 10) : 1000 };
-  guint delivered = 0, received = 0, kills = 0;
-  gboolean server_restarted = FALSE;
+  Churn churn = { fixture, NULL, supers, total, 0, FALSE };
 
   server = plexus_test_fixture_add_node (fixture, server_args, &error);
   g_assert_no_error (error);
+  churn.server = server;
   super_args[3] = peer_args[1] = plexus_dbus_manager_get_address (server->manager);
   for (guint i = 0; i < CHURN_SUPERS; i++) {
     supers[i] = plexus_test_fixture_add_node (fixture, super_args, &error);
@@ -534,82 +633,13 @@ test_churn (void)
     g_assert_no_error (error);
   }
   for (guint i = 0; i < CHURN_PEERS; i++) {
-    ProvidersWait providers = { &peers[i], 2 };
+    ProvidersWait providers = { &peers[i], 1 + CHURN_SUPERS };
 
     g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
   }
 
-  while (state.sent < state.total) {
-    guint from = (guint) g_rand_int_range (rand, 0, CHURN_PEERS);
-    guint to = (from + (guint) g_rand_int_range (rand, 1, CHURN_PEERS)) % CHURN_PEERS;
-    g_autofree gchar *text = g_strdup_printf ("message %u", state.sent);
-    g_autofree gchar *id = NULL;
-
-    /* Churn: every 100 messages a super peer is killed, and the one killed
-     * before comes back; half way, the server restarts. */
-    if (state.sent > 0 && state.sent % 100 == 0) {
-      PlexusTestNode *victim = supers[kills % CHURN_SUPERS];
-
-      if (kills > 0) {
-        PlexusTestNode *back = supers[(kills - 1) % CHURN_SUPERS];
-
-        g_assert_true (plexus_test_node_restart (fixture, back, &error));
-        g_assert_no_error (error);
-      }
-      g_test_message ("%u sent: killing %s", state.sent, victim->name);
-      g_subprocess_force_exit (victim->daemon);
-      kills++;
-    }
-    if (!server_restarted && state.sent == state.total / 2) {
-      g_test_message ("%u sent: restarting the server", state.sent);
-      g_subprocess_send_signal (server->daemon, SIGTERM);
-      g_assert_true (plexus_test_node_restart (fixture, server, &error));
-      g_assert_no_error (error);
-      server_restarted = TRUE;
-    }
-    g_assert_true (plexus_test_wait_for (room_to_send, &state, WAIT_MS));
-    if (!plexus_dbus_messaging_call_send_sync (peers[from].messaging, peers[to].peer_id,
-                                               g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, text, strlen (text), 1),
-                                               g_variant_new ("a{sv}", NULL), &id, NULL, &error))
-      g_error ("message %u from %s refused: %s", state.sent, peers[from].node->name, error->message);
-    g_hash_table_insert (expected, g_strdup (id), g_strdup (text));
-    state.sent++;
-  }
-  g_assert_true (plexus_test_wait_for (all_done, &state, 4 * WAIT_MS));
-
-  /* Every one delivered; each given to its recipient once. */
-  for (guint i = 0; i < CHURN_PEERS; i++) {
-    GHashTableIter iter;
-    gpointer key, value;
-
-    g_hash_table_iter_init (&iter, peers[i].outcomes);
-    while (g_hash_table_iter_next (&iter, &key, &value)) {
-      if (g_str_has_prefix (value, "failed: "))
-        g_error ("message %s from %s failed under churn: %s", (const gchar *) key, peers[i].node->name,
-                 (const gchar *) value);
-      delivered++;
-    }
-  }
-  {
-    GHashTableIter iter;
-    gpointer key;
-
-    g_hash_table_iter_init (&iter, expected);
-    while (g_hash_table_iter_next (&iter, &key, NULL)) {
-      guint copies = 0;
-
-      for (guint i = 0; i < CHURN_PEERS; i++)
-        copies += GPOINTER_TO_UINT (g_hash_table_lookup (peers[i].received, key));
-      /* None lost, none given twice. */
-      if (copies != 1)
-        g_error ("message %s was given to applications %u times", (const gchar *) key, copies);
-      received += copies;
-    }
-  }
-  g_test_message ("%u messages, %u delivered, %u given to applications, %u super peer kills, server restarted",
-                  state.total, delivered, received, kills);
-  g_assert_cmpuint (delivered, ==, state.total);
-  g_assert_cmpuint (received, ==, state.total);
+  run_load (peers, CHURN_PEERS, "hybrid", total, rand, churn_step, &churn);
+  g_test_message ("%u super peer kills, server restarted: %d", churn.kills, churn.server_restarted);
 
   for (guint i = 0; i < CHURN_PEERS; i++)
     peer_clear (&peers[i]);

@@ -40,8 +40,11 @@
 #define ATTACH_TARGET 2
 /* Super peers listed in one gossip.supers answer, at most. */
 #define MAX_SUPERS_LISTED 32
-/* A super peer whose link went is not picked again for this long. */
+/* A super peer whose link went is not picked again for this long, unless
+ * there is no other. */
 #define AVOID_SECONDS 60
+/* A super peer not linked this long after dialing began is given up. */
+#define ATTACH_TIMEOUT_SECONDS 10
 /* Short of super peers (none known yet, or all avoided): ask again. */
 #define ATTACH_RETRY_SECONDS 2
 /* How often the node's own capabilities are offered to the engine, which
@@ -78,6 +81,8 @@ struct _PlexusGossipPlugin {
   GHashTable      *group_neighbours; /* peer IDs of linked group nodes */
   GHashTable      *attached;      /* super peer ID → URI we keep a link to */
   GHashTable      *avoid;         /* super peer ID → monotonic µs until which it is not picked */
+  GHashTable      *attach_since;  /* super peer ID → monotonic µs its dialing began */
+  guint            attach_check_id;
   gboolean         asking;        /* a gossip.supers request is out */
   guint            attach_retry_id;
   GHashTable      *view;          /* peer ID → ViewEntry: the group as its super peers tell it */
@@ -964,6 +969,7 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(PlexusEnvelope) answer = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) candidates = g_ptr_array_new ();
+  g_autoptr(GPtrArray) avoided = g_ptr_array_new ();
   JsonNode *member;
   JsonArray *list;
 
@@ -991,21 +997,28 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
     if (!plexus_peer_id_is_valid (peer) || !plexus_capabilities_address_is_valid (address)
         || strchr (address, '#') != NULL)
       continue;
-    if (strcmp (peer, own_peer_id (self)) == 0 || g_hash_table_contains (self->attached, peer) || is_avoided (self, peer))
+    if (strcmp (peer, own_peer_id (self)) == 0 || g_hash_table_contains (self->attached, peer))
       continue;
-    g_ptr_array_add (candidates, entry);
+    g_ptr_array_add (is_avoided (self, peer) ? avoided : candidates, entry);
   }
-  /* Random among the candidates, so that peers spread over super peers. */
-  while (candidates->len > 0 && g_hash_table_size (self->attached) < ATTACH_TARGET) {
-    guint pick = (guint) g_random_int_range (0, (gint32) candidates->len);
-    JsonObject *entry = g_ptr_array_index (candidates, pick);
+  /* Random among the candidates, so that peers spread over super peers;
+   * one that failed lately only when there is nothing else (it may be
+   * back: a restarted super peer is listed alive again). */
+  while ((candidates->len > 0 || avoided->len > 0) && g_hash_table_size (self->attached) < ATTACH_TARGET) {
+    GPtrArray *from = candidates->len > 0 ? candidates : avoided;
+    guint pick = (guint) g_random_int_range (0, (gint32) from->len);
+    JsonObject *entry = g_ptr_array_index (from, pick);
     const gchar *peer = json_object_get_string_member (entry, "peer");
     g_autofree gchar *uri = g_strconcat (json_object_get_string_member (entry, "address"), "#", peer, NULL);
+    gint64 *since = g_new (gint64, 1);
 
-    g_ptr_array_remove_index_fast (candidates, pick);
     g_message ("attaching to super peer %s at %s", peer, uri);
+    g_hash_table_remove (self->avoid, peer);
     g_hash_table_insert (self->attached, g_strdup (peer), g_strdup (uri));
+    *since = g_get_monotonic_time ();
+    g_hash_table_replace (self->attach_since, g_strdup (peer), since);
     plexus_messenger_connect (self->messenger, uri);
+    g_ptr_array_remove_index_fast (from, pick);
   }
   attach_retry_later (self);
 }
@@ -1032,11 +1045,51 @@ attach_more (PlexusGossipPlugin *self)
 }
 
 static void
+avoid_super (PlexusGossipPlugin *self, const gchar *peer_id)
+{
+  gint64 *until = g_new (gint64, 1);
+
+  *until = g_get_monotonic_time () + (gint64) AVOID_SECONDS * G_USEC_PER_SEC;
+  g_hash_table_replace (self->avoid, g_strdup (peer_id), until);
+}
+
+/* A super peer picked but never linked (dead, though the group did not
+ * know yet): given up, so that the peer attaches elsewhere. */
+static gboolean
+on_attach_check (gpointer user_data)
+{
+  PlexusGossipPlugin *self = user_data;
+  g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->attached);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    gint64 *since = g_hash_table_lookup (self->attach_since, key);
+
+    if (!g_hash_table_contains (self->group_neighbours, key) && since != NULL &&
+        g_get_monotonic_time () - *since >= (gint64) ATTACH_TIMEOUT_SECONDS * G_USEC_PER_SEC)
+      g_ptr_array_add (stale, g_strdup (key));
+  }
+  for (guint i = 0; i < stale->len; i++) {
+    const gchar *peer_id = g_ptr_array_index (stale, i);
+
+    g_message ("super peer %s did not link within %d s; attaching elsewhere", peer_id, ATTACH_TIMEOUT_SECONDS);
+    plexus_messenger_disconnect (self->messenger, g_hash_table_lookup (self->attached, peer_id));
+    g_hash_table_remove (self->attached, peer_id);
+    g_hash_table_remove (self->attach_since, peer_id);
+    avoid_super (self, peer_id);
+  }
+  if (stale->len > 0)
+    attach_more (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
 on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_data)
 {
   PlexusGossipPlugin *self = user_data;
   const gchar *uri;
-  gint64 *until;
 
   g_hash_table_remove (self->group_neighbours, peer_id);
   if (g_hash_table_remove (self->subscribers, peer_id))
@@ -1060,9 +1113,8 @@ on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer use
   g_message ("super peer %s is gone; attaching elsewhere", peer_id);
   plexus_messenger_disconnect (self->messenger, uri);
   g_hash_table_remove (self->attached, peer_id);
-  until = g_new (gint64, 1);
-  *until = g_get_monotonic_time () + (gint64) AVOID_SECONDS * G_USEC_PER_SEC;
-  g_hash_table_replace (self->avoid, g_strdup (peer_id), until);
+  g_hash_table_remove (self->attach_since, peer_id);
+  avoid_super (self, peer_id);
   /* The rest of the group learns where it is attached now. */
   advertise_to_supers (self, FALSE);
   attach_more (self);
@@ -1200,6 +1252,7 @@ plexus_gossip_plugin_setup (PlexusPlugin *plugin, GError **error)
       return FALSE;
     self->readvertise_id = g_timeout_add_seconds (READVERTISE_SECONDS, on_readvertise, self);
     self->view_reap_id = g_timeout_add_seconds (60, on_view_reap, self);
+    self->attach_check_id = g_timeout_add_seconds (2, on_attach_check, self);
   }
 
   self->peer_linked_id = g_signal_connect (messenger, "peer-linked", G_CALLBACK (on_peer_linked), self);
@@ -1224,6 +1277,7 @@ plexus_gossip_plugin_shutdown (PlexusPlugin *plugin)
   g_clear_handle_id (&self->attach_retry_id, g_source_remove);
   g_clear_handle_id (&self->readvertise_id, g_source_remove);
   g_clear_handle_id (&self->view_reap_id, g_source_remove);
+  g_clear_handle_id (&self->attach_check_id, g_source_remove);
   if (self->swim != NULL && self->messenger != NULL) {
     /* Tell the group, so that it need not find out by probing. */
     plexus_swim_leave (self->swim, now_ms ());
@@ -1275,6 +1329,7 @@ plexus_gossip_plugin_finalize (GObject *object)
   g_hash_table_unref (self->group_neighbours);
   g_hash_table_unref (self->attached);
   g_hash_table_unref (self->avoid);
+  g_hash_table_unref (self->attach_since);
   g_hash_table_unref (self->view);
   g_hash_table_unref (self->subscribers);
   g_hash_table_unref (self->routes);
@@ -1333,6 +1388,7 @@ plexus_gossip_plugin_init (PlexusGossipPlugin *self)
   self->group_neighbours = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->attached = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->avoid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->attach_since = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->view = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, view_entry_free);
   self->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

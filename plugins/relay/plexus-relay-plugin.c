@@ -162,11 +162,11 @@ static void
 on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_data)
 {
   RelayPlugin *self = user_data;
-  PlexusBroker *broker = plexus_context_get_broker (plexus_plugin_get_context (PLEXUS_PLUGIN (self)));
 
+  /* The configured server stays a provider while its link is down: the
+   * node redials it, and messages wait for it (the broker judges its
+   * health by what it answers). */
   g_hash_table_remove (self->presence, peer_id);
-  if (g_hash_table_remove (self->servers, peer_id))
-    plexus_broker_remove_provider (broker, "signaling", peer_id);
 }
 
 static gboolean
