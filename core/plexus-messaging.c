@@ -298,7 +298,8 @@ send_deliver (PlexusMessaging *self, const gchar *to, const gchar *id, const gch
                                call != NULL ? on_deliver_sent : NULL, call);
 }
 
-/* `signal.relay` to a relay, which passes it on towards @to. */
+/* `signal.relay` to a relay, which passes it on towards @to; @call
+ * (nullable) hears whether the relay took it on. */
 static void
 send_relay (PlexusMessaging *self, const gchar *relay, const gchar *to, const gchar *id, const gchar *sealed,
             const gchar *label, RelayCall *call)
@@ -310,7 +311,7 @@ send_relay (PlexusMessaging *self, const gchar *relay, const gchar *to, const gc
   json_object_set_string_member (body, "sealed", sealed);
   json_object_set_string_member (body, "path", label);
   plexus_messenger_request_async (self->messenger, relay, "signal.relay", body, RELAY_TIMEOUT_MS, self->cancellable,
-                                  on_relay_answer, call);
+                                  call != NULL ? on_relay_answer : NULL, call);
 }
 
 static void
@@ -500,7 +501,6 @@ send_ack (PlexusMessaging *self, const PlexusSignal *message, const gchar *label
                                                    message->id, wall_ms (), NULL);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *sealed = plexus_signal_seal (ack, plexus_context_get_identity (self->context), &error);
-  g_autoptr(JsonObject) body = NULL;
 
   if (sealed == NULL) {
     g_warning ("cannot acknowledge message %s: %s", message->id, error->message);
@@ -512,13 +512,7 @@ send_ack (PlexusMessaging *self, const PlexusSignal *message, const gchar *label
     send_deliver (self, message->from, message->id, sealed, label, NULL);
     return;
   }
-  body = json_object_new ();
-  json_object_set_string_member (body, "to", message->from);
-  json_object_set_string_member (body, "id", message->id);
-  json_object_set_string_member (body, "sealed", sealed);
-  json_object_set_string_member (body, "path", label);
-  plexus_messenger_request_async (self->messenger, relay, "signal.relay", body, RELAY_TIMEOUT_MS, self->cancellable,
-                                  NULL, NULL);
+  send_relay (self, relay, message->from, message->id, sealed, label, NULL);
 }
 
 static PlexusEnvelope *
@@ -600,13 +594,6 @@ plexus_messaging_new (PlexusContext *context, PlexusMessenger *messenger, GError
     return NULL;
   self->registered = TRUE;
   return g_steal_pointer (&self);
-}
-
-PlexusDelivery *
-plexus_messaging_get_delivery (PlexusMessaging *self)
-{
-  g_return_val_if_fail (PLEXUS_IS_MESSAGING (self), NULL);
-  return self->delivery;
 }
 
 /**

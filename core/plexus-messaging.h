@@ -20,7 +20,6 @@ gchar           *plexus_messaging_send (PlexusMessaging *self,
                                         GBytes          *payload,
                                         PlexusMode       mode,
                                         GError         **error);
-PlexusDelivery  *plexus_messaging_get_delivery (PlexusMessaging *self);
 void             plexus_messaging_shutdown (PlexusMessaging *self);
 
 G_END_DECLS

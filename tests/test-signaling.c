@@ -83,6 +83,36 @@ peer_clear (Peer *peer)
   g_clear_pointer (&peer->last_payload, g_free);
 }
 
+/* The number a Messaging counter of @peer shows now, asked afresh. */
+static guint64
+counter (Peer *peer, const gchar *name)
+{
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) inner = NULL;
+
+  value = g_dbus_proxy_call_sync (G_DBUS_PROXY (peer->messaging), "org.freedesktop.DBus.Properties.Get",
+                                  g_variant_new ("(ss)", "org.plexus.Plexus1.Messaging", name),
+                                  G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+  if (value == NULL)
+    return 0;
+  g_variant_get (value, "(v)", &inner);
+  return g_variant_get_uint64 (inner);
+}
+
+typedef struct {
+  Peer        *peer;
+  const gchar *name;
+  guint64      at_least;
+} CounterWait;
+
+static gboolean
+counter_reaches (gconstpointer data)
+{
+  const CounterWait *w = data;
+
+  return counter (w->peer, w->name) >= w->at_least;
+}
+
 /* The broker of @peer knows @n usable signaling providers. */
 typedef struct {
   Peer  *peer;
@@ -111,32 +141,6 @@ has_outcome (gconstpointer data)
   const OutcomeWait *w = data;
 
   return w->id != NULL && g_hash_table_contains (w->peer->outcomes, w->id);
-}
-
-typedef struct {
-  Peer    *peer;
-  guint64  at_least;
-} CountWait;
-
-static gboolean
-has_duplicates (gconstpointer data)
-{
-  const CountWait *w = data;
-  g_autoptr(GVariant) value = NULL;
-
-  /* Asked afresh: the proxy's cache follows PropertiesChanged, which is
-   * what is under test here. */
-  value = g_dbus_proxy_call_sync (G_DBUS_PROXY (w->peer->messaging), "org.freedesktop.DBus.Properties.Get",
-                                  g_variant_new ("(ss)", "org.plexus.Plexus1.Messaging", "DuplicateCount"),
-                                  G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
-  if (value == NULL)
-    return FALSE;
-  {
-    g_autoptr(GVariant) inner = NULL;
-
-    g_variant_get (value, "(v)", &inner);
-    return g_variant_get_uint64 (inner) >= w->at_least;
-  }
 }
 
 /* `plexusctl --json monitor` on a node's bus, its output gathered as it
@@ -290,7 +294,7 @@ test_paths (void)
   g_assert_true (g_strcmp0 (path, "peer") == 0 || g_strcmp0 (path, "server") == 0);
   {
     OutcomeWait once = { &alice, id };
-    CountWait copies = { &alice, 1 };
+    CounterWait copies = { &alice, "DuplicateCount", 1 };
     g_autofree gchar *needle = g_strdup_printf ("\"event\":\"received\",\"id\":\"%s\"", id);
     MonitorWait shown = { &monitor, needle };
 
@@ -299,7 +303,7 @@ test_paths (void)
     monitor_stop (&monitor);
 
     g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
-    g_assert_true (plexus_test_wait_for (has_duplicates, &copies, WAIT_MS));
+    g_assert_true (plexus_test_wait_for (counter_reaches, &copies, WAIT_MS));
     g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (alice.received, id)), ==, 1);
     g_assert_cmpstr (alice.last_payload, ==, "hello both ways");
   }
@@ -357,36 +361,6 @@ test_paths (void)
   peer_clear (&alice);
   peer_clear (&bob);
   plexus_test_fixture_free (fixture);
-}
-
-/* The number a Messaging counter of @peer shows now, asked afresh. */
-static guint64
-counter (Peer *peer, const gchar *name)
-{
-  g_autoptr(GVariant) value = NULL;
-  g_autoptr(GVariant) inner = NULL;
-
-  value = g_dbus_proxy_call_sync (G_DBUS_PROXY (peer->messaging), "org.freedesktop.DBus.Properties.Get",
-                                  g_variant_new ("(ss)", "org.plexus.Plexus1.Messaging", name),
-                                  G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
-  if (value == NULL)
-    return 0;
-  g_variant_get (value, "(v)", &inner);
-  return g_variant_get_uint64 (inner);
-}
-
-typedef struct {
-  Peer        *peer;
-  const gchar *name;
-  guint64      at_least;
-} CounterWait;
-
-static gboolean
-counter_reaches (gconstpointer data)
-{
-  const CounterWait *w = data;
-
-  return counter (w->peer, w->name) >= w->at_least;
 }
 
 /* A super peer that tampers with, drops or replays what it relays: the

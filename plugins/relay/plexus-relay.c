@@ -44,7 +44,6 @@ struct _PlexusRelay {
   GHashTable      *held;       /* peer ID → GQueue of Held */
   guint            n_held;
   guint            expire_id;
-  guint64          relayed;
   gboolean         registered;  /* signal.relay is ours */
 };
 
@@ -80,7 +79,6 @@ deliver (PlexusRelay *self, const gchar *to, const gchar *id, const gchar *seale
   json_object_set_string_member (body, "relay", self->own_peer_id);
   envelope = plexus_envelope_new ("signal.deliver", self->own_peer_id, to, body);
   plexus_messenger_send_async (self->messenger, envelope, NULL, NULL, NULL);
-  self->relayed++;
 }
 
 static gboolean
@@ -259,20 +257,6 @@ plexus_relay_shutdown (PlexusRelay *self)
   g_hash_table_remove_all (self->held);
   self->n_held = 0;
   g_clear_object (&self->messenger);
-}
-
-guint64
-plexus_relay_get_relayed (PlexusRelay *self)
-{
-  g_return_val_if_fail (PLEXUS_IS_RELAY (self), 0);
-  return self->relayed;
-}
-
-guint
-plexus_relay_get_queued (PlexusRelay *self)
-{
-  g_return_val_if_fail (PLEXUS_IS_RELAY (self), 0);
-  return self->n_held;
 }
 
 static void

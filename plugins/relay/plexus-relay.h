@@ -35,7 +35,5 @@ PlexusRelay *plexus_relay_new (PlexusMessenger *messenger,
                                PlexusRelayMiss  miss,
                                GError         **error);
 void         plexus_relay_shutdown (PlexusRelay *self);
-guint64      plexus_relay_get_relayed (PlexusRelay *self);
-guint        plexus_relay_get_queued (PlexusRelay *self);
 
 G_END_DECLS
