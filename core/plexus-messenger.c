@@ -313,7 +313,10 @@ plexus_messenger_get_server_peer_id (PlexusMessenger *self)
  *
  * Keeps a link to @uri: dials it now and again with backoff whenever the
  * link fails, like a `[node] bootstrap` URI, until
- * plexus_messenger_disconnect(). Nothing happens if @uri is dialed already.
+ * plexus_messenger_disconnect(). If @uri is dialed already and waiting
+ * out its backoff, it is dialed again at once: call this when the peer is
+ * known to be back (a member the group sees alive again), so that the link
+ * does not wait up to a minute.
  */
 void
 plexus_messenger_connect (PlexusMessenger *self, const gchar *uri)

@@ -514,16 +514,24 @@ dialer_dial (Dialer *dialer)
 }
 
 static Dialer *
+plexus_node_find_dialer (PlexusNode *self, const gchar *uri)
+{
+  for (guint i = 0; i < self->dialers->len; i++) {
+    if (g_strcmp0 (((Dialer *) g_ptr_array_index (self->dialers, i))->uri, uri) == 0)
+      return g_ptr_array_index (self->dialers, i);
+  }
+  return NULL;
+}
+
+static Dialer *
 plexus_node_add_dialer (PlexusNode *self, const gchar *uri)
 {
   Dialer *dialer;
 
   if (uri == NULL || uri[0] == '\0')
     return NULL;
-  for (guint i = 0; i < self->dialers->len; i++) {
-    if (g_strcmp0 (((Dialer *) g_ptr_array_index (self->dialers, i))->uri, uri) == 0)
-      return g_ptr_array_index (self->dialers, i);
-  }
+  if ((dialer = plexus_node_find_dialer (self, uri)) != NULL)
+    return dialer;
   dialer = g_new0 (Dialer, 1);
   dialer->ref_count = 1;
   dialer->node = self;
@@ -1698,9 +1706,23 @@ static void
 messenger_connect (PlexusMessenger *messenger, const gchar *uri)
 {
   PlexusNode *self = PLEXUS_NODE (messenger);
+  guint waiting;
+  Dialer *dialer;
 
-  if (!self->stopping)
+  if (self->stopping)
+    return;
+  dialer = plexus_node_find_dialer (self, uri);
+  if (dialer == NULL) {
     plexus_node_add_dialer (self, uri);
+    return;
+  }
+  /* The caller knows the peer is back: no need to sit out the backoff. */
+  if (dialer->timer_id == 0 || dialer->finished)
+    return;
+  waiting = dialer->attempt;
+  g_clear_handle_id (&dialer->timer_id, g_source_remove);
+  g_message ("%s is back; dialing it now instead of waiting (attempt %u)", uri, waiting);
+  dialer_dial (dialer);
 }
 
 static void

@@ -438,9 +438,11 @@ test_hostile_relay (void)
 
 /* The issue's load: a server, three super peers and six standard peers;
  * messages between random pairs of standard peers in hybrid mode while
- * super peers are killed and restarted and the server is restarted once.
- * Every message is delivered, and given to the recipient's application
- * exactly once. PLEXUS_CHURN_MESSAGES sets how many (default 1000). */
+ * super peers are killed and restarted and the server is restarted once;
+ * then in traditional mode with every super peer stopped, and in peer mode
+ * with the server stopped. Every message is delivered, and given to the
+ * recipient's application exactly once. PLEXUS_CHURN_MESSAGES sets how
+ * many per mode (default 1000). */
 #define CHURN_SUPERS 3
 #define CHURN_PEERS 6
 #define CHURN_IN_FLIGHT 16
@@ -539,6 +541,7 @@ typedef struct {
   PlexusTestFixture *fixture;
   PlexusTestNode    *server;
   PlexusTestNode   **supers;
+  gchar             *super_ids[CHURN_SUPERS];
   guint              total;
   guint              kills;
   gboolean           server_restarted;
@@ -573,11 +576,84 @@ churn_step (guint sent, gpointer user_data)
   }
 }
 
-/* The issue's load: a server, three super peers and six standard peers;
- * messages between random pairs (PLEXUS_CHURN_MESSAGES, default 1000) in
- * hybrid mode while super peers are killed and restarted and the server is
- * restarted once. Every message is delivered and given to the recipient's
- * application exactly once. */
+/* @from reaches @peer_id in at most @max_hops. */
+typedef struct {
+  PlexusTestNode *from;
+  const gchar    *peer_id;
+  guint           max_hops;
+} PingWait;
+
+static gboolean
+pings (gconstpointer data)
+{
+  const PingWait *w = data;
+  gdouble rtt_ms;
+  guint hops;
+
+  return plexus_dbus_manager_call_ping_sync (w->from->manager, w->peer_id, &rtt_ms, &hops, NULL, NULL)
+         && hops <= w->max_hops;
+}
+
+static void
+assert_pings (PlexusTestNode *from, const gchar *peer_id, guint max_hops)
+{
+  PingWait w = { from, peer_id, max_hops };
+
+  if (!plexus_test_wait_for (pings, &w, WAIT_MS))
+    g_error ("%s does not reach %s in %u hops; its log:\n%s", from->name, peer_id, max_hops, from->log->str);
+}
+
+/* The same load in traditional mode with every super peer stopped: the
+ * server alone relays. */
+static void
+load_without_supers (Churn *churn, Peer *peers, GRand *rand)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < CHURN_SUPERS; i++) {
+    if (!churn->supers[i]->exited)
+      g_subprocess_force_exit (churn->supers[i]->daemon);
+    g_assert_true (plexus_test_node_wait_exit (churn->supers[i], WAIT_MS, &error));
+    g_assert_no_error (error);
+  }
+  g_test_message ("every super peer stopped");
+  for (guint i = 0; i < CHURN_PEERS; i++)
+    assert_pings (churn->server, peers[i].peer_id, 1);
+  run_load (peers, CHURN_PEERS, "traditional", churn->total, rand, NULL, NULL);
+}
+
+/* The same load in peer mode with the server stopped: the super peers come
+ * back, link to each other and take the standard peers; then the server
+ * goes, and super peers alone relay. */
+static void
+load_without_server (Churn *churn, Peer *peers, GRand *rand)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < CHURN_SUPERS; i++) {
+    g_assert_true (plexus_test_node_restart (churn->fixture, churn->supers[i], &error));
+    g_assert_no_error (error);
+  }
+  /* Ready when every super peer has a link to every other, and every
+   * standard peer is attached to one. */
+  for (guint i = 0; i < CHURN_SUPERS; i++) {
+    for (guint j = 0; j < CHURN_SUPERS; j++) {
+      if (i != j)
+        assert_pings (churn->supers[i], churn->super_ids[j], 1);
+    }
+  }
+  g_assert_true (plexus_test_node_stop (churn->server, SIGTERM, WAIT_MS, &error));
+  g_assert_no_error (error);
+  g_test_message ("the server stopped");
+  for (guint i = 0; i < CHURN_SUPERS; i++) {
+    for (guint j = 0; j < CHURN_PEERS; j++)
+      assert_pings (churn->supers[i], peers[j].peer_id, 2);
+  }
+  run_load (peers, CHURN_PEERS, "peer", churn->total, rand, NULL, NULL);
+}
+
+/* The issue's load (see above): hybrid with churn, traditional without
+ * super peers, peer without the server. */
 static void
 test_churn (void)
 {
@@ -592,7 +668,7 @@ test_churn (void)
   PlexusTestNode *server;
   PlexusTestNode *supers[CHURN_SUPERS];
   Peer peers[CHURN_PEERS] = { { NULL, }, };
-  Churn churn = { fixture, NULL, supers, total, 0, FALSE };
+  Churn churn = { fixture, NULL, supers, { NULL, }, total, 0, FALSE };
 
   server = plexus_test_fixture_add_node (fixture, server_args, &error);
   g_assert_no_error (error);
@@ -601,6 +677,7 @@ test_churn (void)
   for (guint i = 0; i < CHURN_SUPERS; i++) {
     supers[i] = plexus_test_fixture_add_node (fixture, super_args, &error);
     g_assert_no_error (error);
+    churn.super_ids[i] = g_strdup (plexus_dbus_manager_get_peer_id (supers[i]->manager));
   }
   for (guint i = 0; i < CHURN_PEERS; i++) {
     peer_init (&peers[i], plexus_test_fixture_add_node (fixture, peer_args, &error));
@@ -614,6 +691,11 @@ test_churn (void)
 
   run_load (peers, CHURN_PEERS, "hybrid", total, rand, churn_step, &churn);
   g_test_message ("%u super peer kills, server restarted: %d", churn.kills, churn.server_restarted);
+  load_without_supers (&churn, peers, rand);
+  load_without_server (&churn, peers, rand);
+
+  for (guint i = 0; i < CHURN_SUPERS; i++)
+    g_free (churn.super_ids[i]);
 
   for (guint i = 0; i < CHURN_PEERS; i++)
     peer_clear (&peers[i]);

@@ -306,6 +306,26 @@ unlink_super (PlexusGossipPlugin *self, const gchar *peer_id)
   g_hash_table_remove (self->super_links, peer_id);
 }
 
+/* A super peer is alive again (restarted, or back from a partition): link
+ * to it now rather than when the dialer's backoff ends, which can be a
+ * minute after a few failed attempts. */
+static void
+relink_super (PlexusGossipPlugin *self, const gchar *peer_id)
+{
+  const gchar *uri = g_hash_table_lookup (self->super_links, peer_id);
+  const gchar *text;
+  g_autoptr(PlexusCapabilities) caps = NULL;
+
+  if (uri != NULL) {
+    plexus_messenger_connect (self->messenger, uri);
+    return;
+  }
+  text = plexus_swim_get_advertisement (self->swim, peer_id, NULL);
+  caps = text != NULL ? plexus_capabilities_new_from_string (text, -1, NULL) : NULL;
+  if (caps != NULL && plexus_capabilities_get_attached (caps)[0] == NULL)
+    link_to_super (self, peer_id, caps);
+}
+
 /* ---- the engine's outputs and events ---- */
 
 static void
@@ -367,6 +387,10 @@ drain (PlexusGossipPlugin *self)
       }
       break;
     }
+    case PLEXUS_SWIM_EVENT_JOINED:
+    case PLEXUS_SWIM_EVENT_ALIVE:
+      relink_super (self, event.peer_id);
+      break;
     case PLEXUS_SWIM_EVENT_DEAD:
     case PLEXUS_SWIM_EVENT_LEFT:
       forget_providers (self, event.peer_id, NULL);
