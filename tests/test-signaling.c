@@ -26,6 +26,7 @@ typedef struct {
   GHashTable          *received;    /* message ID → times Received fired */
   GHashTable          *outcomes;    /* message ID → "path" or "failed: reason" */
   gchar               *last_payload;
+  GPtrArray           *path_failures;  /* PathFailed reasons */
 } Peer;
 
 static void
@@ -55,6 +56,13 @@ on_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *to, const g
 }
 
 static void
+on_path_failed (PlexusDBusMessaging *proxy, const gchar *id, const gchar *to, const gchar *path, const gchar *relay,
+                const gchar *reason, Peer *peer)
+{
+  g_ptr_array_add (peer->path_failures, g_strdup (reason));
+}
+
+static void
 peer_init (Peer *peer, PlexusTestNode *node)
 {
   g_autoptr(GError) error = NULL;
@@ -70,6 +78,8 @@ peer_init (Peer *peer, PlexusTestNode *node)
   g_signal_connect (peer->messaging, "received", G_CALLBACK (on_received), peer);
   g_signal_connect (peer->messaging, "delivered", G_CALLBACK (on_delivered), peer);
   g_signal_connect (peer->messaging, "failed", G_CALLBACK (on_failed), peer);
+  peer->path_failures = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (peer->messaging, "path-failed", G_CALLBACK (on_path_failed), peer);
 }
 
 static void
@@ -81,6 +91,7 @@ peer_clear (Peer *peer)
   g_clear_pointer (&peer->received, g_hash_table_unref);
   g_clear_pointer (&peer->outcomes, g_hash_table_unref);
   g_clear_pointer (&peer->last_payload, g_free);
+  g_clear_pointer (&peer->path_failures, g_ptr_array_unref);
 }
 
 /* The number a Messaging counter of @peer shows now, asked afresh. */
@@ -812,6 +823,124 @@ test_refusals (void)
   plexus_test_fixture_free (fixture);
 }
 
+/* How many PathFailed reasons of @peer contain @needle. */
+static guint
+count_path_failures (const Peer *peer, const gchar *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < peer->path_failures->len; i++)
+    n += strstr (g_ptr_array_index (peer->path_failures, i), needle) != NULL;
+  return n;
+}
+
+typedef struct {
+  Peer  *peer;
+  GPtrArray *ids;
+} AllOutcomesWait;
+
+static gboolean
+has_all_outcomes (gconstpointer data)
+{
+  const AllOutcomesWait *w = data;
+
+  for (guint i = 0; i < w->ids->len; i++) {
+    if (!g_hash_table_contains (w->peer->outcomes, g_ptr_array_index (w->ids, i)))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* A flood: a sender far beyond the relay's rate limit is refused
+ * `rate-limited` (PathFailed says so), its messages wait and go on as the
+ * limit allows, and another sender through the same relay at the same
+ * time sees no refusal; the flooder keeps its link. */
+#define FLOOD_RATE 20
+#define FLOOD_MESSAGES 100
+#define FLOOD_OTHERS 10
+
+static void
+test_flood (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  g_autofree gchar *config_path = g_build_filename (fixture->tmpdir, "server.conf", NULL);
+  g_autofree gchar *config = g_strdup_printf ("[server-fallback]\nrate-limit=%d\nburst=%d\n", FLOOD_RATE, FLOOD_RATE);
+  const gchar *server_args[] = { "--role", "server", "--config", config_path, NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) flood_ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) other_ids = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gchar *limit = g_strdup_printf ("limit of %d signals per second", FLOOD_RATE);
+  PlexusTestNode *server;
+  Peer alice = { NULL, }, bob = { NULL, }, carol = { NULL, };
+  Peer *senders[] = { &alice, &carol };
+  AllOutcomesWait w;
+
+  g_assert_true (g_file_set_contents (config_path, config, -1, &error));
+  server = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  peer_args[1] = plexus_dbus_manager_get_address (server->manager);
+  peer_init (&alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+  peer_init (&bob, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+  peer_init (&carol, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (senders); i++) {
+    ProvidersWait providers = { senders[i], 1 };
+
+    g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+  }
+  assert_pings (server, bob.peer_id, 1);
+
+  for (guint i = 0; i < FLOOD_MESSAGES; i++) {
+    Peer *from = i % (FLOOD_MESSAGES / FLOOD_OTHERS) == 0 ? &carol : &alice;
+    g_autofree gchar *text = g_strdup_printf ("flood %u", i);
+    gchar *id = NULL;
+
+    if (!plexus_dbus_messaging_call_send_sync (from->messaging, bob.peer_id,
+                                               g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, text, strlen (text), 1),
+                                               g_variant_new_parsed ("{'mode': <'traditional'>}"), &id, NULL, &error))
+      g_error ("message %u refused: %s", i, error->message);
+    g_ptr_array_add (from == &carol ? other_ids : flood_ids, id);
+  }
+  w = (AllOutcomesWait) { &alice, flood_ids };
+  g_assert_true (plexus_test_wait_for (has_all_outcomes, &w, WAIT_MS));
+  w = (AllOutcomesWait) { &carol, other_ids };
+  g_assert_true (plexus_test_wait_for (has_all_outcomes, &w, WAIT_MS));
+
+  /* The flooder was told, and its messages went on as the limit allowed:
+   * each delivered, and given to Bob once. */
+  g_test_message ("flooder: %u path failures, %u of them for the rate limit", alice.path_failures->len,
+                  count_path_failures (&alice, limit));
+  g_assert_cmpuint (count_path_failures (&alice, limit), >, 0);
+  g_assert_true (plexus_test_node_wait_for_log (server, "faster than 20/s", WAIT_MS));
+  for (guint i = 0; i < flood_ids->len; i++) {
+    const gchar *id = g_ptr_array_index (flood_ids, i);
+
+    g_assert_cmpstr (g_hash_table_lookup (alice.outcomes, id), ==, "server");
+    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (bob.received, id)), ==, 1);
+  }
+  /* The other sender saw nothing of it. */
+  for (guint i = 0; i < carol.path_failures->len; i++)
+    g_test_message ("other sender's path failure: %s", (const gchar *) g_ptr_array_index (carol.path_failures, i));
+  g_assert_cmpuint (carol.path_failures->len, ==, 0);
+  for (guint i = 0; i < other_ids->len; i++) {
+    const gchar *id = g_ptr_array_index (other_ids, i);
+
+    g_assert_cmpstr (g_hash_table_lookup (carol.outcomes, id), ==, "server");
+    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (bob.received, id)), ==, 1);
+  }
+  /* Refusing is not disconnecting. */
+  assert_pings (server, alice.peer_id, 1);
+  g_assert_cmpstr (plexus_dbus_manager_get_state (server->manager), ==, "running");
+
+  peer_clear (&alice);
+  peer_clear (&bob);
+  peer_clear (&carol);
+  plexus_test_fixture_free (fixture);
+}
+
 /* The server as a system service runs without a bus: its readiness is its
  * address in the log, its health is GET /health, and SIGTERM ends it. */
 static void
@@ -863,6 +992,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/signaling/refusals", test_refusals);
   g_test_add_func ("/plexus/signaling/server-without-bus", test_server_without_bus);
   g_test_add_func ("/plexus/signaling/hostile-relay", test_hostile_relay);
+  g_test_add_func ("/plexus/signaling/flood", test_flood);
   g_test_add_func ("/plexus/signaling/churn", test_churn);
   return g_test_run ();
 }

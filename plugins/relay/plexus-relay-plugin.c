@@ -212,6 +212,20 @@ shutdown_presence (RelayPlugin *self)
 }
 #endif
 
+/* A key of the plugin's own section ([server-fallback] or
+ * [signaling-relay]); @fallback when it is not set. */
+static guint
+config_count (PlexusConfig *config, const gchar *key, guint fallback)
+{
+  gint64 value;
+
+  if (!plexus_config_has_key (config, G_LOG_DOMAIN, key) ||
+      g_strcmp0 (plexus_config_get_origin (config, G_LOG_DOMAIN, key), "default") == 0)
+    return fallback;
+  value = plexus_config_get_integer (config, G_LOG_DOMAIN, key);
+  return (guint) CLAMP (value, 0, G_MAXINT32);
+}
+
 static gboolean
 CONCAT (relay_plugin, _setup) (PlexusPlugin *plugin, GError **error)
 {
@@ -237,6 +251,11 @@ CONCAT (relay_plugin, _setup) (PlexusPlugin *plugin, GError **error)
                                   RELAY_MISS, error);
   if (self->relay == NULL)
     return FALSE;
+  plexus_relay_set_rate_limit (self->relay,
+                               config_count (plexus_context_get_config (context), "rate-limit",
+                                             PLEXUS_RELAY_DEFAULT_RATE),
+                               config_count (plexus_context_get_config (context), "burst",
+                                             PLEXUS_RELAY_DEFAULT_BURST));
   plexus_capabilities_set_service (plexus_context_get_capabilities (context), "signaling", &signaling);
   return TRUE;
 }

@@ -18,11 +18,36 @@
  * reconnecting (unlinked less than PLEXUS_RELAY_RECONNECT_SECONDS ago), at
  * most PLEXUS_RELAY_QUEUE_SECONDS; a super peer hands it to the node's
  * routing. The answer says only that the relay took the message on; the
- * sender learns of delivery from the recipient's signed acknowledgement. */
+ * sender learns of delivery from the recipient's signed acknowledgement.
+ *
+ * Each sender (the envelope's origin, which is the link peer for a peer
+ * attached here and the original sender for what another relay passes on)
+ * has a token bucket: beyond its rate the relay answers `rate-limited`
+ * and the sender's other paths, or a later attempt, carry the message.
+ * An answer to a signal relayed here lately (the recipient's signal back
+ * to the sender under the same ID: an acknowledgement) costs no token,
+ * once: a peer many others write to is not throttled for acknowledging. */
+
+/* Relayed signals remembered for their answers: how long, how many. */
+#define ANSWERABLE_SECONDS 30
+#define ANSWERABLE_MAX 65536
 
 /* The sealed form of the largest signal, with room to spare. */
 #define MAX_SEALED_LENGTH 32768
 #define MAX_LABEL_LENGTH 128
+
+typedef struct {
+  gdouble tokens;
+  gint64  refilled;  /* monotonic µs */
+  gboolean warned;   /* logged since it last had a full bucket */
+} Bucket;
+
+typedef struct {
+  gchar  *id;
+  gchar  *from;
+  gchar  *to;
+  gint64  expires;   /* monotonic µs */
+} Answerable;
 
 typedef struct {
   gchar  *to;
@@ -40,6 +65,12 @@ struct _PlexusRelay {
   PlexusRelayMiss  miss;
   gulong           linked_id;
   gulong           unlinked_id;
+  GHashTable      *linked;     /* peer IDs linked here */
+  GHashTable      *buckets;    /* sender peer ID → Bucket */
+  guint            rate;       /* per second and sender; 0: no limit */
+  guint            burst;
+  GHashTable      *answerable; /* message ID → Answerable (owned by the queue) */
+  GQueue           answerable_order;  /* oldest first */
   GHashTable      *recent;     /* peer ID → monotonic µs it was unlinked */
   GHashTable      *held;       /* peer ID → GQueue of Held */
   guint            n_held;
@@ -59,6 +90,58 @@ held_free (gpointer data)
   g_free (held->sealed);
   g_free (held->label);
   g_free (held);
+}
+
+static void
+answerable_free (gpointer data)
+{
+  Answerable *answerable = data;
+
+  g_free (answerable->id);
+  g_free (answerable->from);
+  g_free (answerable->to);
+  g_free (answerable);
+}
+
+static void
+drop_oldest_answerable (PlexusRelay *self)
+{
+  Answerable *oldest = g_queue_pop_head (&self->answerable_order);
+
+  if (g_hash_table_lookup (self->answerable, oldest->id) == oldest)
+    g_hash_table_remove (self->answerable, oldest->id);
+  answerable_free (oldest);
+}
+
+/* @id went from @from to @to through here: its answer may come back. */
+static void
+remember_answerable (PlexusRelay *self, const gchar *id, const gchar *from, const gchar *to, gint64 now)
+{
+  Answerable *answerable;
+
+  if (g_queue_get_length (&self->answerable_order) >= ANSWERABLE_MAX)
+    drop_oldest_answerable (self);
+  answerable = g_new0 (Answerable, 1);
+  answerable->id = g_strdup (id);
+  answerable->from = g_strdup (from);
+  answerable->to = g_strdup (to);
+  answerable->expires = now + (gint64) ANSWERABLE_SECONDS * G_USEC_PER_SEC;
+  g_queue_push_tail (&self->answerable_order, answerable);
+  g_hash_table_replace (self->answerable, answerable->id, answerable);
+}
+
+/* Whether @id from @from to @to answers a signal relayed here; each
+ * answers once. */
+static gboolean
+take_answer (PlexusRelay *self, const gchar *id, const gchar *from, const gchar *to)
+{
+  Answerable *answerable = g_hash_table_lookup (self->answerable, id);
+
+  if (answerable == NULL || g_strcmp0 (answerable->from, to) != 0 || g_strcmp0 (answerable->to, from) != 0)
+    return FALSE;
+  /* The queue still owns it; it goes when it reaches the head. */
+  g_hash_table_remove (self->answerable, id);
+  return TRUE;
 }
 
 static void
@@ -84,9 +167,37 @@ deliver (PlexusRelay *self, const gchar *to, const gchar *id, const gchar *seale
 static gboolean
 is_linked (PlexusRelay *self, const gchar *peer_id)
 {
-  g_auto(GStrv) linked = plexus_messenger_list_linked_peers (self->messenger);
+  return g_hash_table_contains (self->linked, peer_id);
+}
 
-  return g_strv_contains ((const gchar * const *) linked, peer_id);
+/* Takes a token from @sender's bucket; FALSE when it has none left. */
+static gboolean
+take_token (PlexusRelay *self, const gchar *sender, gint64 now)
+{
+  Bucket *bucket;
+
+  if (self->rate == 0)
+    return TRUE;
+  bucket = g_hash_table_lookup (self->buckets, sender);
+  if (bucket == NULL) {
+    if (g_hash_table_size (self->buckets) >= PLEXUS_RELAY_MAX_SENDERS)
+      return FALSE;
+    bucket = g_new0 (Bucket, 1);
+    bucket->tokens = self->burst;
+    bucket->refilled = now;
+    g_hash_table_insert (self->buckets, g_strdup (sender), bucket);
+  }
+  bucket->tokens = MIN ((gdouble) self->burst,
+                        bucket->tokens + (gdouble) (now - bucket->refilled) * self->rate / G_USEC_PER_SEC);
+  bucket->refilled = now;
+  if (bucket->tokens < 1.0) {
+    if (!bucket->warned)
+      g_message ("%s sends signals faster than %u/s; refusing the excess", sender, self->rate);
+    bucket->warned = TRUE;
+    return FALSE;
+  }
+  bucket->tokens -= 1.0;
+  return TRUE;
 }
 
 static gboolean
@@ -107,6 +218,7 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   const gchar *sealed = json_object_get_string_member_with_default (body, "sealed", NULL);
   const gchar *label = json_object_get_string_member_with_default (body, "path", NULL);
   g_autoptr(JsonObject) answer = json_object_new ();
+  gint64 now = g_get_monotonic_time ();
   GQueue *queue;
   Held *held;
 
@@ -118,6 +230,14 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   if (strcmp (to, self->own_peer_id) == 0)
     return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
                                       "a signal for the relay itself is sent with signal.deliver");
+  if (!take_answer (self, id, plexus_envelope_get_from (envelope), to) &&
+      !take_token (self, plexus_envelope_get_from (envelope), now)) {
+    g_autofree gchar *why = g_strdup_printf ("the sender exceeds this relay's limit of %u signals per second",
+                                             self->rate);
+
+    return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_RATE_LIMITED, why);
+  }
+  remember_answerable (self, id, plexus_envelope_get_from (envelope), to, now);
   if (is_linked (self, to) || self->miss == PLEXUS_RELAY_MISS_FORWARD) {
     deliver (self, to, id, sealed, label);
     json_object_set_string_member (answer, "status", is_linked (self, to) ? "delivered" : "forwarded");
@@ -153,6 +273,7 @@ on_peer_linked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_
   GQueue *queue = g_hash_table_lookup (self->held, peer_id);
   Held *held;
 
+  g_hash_table_add (self->linked, g_strdup (peer_id));
   g_hash_table_remove (self->recent, peer_id);
   if (queue == NULL)
     return;
@@ -173,10 +294,12 @@ on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer use
   gint64 *since = g_new (gint64, 1);
 
   *since = g_get_monotonic_time ();
+  g_hash_table_remove (self->linked, peer_id);
   g_hash_table_replace (self->recent, g_strdup (peer_id), since);
 }
 
-/* Drops what waited too long, and forgets peers gone long ago. */
+/* Drops what waited too long, and forgets peers gone long ago and
+ * senders whose buckets are full again. */
 static gboolean
 on_expire (gpointer user_data)
 {
@@ -204,6 +327,17 @@ on_expire (gpointer user_data)
     if (now - *(gint64 *) value >= (gint64) PLEXUS_RELAY_RECONNECT_SECONDS * G_USEC_PER_SEC)
       g_hash_table_iter_remove (&iter);
   }
+  while (!g_queue_is_empty (&self->answerable_order) &&
+         ((Answerable *) g_queue_peek_head (&self->answerable_order))->expires <= now)
+    drop_oldest_answerable (self);
+  g_hash_table_iter_init (&iter, self->buckets);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Bucket *bucket = value;
+
+    if (self->rate == 0 ||
+        bucket->tokens + (gdouble) (now - bucket->refilled) * self->rate / G_USEC_PER_SEC >= self->burst)
+      g_hash_table_iter_remove (&iter);
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -222,6 +356,8 @@ plexus_relay_new (PlexusMessenger *messenger, const gchar *own_peer_id, PlexusRe
 {
   g_autoptr(PlexusRelay) self = g_object_new (PLEXUS_TYPE_RELAY, NULL);
 
+  g_auto(GStrv) linked = NULL;
+
   self->messenger = g_object_ref (messenger);
   self->own_peer_id = g_strdup (own_peer_id);
   self->miss = miss;
@@ -230,8 +366,30 @@ plexus_relay_new (PlexusMessenger *messenger, const gchar *own_peer_id, PlexusRe
   self->registered = TRUE;
   self->linked_id = g_signal_connect (messenger, "peer-linked", G_CALLBACK (on_peer_linked), self);
   self->unlinked_id = g_signal_connect (messenger, "peer-unlinked", G_CALLBACK (on_peer_unlinked), self);
+  /* Looked up per signal: a set kept by the signals, not a list per call. */
+  linked = plexus_messenger_list_linked_peers (messenger);
+  for (guint i = 0; linked[i] != NULL; i++)
+    g_hash_table_add (self->linked, g_strdup (linked[i]));
   self->expire_id = g_timeout_add_seconds (1, on_expire, self);
   return g_steal_pointer (&self);
+}
+
+/**
+ * plexus_relay_set_rate_limit:
+ * @self: a #PlexusRelay
+ * @per_second: signals relayed per second for each sender; 0 for no limit
+ * @burst: how many a sender may send at once after a quiet spell
+ *
+ * Beyond the limit `signal.relay` is answered `rate-limited`.
+ */
+void
+plexus_relay_set_rate_limit (PlexusRelay *self, guint per_second, guint burst)
+{
+  g_return_if_fail (PLEXUS_IS_RELAY (self));
+
+  self->rate = per_second;
+  self->burst = MAX (burst, 1);
+  g_hash_table_remove_all (self->buckets);
 }
 
 /**
@@ -267,6 +425,11 @@ plexus_relay_finalize (GObject *object)
   if (self->messenger != NULL)
     plexus_relay_shutdown (self);
   g_free (self->own_peer_id);
+  g_hash_table_unref (self->linked);
+  g_hash_table_unref (self->buckets);
+  while (!g_queue_is_empty (&self->answerable_order))
+    drop_oldest_answerable (self);
+  g_hash_table_unref (self->answerable);
   g_hash_table_unref (self->recent);
   g_hash_table_unref (self->held);
   G_OBJECT_CLASS (plexus_relay_parent_class)->finalize (object);
@@ -281,6 +444,12 @@ plexus_relay_class_init (PlexusRelayClass *klass)
 static void
 plexus_relay_init (PlexusRelay *self)
 {
+  self->linked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->answerable = g_hash_table_new (g_str_hash, g_str_equal);
+  g_queue_init (&self->answerable_order);
+  self->rate = PLEXUS_RELAY_DEFAULT_RATE;
+  self->burst = PLEXUS_RELAY_DEFAULT_BURST;
   self->recent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, held_queue_free);
 }

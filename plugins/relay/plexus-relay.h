@@ -27,6 +27,13 @@ typedef enum {
 /* A peer unlinked this recently counts as reconnecting. */
 #define PLEXUS_RELAY_RECONNECT_SECONDS 60
 
+/* Signals each sender may have relayed per second, and in a burst, unless
+ * the plugin's `rate-limit` and `burst` say otherwise; senders tracked at
+ * most (a new one beyond is refused until idle ones are forgotten). */
+#define PLEXUS_RELAY_DEFAULT_RATE 100
+#define PLEXUS_RELAY_DEFAULT_BURST 200
+#define PLEXUS_RELAY_MAX_SENDERS 65536
+
 #define PLEXUS_TYPE_RELAY (plexus_relay_get_type ())
 G_DECLARE_FINAL_TYPE (PlexusRelay, plexus_relay, PLEXUS, RELAY, GObject)
 
@@ -34,6 +41,9 @@ PlexusRelay *plexus_relay_new (PlexusMessenger *messenger,
                                const gchar     *own_peer_id,
                                PlexusRelayMiss  miss,
                                GError         **error);
+void         plexus_relay_set_rate_limit (PlexusRelay *self,
+                                          guint        per_second,
+                                          guint        burst);
 void         plexus_relay_shutdown (PlexusRelay *self);
 
 G_END_DECLS
