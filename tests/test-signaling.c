@@ -823,6 +823,44 @@ test_refusals (void)
   plexus_test_fixture_free (fixture);
 }
 
+/* A standard peer attached to one super peer alone learns of what that
+ * super peer advertises after the peer attached (its relay's signaling
+ * service comes after the gossip plugin's first advertisement), and sends
+ * through it in peer mode. */
+static void
+test_single_super (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *path = NULL;
+  PlexusTestNode *server, *super;
+  Peer alice = { NULL, }, bob = { NULL, };
+  ProvidersWait providers;
+
+  server = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  super_args[3] = peer_args[1] = plexus_dbus_manager_get_address (server->manager);
+  super = plexus_test_fixture_add_node (fixture, super_args, &error);
+  g_assert_no_error (error);
+  peer_init (&alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+  peer_init (&bob, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+  providers = (ProvidersWait) { &alice, 2 };
+  g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+  assert_pings (super, bob.peer_id, 1);
+  path = send_and_wait (&alice, &bob, "peer", "through the only super peer", NULL);
+  g_assert_cmpstr (path, ==, "peer");
+  g_assert_cmpstr (bob.last_payload, ==, "through the only super peer");
+
+  peer_clear (&alice);
+  peer_clear (&bob);
+  plexus_test_fixture_free (fixture);
+}
+
 /* How many PathFailed reasons of @peer contain @needle. */
 static guint
 count_path_failures (const Peer *peer, const gchar *needle)
@@ -993,6 +1031,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/signaling/server-without-bus", test_server_without_bus);
   g_test_add_func ("/plexus/signaling/hostile-relay", test_hostile_relay);
   g_test_add_func ("/plexus/signaling/flood", test_flood);
+  g_test_add_func ("/plexus/signaling/single-super", test_single_super);
   g_test_add_func ("/plexus/signaling/churn", test_churn);
   return g_test_run ();
 }

@@ -87,6 +87,7 @@ struct _PlexusGossipPlugin {
   guint            attach_retry_id;
   GHashTable      *view;          /* peer ID → ViewEntry: the group as its super peers tell it */
   guint64          ad_version;    /* of its own advertisement */
+  guint64          viewed_version;  /* own advertisement last put in the view */
   GStrv            advertised_attached; /* the super peers it last advertised */
   guint            readvertise_id;
   guint            view_reap_id;
@@ -416,6 +417,14 @@ drain (PlexusGossipPlugin *self)
                      plexus_swim_state_to_string (state), capabilities);
     }
     plexus_swim_event_clear (&event);
+  }
+  /* The group learns of a new advertisement of this node by gossip; the
+   * standard peers attached here by their view (one attached to this
+   * super peer alone would never hear of it otherwise). */
+  if (plexus_swim_get_advertised_version (self->swim) != self->viewed_version) {
+    self->viewed_version = plexus_swim_get_advertised_version (self->swim);
+    view_add_member (self, own_peer_id (self), PLEXUS_SWIM_STATE_ALIVE, plexus_swim_get_incarnation (self->swim),
+                     TRUE);
   }
   view_flush (self);
   gossip_schedule (self);
