@@ -1133,6 +1133,17 @@ forward_envelope (PlexusNode *self, PlexusLink *link, PlexusEnvelope *envelope)
   g_autofree gchar *message = NULL;
   PlexusLink *next;
 
+  /* A signal sent in peer mode (its path label names a super peer) never
+   * crosses the server: the sender asked for peers only, and its other
+   * super peers are the way round. */
+  if ((plexus_context_get_roles (self->context) & PLEXUS_ROLE_SERVER) != 0 &&
+      g_strcmp0 (plexus_envelope_get_message_type (envelope), "signal.deliver") == 0 &&
+      g_str_has_prefix (json_object_get_string_member_with_default (plexus_envelope_get_body (envelope), "path", ""),
+                        "peer:")) {
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_NO_ROUTE,
+                     "the server does not carry signals sent through super peers");
+    return;
+  }
   next = route_lookup (self, to);
   /* Never back where it came from: that is a loop. */
   if (next == NULL || next == link) {

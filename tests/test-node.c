@@ -633,6 +633,39 @@ test_route_two_hops (void)
   g_assert_null (answer);
 }
 
+/* A - B - C where B is the server: a signal.deliver sent through super
+ * peers (path `peer:...`) is not carried by B, one sent through the
+ * server is. */
+static void
+test_route_server_refuses_peer_signals (void)
+{
+  const guint edges[] = { 0, 1, 2, 1 };
+  g_autoptr(Mesh) mesh = mesh_new (3, edges, 2);
+  PlexusMessenger *a = PLEXUS_MESSENGER (mesh->nodes[0]);
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(PlexusEnvelope) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *label = g_strconcat ("server:", mesh_peer_id (mesh, 1), NULL);
+
+  plexus_context_set_roles (mesh->contexts[1], PLEXUS_ROLE_SERVER);
+  json_object_set_string_member (body, "id", "m1");
+  json_object_set_string_member (body, "sealed", "opaque");
+  json_object_set_string_member (body, "path", "peer:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+  answer = messenger_request (a, mesh_peer_id (mesh, 2), "signal.deliver", body, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "no-route: the server does not carry signals sent through super peers"));
+  g_assert_null (answer);
+  g_clear_error (&error);
+
+  /* Through the server itself: carried, and C (no messaging here) says
+   * it does not know the type. */
+  json_object_set_string_member (body, "path", label);
+  answer = messenger_request (a, mesh_peer_id (mesh, 2), "signal.deliver", body, &error);
+  g_assert_nonnull (error);
+  g_assert_null (strstr (error->message, "does not carry"));
+  g_assert_nonnull (strstr (error->message, "signal.deliver"));
+}
+
 static gboolean
 is_unlinked (gconstpointer data)
 {
@@ -811,6 +844,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/node/route-two-hops", test_route_two_hops);
   g_test_add_func ("/plexus/node/route-failover", test_route_failover);
   g_test_add_func ("/plexus/node/route-ttl", test_route_ttl);
+  g_test_add_func ("/plexus/node/route-server-refuses-peer-signals", test_route_server_refuses_peer_signals);
   g_test_add_func ("/plexus/node/route-relay-not-blamed", test_route_relay_not_blamed);
   g_test_add_func ("/plexus/node/messenger-handlers", test_messenger_handlers);
 

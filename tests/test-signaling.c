@@ -614,6 +614,26 @@ assert_pings (PlexusTestNode *from, const gchar *peer_id, guint max_hops)
     g_error ("%s does not reach %s in %u hops; its log:\n%s", from->name, peer_id, max_hops, from->log->str);
 }
 
+/* Some super peer of @churn has a link to @peer_id. */
+typedef struct {
+  Churn       *churn;
+  const gchar *peer_id;
+} AttachedWait;
+
+static gboolean
+attached_to_a_super (gconstpointer data)
+{
+  const AttachedWait *w = data;
+
+  for (guint i = 0; i < CHURN_SUPERS; i++) {
+    PingWait ping = { w->churn->supers[i], w->peer_id, 1 };
+
+    if (pings (&ping))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* The same load in traditional mode with every super peer stopped: the
  * server alone relays. */
 static void
@@ -652,6 +672,12 @@ load_without_server (Churn *churn, Peer *peers, GRand *rand)
       if (i != j)
         assert_pings (churn->supers[i], churn->super_ids[j], 1);
     }
+  }
+  for (guint i = 0; i < CHURN_PEERS; i++) {
+    AttachedWait w = { churn, peers[i].peer_id };
+
+    if (!plexus_test_wait_for (attached_to_a_super, &w, WAIT_MS))
+      g_error ("%s attached to no super peer; its log:\n%s", peers[i].node->name, peers[i].node->log->str);
   }
   g_assert_true (plexus_test_node_stop (churn->server, SIGTERM, WAIT_MS, &error));
   g_assert_no_error (error);

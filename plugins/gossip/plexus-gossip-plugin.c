@@ -40,6 +40,9 @@
 #define ATTACH_TARGET 2
 /* Super peers listed in one gossip.supers answer, at most. */
 #define MAX_SUPERS_LISTED 32
+/* Super peers remembered from those answers, for when nobody is left to
+ * ask; beyond this the memory starts afresh. */
+#define MAX_KNOWN_SUPERS 64
 /* A super peer whose link went is not picked again for this long, unless
  * there is no other. */
 #define AVOID_SECONDS 60
@@ -81,6 +84,7 @@ struct _PlexusGossipPlugin {
   GHashTable      *group_neighbours; /* peer IDs of linked group nodes */
   GHashTable      *attached;      /* super peer ID → URI we keep a link to */
   GHashTable      *avoid;         /* super peer ID → monotonic µs until which it is not picked */
+  GHashTable      *known_supers;  /* super peer ID → address, from gossip.supers answers */
   GHashTable      *attach_since;  /* super peer ID → monotonic µs its dialing began */
   guint            attach_check_id;
   gboolean         asking;        /* a gossip.supers request is out */
@@ -132,6 +136,7 @@ PLEXUS_PLUGIN_DEFINE (PlexusGossipPlugin, plexus_gossip_plugin)
 
 static void gossip_schedule (PlexusGossipPlugin *self);
 static void attach_more (PlexusGossipPlugin *self);
+static void attach_to_known (PlexusGossipPlugin *self);
 static void view_add_member (PlexusGossipPlugin *self, const gchar *peer_id, PlexusSwimState state,
                              guint64 incarnation, gboolean with_advertisement);
 static void view_flush (PlexusGossipPlugin *self);
@@ -1001,8 +1006,6 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(PlexusGossipPlugin) self = user_data;
   g_autoptr(PlexusEnvelope) answer = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) candidates = g_ptr_array_new ();
-  g_autoptr(GPtrArray) avoided = g_ptr_array_new ();
   JsonNode *member;
   JsonArray *list;
 
@@ -1021,6 +1024,10 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
   list = json_node_get_array (member);
+  /* Merged, not replaced: a super peer missing from this answer may be
+   * restarting, and is worth a try when there is nobody left to ask. */
+  if (g_hash_table_size (self->known_supers) > MAX_KNOWN_SUPERS)
+    g_hash_table_remove_all (self->known_supers);
   for (guint i = 0; i < json_array_get_length (list); i++) {
     JsonNode *element = json_array_get_element (list, i);
     JsonObject *entry = JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element) : NULL;
@@ -1028,21 +1035,36 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
     const gchar *address = entry != NULL ? json_object_get_string_member_with_default (entry, "address", NULL) : NULL;
 
     if (!plexus_peer_id_is_valid (peer) || !plexus_capabilities_address_is_valid (address)
-        || strchr (address, '#') != NULL)
+        || strchr (address, '#') != NULL || strcmp (peer, own_peer_id (self)) == 0)
       continue;
-    if (strcmp (peer, own_peer_id (self)) == 0 || g_hash_table_contains (self->attached, peer))
-      continue;
-    g_ptr_array_add (is_avoided (self, peer) ? avoided : candidates, entry);
+    g_hash_table_replace (self->known_supers, g_strdup (peer), g_strdup (address));
   }
-  /* Random among the candidates, so that peers spread over super peers;
-   * one that failed lately only when there is nothing else (it may be
-   * back: a restarted super peer is listed alive again). */
+  attach_to_known (self);
+  attach_retry_later (self);
+}
+
+/* Attaches to super peers neighbours listed, up to
+ * ATTACH_TARGET: random among the candidates, so that peers spread over
+ * super peers; one that failed lately only when there is nothing else (it
+ * may be back: a restarted super peer keeps its address). */
+static void
+attach_to_known (PlexusGossipPlugin *self)
+{
+  g_autoptr(GPtrArray) candidates = g_ptr_array_new ();
+  g_autoptr(GPtrArray) avoided = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->known_supers);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    if (!g_hash_table_contains (self->attached, key))
+      g_ptr_array_add (is_avoided (self, key) ? avoided : candidates, key);
+  }
   while ((candidates->len > 0 || avoided->len > 0) && g_hash_table_size (self->attached) < ATTACH_TARGET) {
     GPtrArray *from = candidates->len > 0 ? candidates : avoided;
     guint pick = (guint) g_random_int_range (0, (gint32) from->len);
-    JsonObject *entry = g_ptr_array_index (from, pick);
-    const gchar *peer = json_object_get_string_member (entry, "peer");
-    g_autofree gchar *uri = g_strconcat (json_object_get_string_member (entry, "address"), "#", peer, NULL);
+    const gchar *peer = g_ptr_array_index (from, pick);
+    g_autofree gchar *uri = g_strconcat (g_hash_table_lookup (self->known_supers, peer), "#", peer, NULL);
     gint64 *since = g_new (gint64, 1);
 
     g_message ("attaching to super peer %s at %s", peer, uri);
@@ -1053,7 +1075,6 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
     plexus_messenger_connect (self->messenger, uri);
     g_ptr_array_remove_index_fast (from, pick);
   }
-  attach_retry_later (self);
 }
 
 /* A standard peer with fewer than ATTACH_TARGET super peers asks a group
@@ -1075,6 +1096,10 @@ attach_more (PlexusGossipPlugin *self)
                                     self->cancellable, on_supers_answer, g_object_ref (self));
     return;
   }
+  /* Nobody to ask (the server is gone too): the super peers listed last
+   * time, which may be coming back. */
+  attach_to_known (self);
+  attach_retry_later (self);
 }
 
 static void
@@ -1362,6 +1387,7 @@ plexus_gossip_plugin_finalize (GObject *object)
   g_hash_table_unref (self->group_neighbours);
   g_hash_table_unref (self->attached);
   g_hash_table_unref (self->avoid);
+  g_hash_table_unref (self->known_supers);
   g_hash_table_unref (self->attach_since);
   g_hash_table_unref (self->view);
   g_hash_table_unref (self->subscribers);
@@ -1421,6 +1447,7 @@ plexus_gossip_plugin_init (PlexusGossipPlugin *self)
   self->group_neighbours = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->attached = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->avoid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->known_supers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->attach_since = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->view = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, view_entry_free);
   self->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
