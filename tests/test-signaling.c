@@ -154,6 +154,123 @@ has_outcome (gconstpointer data)
   return w->id != NULL && g_hash_table_contains (w->peer->outcomes, w->id);
 }
 
+/* @from reaches @peer_id in at most @max_hops. */
+typedef struct {
+  PlexusTestNode *from;
+  const gchar    *peer_id;
+  guint           max_hops;
+} PingWait;
+
+static gboolean
+pings (gconstpointer data)
+{
+  const PingWait *w = data;
+  gdouble rtt_ms;
+  guint hops;
+
+  return plexus_dbus_manager_call_ping_sync (w->from->manager, w->peer_id, &rtt_ms, &hops, NULL, NULL)
+         && hops <= w->max_hops;
+}
+
+static void
+assert_pings (PlexusTestNode *from, const gchar *peer_id, guint max_hops)
+{
+  PingWait w = { from, peer_id, max_hops };
+
+  if (!plexus_test_wait_for (pings, &w, WAIT_MS))
+    g_error ("%s does not reach %s in %u hops; its log:\n%s", from->name, peer_id, max_hops, from->log->str);
+}
+
+/* @observer's gossip places @peer_id at some super peer. */
+typedef struct {
+  PlexusTestNode *observer;
+  const gchar    *peer_id;
+} LocateWait;
+
+static gboolean
+located (gconstpointer data)
+{
+  const LocateWait *w = data;
+  g_auto(GStrv) attached_to = NULL;
+
+  return plexus_dbus_manager_call_locate_sync (w->observer->manager, w->peer_id, &attached_to, NULL, NULL, NULL)
+         && attached_to[0] != NULL;
+}
+
+/* Some super peer of @supers has a link to @peer_id. */
+typedef struct {
+  PlexusTestNode **supers;
+  guint            n_supers;
+  const gchar     *peer_id;
+} AttachedWait;
+
+static gboolean
+attached_to_a_super (gconstpointer data)
+{
+  const AttachedWait *w = data;
+
+  for (guint i = 0; i < w->n_supers; i++) {
+    PingWait ping = { w->supers[i], w->peer_id, 1 };
+
+    if (pings (&ping))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The broker of @peer knows a super peer that relays signaling. */
+static gboolean
+has_super_provider (gconstpointer data)
+{
+  const Peer *peer = data;
+  g_autoptr(GVariant) providers = NULL;
+  GVariantIter iter;
+  GVariant *provider;
+
+  if (!plexus_dbus_broker_call_list_providers_sync (peer->node->broker, "signaling", &providers, NULL, NULL))
+    return FALSE;
+  g_variant_iter_init (&iter, providers);
+  while ((provider = g_variant_iter_next_value (&iter)) != NULL) {
+    const gchar *kind = NULL;
+    gboolean is_peer = g_variant_lookup (provider, "kind", "&s", &kind) && g_str_equal (kind, "peer");
+
+    g_variant_unref (provider);
+    if (is_peer)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Peer paths are ready without the server: the super peers are linked to
+ * each other, every standard peer is attached to one and has a super peer
+ * in its broker, and every super peer's gossip says where each standard
+ * peer is. */
+static void
+wait_for_peer_paths (PlexusTestNode **supers, const gchar * const *super_ids, guint n_supers, Peer *peers,
+                     guint n_peers)
+{
+  for (guint i = 0; i < n_supers; i++) {
+    for (guint j = 0; j < n_supers; j++) {
+      if (i != j)
+        assert_pings (supers[i], super_ids[j], 1);
+    }
+  }
+  for (guint i = 0; i < n_peers; i++) {
+    AttachedWait w = { supers, n_supers, peers[i].peer_id };
+
+    if (!plexus_test_wait_for (attached_to_a_super, &w, WAIT_MS))
+      g_error ("%s attached to no super peer; its log:\n%s", peers[i].node->name, peers[i].node->log->str);
+    if (!plexus_test_wait_for (has_super_provider, &peers[i], WAIT_MS))
+      g_error ("%s knows no super peer relay; its log:\n%s", peers[i].node->name, peers[i].node->log->str);
+    for (guint j = 0; j < n_supers; j++) {
+      LocateWait l = { supers[j], peers[i].peer_id };
+
+      if (!plexus_test_wait_for (located, &l, WAIT_MS))
+        g_error ("%s does not know where %s is attached", supers[j]->name, peers[i].node->name);
+    }
+  }
+}
+
 /* `plexusctl --json monitor` on a node's bus, its output gathered as it
  * comes. */
 typedef struct {
@@ -292,6 +409,14 @@ test_paths (void)
   g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
   providers = (ProvidersWait) { &bob, 1 + N_SUPERS };
   g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+  {
+    Peer both[] = { alice, bob };
+    const gchar *super_ids[N_SUPERS];
+
+    for (guint i = 0; i < N_SUPERS; i++)
+      super_ids[i] = plexus_dbus_manager_get_peer_id (supers[i]->manager);
+    wait_for_peer_paths (supers, super_ids, N_SUPERS, both, 2);
+  }
 
   /* Hybrid: both at once; the second copy is acknowledged, not given
    * again. Alice's plexusctl monitor shows the arrival. */
@@ -414,6 +539,9 @@ test_hostile_relay (void)
     g_assert_no_error (error);
     providers = (ProvidersWait) { &alice, 2 };
     g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+    /* Bob attached to the relay: what it does to the signal reaches him
+     * (the server would not carry a peer-mode signal on its behalf). */
+    assert_pings (evil, bob.peer_id, 1);
 
     /* Replay in peer mode (the evil relay is the only path); the others in
      * hybrid mode, where the server's path still delivers. */
@@ -492,6 +620,28 @@ all_done (gconstpointer data)
   return outcomes_total (load) >= load->sent;
 }
 
+/* Every message of @load was given to some application: Received comes
+ * on the recipient's bus, which the test may read after the sender's
+ * Delivered. */
+static gboolean
+all_given (gconstpointer data)
+{
+  const Load *load = data;
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, load->ids);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    gboolean given = FALSE;
+
+    for (guint i = 0; i < load->n && !given; i++)
+      given = g_hash_table_contains (load->peers[i].received, key);
+    if (!given)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 typedef void (*ChurnFunc) (guint sent, gpointer user_data);
 
 /* Sends @total messages between random pairs of @peers in @mode, at most
@@ -525,6 +675,7 @@ run_load (Peer *peers, guint n, const gchar *mode, guint total, GRand *rand, Chu
     load.sent++;
   }
   g_assert_true (plexus_test_wait_for (all_done, &load, 4 * WAIT_MS));
+  plexus_test_wait_for (all_given, &load, WAIT_MS);
 
   g_hash_table_iter_init (&iter, ids);
   while (g_hash_table_iter_next (&iter, &key, NULL)) {
@@ -587,53 +738,6 @@ churn_step (guint sent, gpointer user_data)
   }
 }
 
-/* @from reaches @peer_id in at most @max_hops. */
-typedef struct {
-  PlexusTestNode *from;
-  const gchar    *peer_id;
-  guint           max_hops;
-} PingWait;
-
-static gboolean
-pings (gconstpointer data)
-{
-  const PingWait *w = data;
-  gdouble rtt_ms;
-  guint hops;
-
-  return plexus_dbus_manager_call_ping_sync (w->from->manager, w->peer_id, &rtt_ms, &hops, NULL, NULL)
-         && hops <= w->max_hops;
-}
-
-static void
-assert_pings (PlexusTestNode *from, const gchar *peer_id, guint max_hops)
-{
-  PingWait w = { from, peer_id, max_hops };
-
-  if (!plexus_test_wait_for (pings, &w, WAIT_MS))
-    g_error ("%s does not reach %s in %u hops; its log:\n%s", from->name, peer_id, max_hops, from->log->str);
-}
-
-/* Some super peer of @churn has a link to @peer_id. */
-typedef struct {
-  Churn       *churn;
-  const gchar *peer_id;
-} AttachedWait;
-
-static gboolean
-attached_to_a_super (gconstpointer data)
-{
-  const AttachedWait *w = data;
-
-  for (guint i = 0; i < CHURN_SUPERS; i++) {
-    PingWait ping = { w->churn->supers[i], w->peer_id, 1 };
-
-    if (pings (&ping))
-      return TRUE;
-  }
-  return FALSE;
-}
-
 /* The same load in traditional mode with every super peer stopped: the
  * server alone relays. */
 static void
@@ -665,20 +769,7 @@ load_without_server (Churn *churn, Peer *peers, GRand *rand)
     g_assert_true (plexus_test_node_restart (churn->fixture, churn->supers[i], &error));
     g_assert_no_error (error);
   }
-  /* Ready when every super peer has a link to every other, and every
-   * standard peer is attached to one. */
-  for (guint i = 0; i < CHURN_SUPERS; i++) {
-    for (guint j = 0; j < CHURN_SUPERS; j++) {
-      if (i != j)
-        assert_pings (churn->supers[i], churn->super_ids[j], 1);
-    }
-  }
-  for (guint i = 0; i < CHURN_PEERS; i++) {
-    AttachedWait w = { churn, peers[i].peer_id };
-
-    if (!plexus_test_wait_for (attached_to_a_super, &w, WAIT_MS))
-      g_error ("%s attached to no super peer; its log:\n%s", peers[i].node->name, peers[i].node->log->str);
-  }
+  wait_for_peer_paths (churn->supers, (const gchar * const *) churn->super_ids, CHURN_SUPERS, peers, CHURN_PEERS);
   g_assert_true (plexus_test_node_stop (churn->server, SIGTERM, WAIT_MS, &error));
   g_assert_no_error (error);
   g_test_message ("the server stopped");
@@ -862,6 +953,7 @@ test_single_super (void)
   const gchar *peer_args[] = { "--server", NULL, NULL };
   g_autoptr(GError) error = NULL;
   g_autofree gchar *path = NULL;
+  g_autofree gchar *id = NULL;
   PlexusTestNode *server, *super;
   Peer alice = { NULL, }, bob = { NULL, };
   ProvidersWait providers;
@@ -878,8 +970,13 @@ test_single_super (void)
   providers = (ProvidersWait) { &alice, 2 };
   g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
   assert_pings (super, bob.peer_id, 1);
-  path = send_and_wait (&alice, &bob, "peer", "through the only super peer", NULL);
+  path = send_and_wait (&alice, &bob, "peer", "through the only super peer", &id);
   g_assert_cmpstr (path, ==, "peer");
+  {
+    OutcomeWait once = { &bob, id };
+
+    g_assert_true (plexus_test_wait_for (received_once, &once, WAIT_MS));
+  }
   g_assert_cmpstr (bob.last_payload, ==, "through the only super peer");
 
   peer_clear (&alice);
@@ -910,6 +1007,20 @@ has_all_outcomes (gconstpointer data)
 
   for (guint i = 0; i < w->ids->len; i++) {
     if (!g_hash_table_contains (w->peer->outcomes, g_ptr_array_index (w->ids, i)))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Received for each of the IDs: the recipient's bus may be read after the
+ * sender's. */
+static gboolean
+has_all_receipts (gconstpointer data)
+{
+  const AllOutcomesWait *w = data;
+
+  for (guint i = 0; i < w->ids->len; i++) {
+    if (!g_hash_table_contains (w->peer->received, g_ptr_array_index (w->ids, i)))
       return FALSE;
   }
   return TRUE;
@@ -972,6 +1083,10 @@ test_flood (void)
   g_assert_true (plexus_test_wait_for (has_all_outcomes, &w, WAIT_MS));
   w = (AllOutcomesWait) { &carol, other_ids };
   g_assert_true (plexus_test_wait_for (has_all_outcomes, &w, WAIT_MS));
+  w = (AllOutcomesWait) { &bob, flood_ids };
+  g_assert_true (plexus_test_wait_for (has_all_receipts, &w, WAIT_MS));
+  w = (AllOutcomesWait) { &bob, other_ids };
+  g_assert_true (plexus_test_wait_for (has_all_receipts, &w, WAIT_MS));
 
   /* The flooder was told, and its messages went on as the limit allowed:
    * each delivered, and given to Bob once. */
