@@ -20,9 +20,9 @@
  *
  * Relays: a plexusd super peer and a plexusd server (each on its own bus,
  * 127.0.0.1, relay rate limits off as the reference has none), and
- * `peerjs --port P` started here. Each gets IDLE_LINKS idle connections
+ * `peerjs --port P` started here. Each gets 1000 idle connections
  * (node links with their own identities, or PeerJS clients with their
- * heartbeats), then PAIRS sender/receiver pairs exchange signals through
+ * heartbeats; PLEXUS_BENCH_IDLE=N for another number), then PAIRS sender/receiver pairs exchange signals through
  * it at fixed offered rates, RATES below, each for SECONDS after a
  * warm-up: `signal.relay` with a SIGNAL_BYTES sealed-size payload in, one
  * `signal.deliver` out (plus the relay's answer to the sender), against
@@ -47,7 +47,10 @@
 #error "build with -DABS_TOP_BUILDDIR=\"...\" (its Makefile fragment sets it)"
 #endif
 
-#define IDLE_LINKS 1000
+/* Idle connections per relay; PLEXUS_BENCH_IDLE changes it (to see what
+ * they cost). */
+#define IDLE_LINKS_DEFAULT 1000
+static guint idle_links = IDLE_LINKS_DEFAULT;
 #define PAIRS 128
 #define SIGNAL_BYTES 512
 #define CONNECT_IN_FLIGHT 32
@@ -524,22 +527,22 @@ bench_target (Bench *bench, Target target, const gchar *uri, const gchar *relay_
   bench->receivers = g_ptr_array_new_with_free_func (conn_free);
   bench->opened = bench->failures = 0;
 
-  g_printerr ("signaling: %s: %u idle connections, %u pairs\n", target_names[target], IDLE_LINKS, PAIRS);
+  g_printerr ("signaling: %s: %u idle connections, %u pairs\n", target_names[target], idle_links, PAIRS);
   t0 = g_get_monotonic_time ();
-  connect_many (bench, bench->idle, IDLE_LINKS, "idle");
+  connect_many (bench, bench->idle, idle_links, "idle");
   connect_many (bench, bench->senders, PAIRS, "s");
   connect_many (bench, bench->receivers, PAIRS, "r");
   plexus_test_wait_for (flag_reached, bench, 60000);
   plexus_test_wait_for (all_open, bench, 30000);
   if (bench->failures > 0 || !all_open (bench)) {
     g_printerr ("signaling: %s: %u of %u connections failed\n", target_names[target], bench->failures,
-                IDLE_LINKS + 2 * PAIRS);
+                idle_links + 2 * PAIRS);
     return FALSE;
   }
   if (target == TARGET_PEERJS)
     heartbeat_id = g_timeout_add_seconds (PEERJS_HEARTBEAT_S, on_heartbeat, bench);
   g_print ("\n%s, %u idle connections (opened in %.1f s), %u pairs, %u-byte signals:\n\n", target_names[target],
-           IDLE_LINKS, (g_get_monotonic_time () - t0) / 1e6, PAIRS, SIGNAL_BYTES);
+           idle_links, (g_get_monotonic_time () - t0) / 1e6, PAIRS, SIGNAL_BYTES);
   {
     gint64 cpu_before = process_cpu_us (pid), wall_before = g_get_monotonic_time ();
     gboolean never = FALSE;
@@ -822,6 +825,8 @@ main (int argc, char **argv)
   OneHop hop;
 
   bench.seconds = argc > 1 ? g_ascii_strtod (argv[1], NULL) : 3.0;
+  if (g_getenv ("PLEXUS_BENCH_IDLE") != NULL)
+    idle_links = (guint) g_ascii_strtoull (g_getenv ("PLEXUS_BENCH_IDLE"), NULL, 10);
   /* Offered rates to climb, if given after the seconds. */
   for (gint i = 2; i < argc && i - 2 < (gint) G_N_ELEMENTS (rates); i++) {
     rates[i - 2] = (guint) g_ascii_strtoull (argv[i], NULL, 10);
@@ -832,7 +837,7 @@ main (int argc, char **argv)
     return 1;
   }
   signal (SIGPIPE, SIG_IGN);
-  bench.session = soup_session_new_with_options ("max-conns", 4 * IDLE_LINKS, "max-conns-per-host", 4 * IDLE_LINKS,
+  bench.session = soup_session_new_with_options ("max-conns", 4 * idle_links, "max-conns-per-host", 4 * idle_links,
                                                  "timeout", 0, "idle-timeout", 0, NULL);
   bench.filler = g_strnfill (SIGNAL_BYTES, 'x');
   bench.latencies = g_array_sized_new (FALSE, FALSE, sizeof (gint64), 1 << 17);
@@ -861,7 +866,7 @@ main (int argc, char **argv)
   g_print ("bench/signaling: %.1f s per step after %.1f s of warm-up; plexusd %s; PeerJS %s on node %s\n",
            bench.seconds, WARMUP_US / 1e6, PACKAGE_VERSION, PEERJS_VERSION, "(system)");
   g_print ("\nrelayed signals: %u pairs sending %u-byte signals round-robin beside %u idle connections\n", PAIRS,
-           SIGNAL_BYTES, IDLE_LINKS);
+           SIGNAL_BYTES, idle_links);
   if (!bench_target (&bench, TARGET_SUPER, plexus_dbus_manager_get_address (super->manager), super_id,
                      (GPid) g_ascii_strtoll (g_subprocess_get_identifier (super->daemon), NULL, 10),
                      &best[TARGET_SUPER], &first[TARGET_SUPER]) ||
@@ -885,7 +890,7 @@ main (int argc, char **argv)
   g_print ("\nend to end between two standard peers (Messaging.Send on one bus to Received on the other), "
            "%u messages/s for %u s, the super peer and the server still holding their %u idle links:\n\n"
            "| mode | received | p50 ms | p99 ms | delivered by |\n|---|---|---|---|---|\n",
-           E2E_RATE, E2E_SECONDS, IDLE_LINKS);
+           E2E_RATE, E2E_SECONDS, idle_links);
   bench_e2e (alice_messaging, bob_messaging, bob_id, "peer", &p99_peer);
   bench_e2e (alice_messaging, bob_messaging, bob_id, "traditional", &p99_traditional);
   bench_e2e (alice_messaging, bob_messaging, bob_id, "hybrid", &p99_hybrid);
@@ -900,7 +905,7 @@ main (int argc, char **argv)
            "(super/PeerJS %.2f, server/PeerJS %.2f)\n", best[TARGET_SUPER], best[TARGET_SERVER], best[TARGET_PEERJS],
            best[TARGET_SUPER] / best[TARGET_PEERJS], best[TARGET_SERVER] / best[TARGET_PEERJS]);
   g_print ("- at %u/s with %u idle connections, p50/p99 ms: super peer %.2f/%.2f, server %.2f/%.2f, PeerJS %.2f/%.2f\n",
-           rates[0], IDLE_LINKS, first[0].p50_ms, first[0].p99_ms, first[1].p50_ms, first[1].p99_ms,
+           rates[0], idle_links, first[0].p50_ms, first[0].p99_ms, first[1].p50_ms, first[1].p99_ms,
            first[2].p50_ms, first[2].p99_ms);
   g_print ("- end to end p99 ms: hybrid %.2f, the faster single path %.2f (peer %.2f, traditional %.2f)\n",
            p99_hybrid, MIN (p99_peer, p99_traditional), p99_peer, p99_traditional);

@@ -1417,10 +1417,19 @@ request_send (Request *request, PlexusLink *link)
   g_autoptr(PlexusEnvelope) envelope = g_steal_pointer (&request->envelope);
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) error = NULL;
+  /* Sending writes at once; a write that fails closes the link then and
+   * there, and the node lets go of it before this returns. */
+  g_autoptr(PlexusLink) keep = g_object_ref (link);
 
   bytes = plexus_envelope_encode (envelope, &error);
   if (bytes == NULL || !plexus_link_send (link, bytes, &error)) {
     g_prefix_error (&error, "cannot send the '%s' request to %s: ", request->type, request->peer_id);
+    request_complete (request, NULL, g_steal_pointer (&error));
+    return;
+  }
+  if (plexus_link_get_state (link) == PLEXUS_LINK_STATE_CLOSED) {
+    g_set_error (&error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED, "cannot send the '%s' request to %s: the link closed",
+                 request->type, request->peer_id);
     request_complete (request, NULL, g_steal_pointer (&error));
     return;
   }
