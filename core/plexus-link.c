@@ -85,6 +85,7 @@ struct _PlexusLink {
   gint                     close_code;
   gchar                   *close_reason;
   gboolean                 closing_locally;
+  guint                    sending;       /* plexus_link_send() calls under way */
 };
 
 enum {
@@ -140,6 +141,15 @@ ws_is_open (PlexusLink *self)
   return soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN;
 }
 
+static gboolean
+emit_closed (gpointer user_data)
+{
+  PlexusLink *self = PLEXUS_LINK (user_data);
+
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, self->close_code, self->close_reason);
+  return G_SOURCE_REMOVE;
+}
+
 /* The link is over: record why, release what it held and tell the owner,
  * once. The WebSocket may still be finishing its closing handshake; it
  * does that on its own. */
@@ -162,8 +172,19 @@ link_finish (PlexusLink *self, gint code, const gchar *reason)
   g_debug ("link to %s closed: %d %s",
            self->peer_id != NULL ? self->peer_id : self->remote_address,
            code, self->close_reason);
+  /* A write that fails inside plexus_link_send() would otherwise tell the
+   * owner while it is still sending (iterating its links, say): it hears
+   * of it from the main loop instead. The link is closed already. */
+  if (self->sending > 0) {
+    GSource *idle = g_idle_source_new ();
+
+    g_source_set_callback (idle, emit_closed, g_object_ref (self), g_object_unref);
+    g_source_attach (idle, self->context);
+    g_source_unref (idle);
+    return;
+  }
   g_object_ref (self);
-  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, code, self->close_reason);
+  emit_closed (self);
   g_object_unref (self);
 }
 
@@ -633,6 +654,9 @@ link_pump (PlexusLink *self)
  * that is too large, and with %PLEXUS_ERROR_FAILED when the link is not
  * ready or when more than plexus_link_set_max_queued_bytes() would be
  * waiting to be written (the peer or the network is not keeping up).
+ * The frame is written at once when the socket takes it; a write that
+ * fails closes the link, and #PlexusLink::closed then comes from the main
+ * loop, never from within this call.
  *
  * Returns: %TRUE if the frame was queued
  */
@@ -679,7 +703,9 @@ plexus_link_send (PlexusLink *self, GBytes *frame, GError **error)
   self->queued_bytes += wire_len;
   self->frames_out++;
   self->bytes_out += len;
+  self->sending++;
   link_pump (self);
+  self->sending--;
   return TRUE;
 }
 

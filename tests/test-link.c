@@ -1425,6 +1425,50 @@ test_send_queue (void)
   assert_all_closed ();
 }
 
+/* The GSocket under @ws, through any wrapping streams. */
+static GSocket *
+websocket_socket (SoupWebsocketConnection *ws)
+{
+  GIOStream *stream = soup_websocket_connection_get_io_stream (ws);
+
+  while (stream != NULL && !G_IS_SOCKET_CONNECTION (stream)) {
+    GIOStream *base = NULL;
+
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (stream), "base-iostream") == NULL)
+      return NULL;
+    g_object_get (stream, "base-iostream", &base, NULL);
+    g_object_unref (base);  /* the wrapper holds it */
+    stream = base;
+  }
+  return stream != NULL ? g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)) : NULL;
+}
+
+/* A write that fails inside plexus_link_send() closes the link, but the
+ * owner hears of it from the main loop, not while it is still sending. */
+static void
+test_write_failure (void)
+{
+  g_autoptr(TestServer) server = test_server_new ();
+  g_autoptr(Pair) pair = pair_new (server);
+  g_autoptr(GBytes) frame = g_bytes_new_static ("lost", 4);
+  g_autoptr(GError) error = NULL;
+  GSocket *socket = websocket_socket (plexus_link_get_websocket (pair->client->link));
+
+  g_assert_nonnull (socket);
+  /* Writes on it fail now (EPIPE), within the call that writes. */
+  g_assert_true (g_socket_shutdown (socket, FALSE, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (plexus_link_send (pair->client->link, frame, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (plexus_link_get_state (pair->client->link), ==, PLEXUS_LINK_STATE_CLOSED);
+  g_assert_false (pair->client->closed);
+  /* Nothing more goes out on a closed link. */
+  g_assert_false (plexus_link_send (pair->client->link, frame, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);
+  g_assert_true (plexus_test_wait_for (watch_is_closed, pair->client, TIMEOUT_MS));
+  g_assert_cmpint (pair->client->code, ==, SOUP_WEBSOCKET_CLOSE_ABNORMAL);
+}
+
 static void
 test_close (void)
 {
@@ -1491,6 +1535,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/link/keepalive", test_keepalive);
   g_test_add_func ("/plexus/link/send-queue", test_send_queue);
   g_test_add_func ("/plexus/link/close", test_close);
+  g_test_add_func ("/plexus/link/write-failure", test_write_failure);
 
   return g_test_run ();
 }
