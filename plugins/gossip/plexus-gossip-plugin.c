@@ -136,7 +136,7 @@ PLEXUS_PLUGIN_DEFINE (PlexusGossipPlugin, plexus_gossip_plugin)
 
 static void gossip_schedule (PlexusGossipPlugin *self);
 static void attach_more (PlexusGossipPlugin *self);
-static void attach_to_known (PlexusGossipPlugin *self);
+static void attach_to_known (PlexusGossipPlugin *self, GHashTable *only);
 static void view_add_member (PlexusGossipPlugin *self, const gchar *peer_id, PlexusSwimState state,
                              guint64 incarnation, gboolean with_advertisement);
 static void view_flush (PlexusGossipPlugin *self);
@@ -1006,6 +1006,7 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(PlexusGossipPlugin) self = user_data;
   g_autoptr(PlexusEnvelope) answer = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) listed = NULL;
   JsonNode *member;
   JsonArray *list;
 
@@ -1028,6 +1029,7 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
    * restarting, and is worth a try when there is nobody left to ask. */
   if (g_hash_table_size (self->known_supers) > MAX_KNOWN_SUPERS)
     g_hash_table_remove_all (self->known_supers);
+  listed = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < json_array_get_length (list); i++) {
     JsonNode *element = json_array_get_element (list, i);
     JsonObject *entry = JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element) : NULL;
@@ -1038,17 +1040,19 @@ on_supers_answer (GObject *source, GAsyncResult *result, gpointer user_data)
         || strchr (address, '#') != NULL || strcmp (peer, own_peer_id (self)) == 0)
       continue;
     g_hash_table_replace (self->known_supers, g_strdup (peer), g_strdup (address));
+    g_hash_table_add (listed, (gpointer) peer);
   }
-  attach_to_known (self);
+  /* Those alive now; the remembered ones only when nobody can be asked. */
+  attach_to_known (self, listed);
   attach_retry_later (self);
 }
 
-/* Attaches to super peers neighbours listed, up to
- * ATTACH_TARGET: random among the candidates, so that peers spread over
+/* Attaches to super peers neighbours listed (those in @only, if given), up
+ * to ATTACH_TARGET: random among the candidates, so that peers spread over
  * super peers; one that failed lately only when there is nothing else (it
  * may be back: a restarted super peer keeps its address). */
 static void
-attach_to_known (PlexusGossipPlugin *self)
+attach_to_known (PlexusGossipPlugin *self, GHashTable *only)
 {
   g_autoptr(GPtrArray) candidates = g_ptr_array_new ();
   g_autoptr(GPtrArray) avoided = g_ptr_array_new ();
@@ -1057,7 +1061,7 @@ attach_to_known (PlexusGossipPlugin *self)
 
   g_hash_table_iter_init (&iter, self->known_supers);
   while (g_hash_table_iter_next (&iter, &key, NULL)) {
-    if (!g_hash_table_contains (self->attached, key))
+    if (!g_hash_table_contains (self->attached, key) && (only == NULL || g_hash_table_contains (only, key)))
       g_ptr_array_add (is_avoided (self, key) ? avoided : candidates, key);
   }
   while ((candidates->len > 0 || avoided->len > 0) && g_hash_table_size (self->attached) < ATTACH_TARGET) {
@@ -1098,7 +1102,7 @@ attach_more (PlexusGossipPlugin *self)
   }
   /* Nobody to ask (the server is gone too): the super peers listed last
    * time, which may be coming back. */
-  attach_to_known (self);
+  attach_to_known (self, NULL);
   attach_retry_later (self);
 }
 
