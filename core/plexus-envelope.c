@@ -162,20 +162,39 @@ type_needs_re (const gchar *type)
   return g_strcmp0 (type, "reply") == 0;
 }
 
+/* Random bytes for message IDs are drawn from the system a few hundred at
+ * a time: a relay names every envelope it passes on, and one getrandom()
+ * per envelope was a tenth of its time. The pool is per thread; plexusd
+ * only forks to exec, so no child ever draws from a copy of it. */
+#define ID_BYTES 16
+#define ID_POOL_SIZE (32 * ID_BYTES)
+
+static _Thread_local struct {
+  guint8 bytes[ID_POOL_SIZE];
+  gsize  used;
+  gboolean filled;
+} id_pool;
+
 /* 16 random bytes, URL-safe base64 without padding: 22 characters. */
 static gchar *
 new_message_id (void)
 {
-  guint8 bytes[16];
-  gchar id[sodium_base64_ENCODED_LEN (sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  gchar id[sodium_base64_ENCODED_LEN (ID_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 
-  /* sodium_init() is idempotent; it only fails when the system has no
-   * randomness to give, where nothing here could work. */
-  if (sodium_init () < 0)
-    g_error ("cannot initialise libsodium");
-  randombytes_buf (bytes, sizeof bytes);
-  sodium_bin2base64 (id, sizeof id, bytes, sizeof bytes,
+  if (!id_pool.filled || id_pool.used + ID_BYTES > ID_POOL_SIZE) {
+    /* sodium_init() is idempotent; it only fails when the system has no
+     * randomness to give, where nothing here could work. */
+    if (sodium_init () < 0)
+      g_error ("cannot initialise libsodium");
+    randombytes_buf (id_pool.bytes, sizeof id_pool.bytes);
+    id_pool.used = 0;
+    id_pool.filled = TRUE;
+  }
+  sodium_bin2base64 (id, sizeof id, id_pool.bytes + id_pool.used, ID_BYTES,
                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  /* Used bytes do not stay behind in memory. */
+  sodium_memzero (id_pool.bytes + id_pool.used, ID_BYTES);
+  id_pool.used += ID_BYTES;
   return g_strdup (id);
 }
 

@@ -70,10 +70,12 @@ struct _PlexusLink {
   guint64                  overrun_frames;
   guint64                  overrun_bytes;
 
-  /* Keepalive */
+  /* Keepalive, driven by the context's ticker (see link_ticker_add()) */
   guint                    keepalive_interval;
   gint64                   last_received;
-  GSource                  *silence_timer;
+  gint64                   last_ping;     /* monotonic µs the last ping went */
+  gboolean                 awaiting_pong;
+  struct _LinkTicker      *ticker;        /* the ticker watching us, if any */
 
   /* Outgoing ciphertexts not yet handed to libsoup. */
   GQueue                   send_queue;
@@ -103,7 +105,11 @@ static void link_pump (PlexusLink *self);
 
 /* Bytes handed to libsoup per check that the socket is writable. */
 #define PUMP_BUDGET (64 * 1024)
-static void link_arm_silence_timer (PlexusLink *self);
+static void link_ticker_add (PlexusLink *self);
+static void link_ticker_remove (PlexusLink *self);
+static void link_handle_control (PlexusLink *self, const guint8 *data, gsize len);
+static void link_ticker_arm (struct _LinkTicker *ticker, gint64 deadline);
+static gint64 link_keepalive_deadline (PlexusLink *self);
 
 static void
 clear_source (GSource **source)
@@ -163,7 +169,7 @@ link_finish (PlexusLink *self, gint code, const gchar *reason)
   self->close_code = code;
   self->close_reason = g_strdup (reason != NULL ? reason : "");
   clear_source (&self->handshake_timer);
-  clear_source (&self->silence_timer);
+  link_ticker_remove (self);
   clear_send_queue (self);
   g_clear_object (&self->handshake);
   g_clear_object (&self->send_cipher);
@@ -336,6 +342,9 @@ link_become_ready (PlexusLink *self)
   g_clear_object (&self->handshake);
   clear_source (&self->handshake_timer);
   self->state = PLEXUS_LINK_STATE_READY;
+  /* Pings are due from now on, earlier than the silence check. */
+  if (self->ticker != NULL)
+    link_ticker_arm (self->ticker, link_keepalive_deadline (self));
   self->tokens = self->burst;
   self->byte_tokens = self->byte_burst;
   self->tokens_updated = g_get_monotonic_time ();
@@ -480,6 +489,10 @@ link_handle_transport_message (PlexusLink *self, const guint8 *data, gsize len)
     return;
   }
 
+  if (plaintext->len > 0 && plaintext->data[0] == PLEXUS_LINK_CONTROL_PREFIX) {
+    link_handle_control (self, plaintext->data, plaintext->len);
+    return;
+  }
   self->frames_in++;
   self->bytes_in += plaintext->len;
   frame = g_byte_array_free_to_bytes (g_steal_pointer (&plaintext));
@@ -509,14 +522,6 @@ on_ws_message (SoupWebsocketConnection *ws,
   else
     link_handle_transport_message (self, data, len);
   g_object_unref (self);
-}
-
-static void
-on_ws_pong (SoupWebsocketConnection *ws, GBytes *payload, gpointer user_data)
-{
-  PlexusLink *self = PLEXUS_LINK (user_data);
-
-  self->last_received = g_get_monotonic_time ();
 }
 
 static void
@@ -561,38 +566,186 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer user_data)
 
 /* Keepalive ------------------------------------------------------------ */
 
-static gboolean
-on_silence_timer (gpointer user_data)
-{
-  PlexusLink *self = PLEXUS_LINK (user_data);
-  gint64 silent_for = g_get_monotonic_time () - self->last_received;
+/* One timer per main context watches every link in it, rather than a timer
+ * (and libsoup's ping timer) per link: GLib walks every source of a
+ * context on each main loop iteration, so a relay holding thousands of
+ * idle links would pay three sources per link on every signal it passes
+ * on. The ticker fires at the earliest deadline among its links, but at
+ * most every TICK_MIN_MS: many links with scattered deadlines then cost a
+ * pass over them a few times a second, not a wake-up each. */
+#define TICK_MIN_MS 250
 
-  g_clear_pointer (&self->silence_timer, g_source_unref);
-  if (silent_for >= SECONDS_OF_SILENCE (self->keepalive_interval) * G_USEC_PER_SEC)
+typedef struct _LinkTicker {
+  GMainContext *context;
+  GSource      *source;
+  GHashTable   *links;    /* PlexusLink *, unowned: a link leaves as it closes */
+  gboolean      ticking;  /* in on_tick(), which frees it when it empties */
+} LinkTicker;
+
+/* GMainContext * → LinkTicker *; links are added and removed only from
+ * the thread running their context, the table is shared by all. */
+static GMutex tickers_lock;
+static GHashTable *tickers;
+
+static gboolean link_send_control (PlexusLink *self, guint8 kind);
+
+/* When the ticker must next look at @self. */
+static gint64
+link_keepalive_deadline (PlexusLink *self)
+{
+  gint64 interval = (gint64) self->keepalive_interval * G_USEC_PER_SEC;
+  gint64 silent = self->last_received + SECONDS_OF_SILENCE (self->keepalive_interval) * G_USEC_PER_SEC;
+
+  if (self->state != PLEXUS_LINK_STATE_READY)
+    return silent;
+  return MIN (silent, MAX (self->last_received, self->last_ping) + interval);
+}
+
+/* Closes a link silent for three intervals; pings one silent for one,
+ * once an interval. */
+static void
+link_keepalive_check (PlexusLink *self, gint64 now)
+{
+  gint64 silent_for = now - self->last_received;
+  gint64 interval = (gint64) self->keepalive_interval * G_USEC_PER_SEC;
+
+  if (silent_for >= SECONDS_OF_SILENCE (self->keepalive_interval) * G_USEC_PER_SEC) {
     link_fail (self, PLEXUS_LINK_CLOSE_PEER_SILENT,
                "peer silent: nothing received for %.1f s (keepalive interval %u s)",
                silent_for / (gdouble) G_USEC_PER_SEC, self->keepalive_interval);
-  else
-    link_arm_silence_timer (self);
-  return G_SOURCE_REMOVE;
+    return;
+  }
+  if (self->state == PLEXUS_LINK_STATE_READY && silent_for >= interval && now - self->last_ping >= interval) {
+    self->last_ping = now;
+    self->awaiting_pong = link_send_control (self, PLEXUS_LINK_CONTROL_PING);
+  }
 }
 
-/* One timer at the deadline the last message sets, re-armed when it fires
- * rather than on every message. */
 static void
-link_arm_silence_timer (PlexusLink *self)
+link_ticker_free (LinkTicker *ticker)
 {
-  gint64 deadline;
-  gint64 now;
+  g_mutex_lock (&tickers_lock);
+  g_hash_table_remove (tickers, ticker->context);
+  g_mutex_unlock (&tickers_lock);
+  g_source_destroy (ticker->source);
+  g_source_unref (ticker->source);
+  g_hash_table_unref (ticker->links);
+  g_main_context_unref (ticker->context);
+  g_free (ticker);
+}
 
-  clear_source (&self->silence_timer);
-  if (self->keepalive_interval == 0 || self->state == PLEXUS_LINK_STATE_CLOSED ||
-      self->state == PLEXUS_LINK_STATE_NEW)
+/* Sets the ticker for @deadline unless it fires earlier already. */
+static void
+link_ticker_arm (LinkTicker *ticker, gint64 deadline)
+{
+  gint64 current = g_source_get_ready_time (ticker->source);
+
+  if (current < 0 || deadline < current)
+    g_source_set_ready_time (ticker->source, deadline);
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  LinkTicker *ticker = user_data;
+  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 now = g_get_monotonic_time ();
+  gint64 next = G_MAXINT64;
+  GHashTableIter iter;
+  gpointer link;
+
+  g_hash_table_iter_init (&iter, ticker->links);
+  while (g_hash_table_iter_next (&iter, &link, NULL)) {
+    gint64 deadline = link_keepalive_deadline (link);
+
+    if (deadline <= now)
+      g_ptr_array_add (due, g_object_ref (link));
+    else
+      next = MIN (next, deadline);
+  }
+  /* Closing a link tells its owner, which may close or open others. */
+  ticker->ticking = TRUE;
+  for (guint i = 0; i < due->len; i++) {
+    PlexusLink *self = g_ptr_array_index (due, i);
+
+    if (self->ticker != ticker)
+      continue;
+    link_keepalive_check (self, now);
+    if (self->ticker == ticker)
+      next = MIN (next, link_keepalive_deadline (self));
+  }
+  ticker->ticking = FALSE;
+  if (g_hash_table_size (ticker->links) == 0) {
+    link_ticker_free (ticker);
+    return G_SOURCE_REMOVE;
+  }
+  g_source_set_ready_time (ticker->source, next == G_MAXINT64 ? -1 : MAX (next, now + TICK_MIN_MS * 1000));
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+tick_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs tick_funcs = { NULL, NULL, tick_dispatch, NULL, NULL, NULL };
+
+/* Puts @self under its context's ticker, if it has a keepalive. */
+static void
+link_ticker_add (PlexusLink *self)
+{
+  LinkTicker *ticker;
+
+  if (self->ticker != NULL || self->keepalive_interval == 0 ||
+      self->state == PLEXUS_LINK_STATE_NEW || self->state == PLEXUS_LINK_STATE_CLOSED)
     return;
-  deadline = self->last_received + SECONDS_OF_SILENCE (self->keepalive_interval) * G_USEC_PER_SEC;
-  now = g_get_monotonic_time ();
-  self->silence_timer = attach_timeout (self, deadline > now ? (deadline - now + 999) / 1000 : 0,
-                                        on_silence_timer);
+  g_mutex_lock (&tickers_lock);
+  if (tickers == NULL)
+    tickers = g_hash_table_new (NULL, NULL);
+  ticker = g_hash_table_lookup (tickers, self->context);
+  if (ticker == NULL) {
+    ticker = g_new0 (LinkTicker, 1);
+    ticker->context = g_main_context_ref (self->context);
+    ticker->links = g_hash_table_new (NULL, NULL);
+    ticker->source = g_source_new (&tick_funcs, sizeof (GSource));
+    g_source_set_name (ticker->source, "PlexusLink keepalive");
+    g_source_set_callback (ticker->source, on_tick, ticker, NULL);
+    g_source_attach (ticker->source, self->context);
+    g_hash_table_insert (tickers, self->context, ticker);
+  }
+  g_mutex_unlock (&tickers_lock);
+  g_hash_table_add (ticker->links, self);
+  self->ticker = ticker;
+  link_ticker_arm (ticker, link_keepalive_deadline (self));
+}
+
+static void
+link_ticker_remove (PlexusLink *self)
+{
+  LinkTicker *ticker = self->ticker;
+
+  if (ticker == NULL)
+    return;
+  self->ticker = NULL;
+  g_hash_table_remove (ticker->links, self);
+  if (g_hash_table_size (ticker->links) == 0 && !ticker->ticking)
+    link_ticker_free (ticker);
+}
+
+/* A control message from the peer (doc/protocol.md, "Keepalive"). Kinds
+ * this node does not know are ignored, for later versions. */
+static void
+link_handle_control (PlexusLink *self, const guint8 *data, gsize len)
+{
+  if (len != 2)
+    return;
+  if (data[1] == PLEXUS_LINK_CONTROL_PING) {
+    link_send_control (self, PLEXUS_LINK_CONTROL_PONG);
+  } else if (data[1] == PLEXUS_LINK_CONTROL_PONG && self->awaiting_pong) {
+    self->awaiting_pong = FALSE;
+    self->rtt_ms = (g_get_monotonic_time () - self->last_ping) / 1000.0;
+  }
 }
 
 /* Sending -------------------------------------------------------------- */
@@ -643,6 +796,49 @@ link_pump (PlexusLink *self)
   }
 }
 
+/* Encrypts @len bytes and queues them for the peer. */
+static gboolean
+link_queue_plaintext (PlexusLink *self, const guint8 *data, gsize len, GError **error)
+{
+  g_autoptr(GByteArray) ciphertext = NULL;
+  gsize wire_len = len + PLEXUS_NOISE_TAG_SIZE;
+
+  if (self->state != PLEXUS_LINK_STATE_READY) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
+                 self->state == PLEXUS_LINK_STATE_CLOSED
+                 ? "link to %s is closed" : "link to %s is not ready yet",
+                 self->peer_id != NULL ? self->peer_id : self->remote_address);
+    return FALSE;
+  }
+  /* An empty queue takes any frame, so a small limit cannot block a link. */
+  if (self->queued_bytes > 0 && self->queued_bytes + wire_len > self->max_queued_bytes) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
+                 "send queue full: %" G_GSIZE_FORMAT " bytes are waiting to be written "
+                 "to %s (limit %" G_GSIZE_FORMAT ")",
+                 self->queued_bytes, self->peer_id, self->max_queued_bytes);
+    return FALSE;
+  }
+  ciphertext = g_byte_array_sized_new (wire_len);
+  if (!plexus_noise_cipher_encrypt (self->send_cipher, NULL, 0, data, len, ciphertext, error))
+    return FALSE;
+  g_queue_push_tail (&self->send_queue, g_byte_array_free_to_bytes (g_steal_pointer (&ciphertext)));
+  self->queued_bytes += wire_len;
+  self->sending++;
+  link_pump (self);
+  self->sending--;
+  return TRUE;
+}
+
+/* A ping or a pong; a full queue means the peer is not reading, and the
+ * silence check will tell. */
+static gboolean
+link_send_control (PlexusLink *self, guint8 kind)
+{
+  const guint8 message[] = { PLEXUS_LINK_CONTROL_PREFIX, kind };
+
+  return link_queue_plaintext (self, message, sizeof message, NULL);
+}
+
 /**
  * plexus_link_send:
  * @self: a ready #PlexusLink
@@ -651,7 +847,8 @@ link_pump (PlexusLink *self)
  *
  * Encrypts @frame and queues it for the peer. Frames arrive in the order
  * they were sent. Fails with %PLEXUS_ERROR_INVALID_ARGUMENT for a frame
- * that is too large, and with %PLEXUS_ERROR_FAILED when the link is not
+ * that is too large or begins with a zero byte (the link's own control
+ * messages begin so), and with %PLEXUS_ERROR_FAILED when the link is not
  * ready or when more than plexus_link_set_max_queued_bytes() would be
  * waiting to be written (the peer or the network is not keeping up).
  * The frame is written at once when the socket takes it; a write that
@@ -663,49 +860,29 @@ link_pump (PlexusLink *self)
 gboolean
 plexus_link_send (PlexusLink *self, GBytes *frame, GError **error)
 {
-  g_autoptr(GByteArray) ciphertext = NULL;
   gsize len;
-  gsize wire_len;
+  const guint8 *data;
 
   g_return_val_if_fail (PLEXUS_IS_LINK (self), FALSE);
   g_return_val_if_fail (frame != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  len = g_bytes_get_size (frame);
-  if (self->state != PLEXUS_LINK_STATE_READY) {
-    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
-                 self->state == PLEXUS_LINK_STATE_CLOSED
-                 ? "link to %s is closed" : "link to %s is not ready yet",
-                 self->peer_id != NULL ? self->peer_id : self->remote_address);
-    return FALSE;
-  }
+  data = g_bytes_get_data (frame, &len);
   if (len > PLEXUS_LINK_MAX_FRAME) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
                  "frame of %" G_GSIZE_FORMAT " bytes is larger than the %d bytes a link carries",
                  len, PLEXUS_LINK_MAX_FRAME);
     return FALSE;
   }
-  wire_len = len + PLEXUS_NOISE_TAG_SIZE;
-  /* An empty queue takes any frame, so a small limit cannot block a link. */
-  if (self->queued_bytes > 0 && self->queued_bytes + wire_len > self->max_queued_bytes) {
-    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
-                 "send queue full: %" G_GSIZE_FORMAT " bytes are waiting to be written "
-                 "to %s (limit %" G_GSIZE_FORMAT ")",
-                 self->queued_bytes, self->peer_id, self->max_queued_bytes);
+  if (len > 0 && data[0] == PLEXUS_LINK_CONTROL_PREFIX) {
+    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                 "a frame may not begin with a zero byte: that marks the link's own control messages");
     return FALSE;
   }
-
-  ciphertext = g_byte_array_sized_new (wire_len);
-  if (!plexus_noise_cipher_encrypt (self->send_cipher, NULL, 0, g_bytes_get_data (frame, NULL),
-                                    len, ciphertext, error))
+  if (!link_queue_plaintext (self, data, len, error))
     return FALSE;
-  g_queue_push_tail (&self->send_queue, g_byte_array_free_to_bytes (g_steal_pointer (&ciphertext)));
-  self->queued_bytes += wire_len;
   self->frames_out++;
   self->bytes_out += len;
-  self->sending++;
-  link_pump (self);
-  self->sending--;
   return TRUE;
 }
 
@@ -727,7 +904,6 @@ link_new (SoupWebsocketConnection  *ws,
    * libsoup closes the connection with 1009 instead. */
   soup_websocket_connection_set_max_incoming_payload_size (ws, PLEXUS_LINK_MAX_MESSAGE);
   g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
-  g_signal_connect (ws, "pong", G_CALLBACK (on_ws_pong), self);
   g_signal_connect (ws, "error", G_CALLBACK (on_ws_error), self);
   g_signal_connect (ws, "closing", G_CALLBACK (on_ws_closing), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
@@ -821,9 +997,7 @@ plexus_link_start (PlexusLink *self)
     return;
   }
 
-  if (self->keepalive_interval > 0)
-    soup_websocket_connection_set_keepalive_interval (self->ws, self->keepalive_interval);
-  link_arm_silence_timer (self);
+  link_ticker_add (self);
   if (self->handshake_timeout_ms > 0)
     self->handshake_timer = attach_timeout (self, self->handshake_timeout_ms, on_handshake_timeout);
 
@@ -888,9 +1062,11 @@ plexus_link_set_byte_rate_limit (PlexusLink *self, gdouble bytes_per_second, gsi
  * @self: a #PlexusLink
  * @seconds: how often to ping the peer, 0 for never
  *
- * The link pings its peer every @seconds (WebSocket ping, answered by a
- * pong) and closes it with 4004 when nothing at all has arrived for three
- * intervals. libsoup counts the interval in whole seconds. Default 15.
+ * The link pings its peer (a control message, answered by a pong) when
+ * nothing has arrived from it for @seconds, and closes it with 4004 when
+ * nothing at all has arrived for three intervals. The checks run on one
+ * timer for every link of the main context, so they may come up to a
+ * quarter of a second late. Default 15.
  */
 void
 plexus_link_set_keepalive_interval (PlexusLink *self, guint seconds)
@@ -900,9 +1076,8 @@ plexus_link_set_keepalive_interval (PlexusLink *self, guint seconds)
   self->keepalive_interval = seconds;
   if (self->state == PLEXUS_LINK_STATE_NEW || self->state == PLEXUS_LINK_STATE_CLOSED)
     return;
-  if (ws_is_open (self))
-    soup_websocket_connection_set_keepalive_interval (self->ws, seconds);
-  link_arm_silence_timer (self);
+  link_ticker_remove (self);
+  link_ticker_add (self);
 }
 
 /**
@@ -1009,10 +1184,10 @@ plexus_link_get_created (PlexusLink *self)
  * plexus_link_get_rtt_ms:
  * @self: a #PlexusLink
  *
- * The round-trip time measured over the handshake: from sending our
- * handshake message to receiving the peer's answer (messages 1→2 on the
- * dialing side, 2→3 on the accepting side). libsoup 3.2 neither says when
- * it sends a keepalive ping nor lets us send one, so pongs cannot be timed.
+ * The round-trip time last measured: first over the handshake, from
+ * sending our handshake message to receiving the peer's answer (messages
+ * 1→2 on the dialing side, 2→3 on the accepting side), then from each
+ * keepalive ping to its pong.
  *
  * Returns: milliseconds, or -1 before the handshake has measured it
  */
@@ -1521,7 +1696,7 @@ plexus_link_dispose (GObject *object)
     self->state = PLEXUS_LINK_STATE_CLOSED;
   }
   clear_source (&self->handshake_timer);
-  clear_source (&self->silence_timer);
+  link_ticker_remove (self);
   clear_send_queue (self);
   g_clear_object (&self->ws);
   g_clear_object (&self->handshake);

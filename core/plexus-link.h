@@ -54,6 +54,13 @@ G_BEGIN_DECLS
  */
 #define PLEXUS_LINK_MAX_MESSAGE (PLEXUS_LINK_MAX_FRAME + PLEXUS_NOISE_TAG_SIZE)
 
+/* A transport message whose plaintext begins with this byte is the link's
+ * own (doc/protocol.md, "Keepalive"), never a frame; envelopes begin
+ * with '{'. The second byte says which. */
+#define PLEXUS_LINK_CONTROL_PREFIX 0x00
+#define PLEXUS_LINK_CONTROL_PING   0x01
+#define PLEXUS_LINK_CONTROL_PONG   0x02
+
 #define PLEXUS_LINK_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
 #define PLEXUS_LINK_DEFAULT_KEEPALIVE_INTERVAL   15
 #define PLEXUS_LINK_DEFAULT_RATE                 500.0

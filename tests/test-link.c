@@ -658,10 +658,19 @@ test_frames (void)
   g_assert_true (g_bytes_equal (g_ptr_array_index (pair->client->frames, 0), largest));
   g_assert_cmpuint (g_bytes_get_size (g_ptr_array_index (pair->client->frames, 1)), ==, 0);
 
-  /* The sender refuses a frame one byte too large; the link lives on. */
+  /* The sender refuses a frame one byte too large, and one beginning
+   * with a zero byte (a control message's mark); the link lives on. */
   g_assert_false (plexus_link_send (pair->client->link, too_large, &error));
   g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
+  {
+    g_autoptr(GBytes) ping = g_bytes_new ((const guint8[]) { PLEXUS_LINK_CONTROL_PREFIX, PLEXUS_LINK_CONTROL_PING }, 2);
+
+    g_assert_false (plexus_link_send (pair->client->link, ping, &error));
+    g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "zero byte"));
+    g_clear_error (&error);
+  }
   g_assert_true (plexus_link_send (pair->client->link, empty, &error));
   at_server.n++;
   g_assert_true (plexus_test_wait_for (watch_has_frames, &at_server, TIMEOUT_MS));
@@ -1062,6 +1071,78 @@ test_truncated_handshake (void)
   assert_all_closed ();
 }
 
+static GBytes *
+raw_encrypt_bytes (Raw *raw, const guint8 *data, gsize len)
+{
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (plexus_noise_cipher_encrypt (raw->send, NULL, 0, data, len, out, &error));
+  g_assert_no_error (error);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
+}
+
+/* Keepalive control messages as the protocol defines them: a ping is
+ * answered by a pong, other control messages are ignored, and none is a
+ * frame for the link's owner. */
+static void
+test_control (void)
+{
+  g_autoptr(TestServer) server = test_server_new ();
+  g_autoptr(PlexusIdentity) identity = plexus_identity_new_ephemeral ();
+  g_autoptr(Raw) raw = raw_linked (server, identity);
+  Watch *watch = server_last_link (server);
+  const guint8 ping[] = { PLEXUS_LINK_CONTROL_PREFIX, PLEXUS_LINK_CONTROL_PING };
+  const guint8 unknown[] = { PLEXUS_LINK_CONTROL_PREFIX, 0x7f };
+  const guint8 longer[] = { PLEXUS_LINK_CONTROL_PREFIX, PLEXUS_LINK_CONTROL_PING, 0x01 };
+  const guint8 bare[] = { PLEXUS_LINK_CONTROL_PREFIX };
+  g_autoptr(GByteArray) plaintext = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+  FrameCount one = { watch, 1 };
+  MessageCount answered = { raw, raw->messages->len + 1 };
+  GBytes *message;
+  guint before;
+
+  {
+    g_autoptr(GBytes) sealed = raw_encrypt_bytes (raw, ping, sizeof ping);
+
+    raw_send (raw, g_bytes_get_data (sealed, NULL), g_bytes_get_size (sealed));
+  }
+  g_assert_true (plexus_test_wait_for (raw_has_messages, &answered, TIMEOUT_MS));
+  g_assert_false (raw->closed);
+  message = g_ptr_array_index (raw->messages, answered.n - 1);
+  g_assert_true (plexus_noise_cipher_decrypt (raw->recv, NULL, 0, g_bytes_get_data (message, NULL),
+                                              g_bytes_get_size (message), plaintext, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (plaintext->data, plaintext->len,
+                   ((const guint8[]) { PLEXUS_LINK_CONTROL_PREFIX, PLEXUS_LINK_CONTROL_PONG }), 2);
+
+  /* Unknown kinds and malformed ones pass unanswered; a frame after them
+   * is the first the owner sees. */
+  before = raw->messages->len;
+  {
+    g_autoptr(GBytes) a = raw_encrypt_bytes (raw, unknown, sizeof unknown);
+    g_autoptr(GBytes) b = raw_encrypt_bytes (raw, longer, sizeof longer);
+    g_autoptr(GBytes) c = raw_encrypt_bytes (raw, bare, sizeof bare);
+    g_autoptr(GBytes) d = raw_encrypt (raw, "after");
+
+    raw_send (raw, g_bytes_get_data (a, NULL), g_bytes_get_size (a));
+    raw_send (raw, g_bytes_get_data (b, NULL), g_bytes_get_size (b));
+    raw_send (raw, g_bytes_get_data (c, NULL), g_bytes_get_size (c));
+    raw_send (raw, g_bytes_get_data (d, NULL), g_bytes_get_size (d));
+  }
+  g_assert_true (plexus_test_wait_for (watch_has_frames, &one, TIMEOUT_MS));
+  g_assert_cmpuint (watch->frames->len, ==, 1);
+  g_assert_cmpmem (g_bytes_get_data (g_ptr_array_index (watch->frames, 0), NULL), 5, "after", 5);
+  g_assert_cmpuint (plexus_link_get_frames_in (watch->link), ==, 1);
+  g_assert_cmpuint (raw->messages->len, ==, before);
+  g_assert_cmpint (plexus_link_get_state (watch->link), ==, PLEXUS_LINK_STATE_READY);
+
+  g_clear_pointer (&raw, raw_free);
+  g_ptr_array_set_size (server->accepted, 0);
+  assert_all_closed ();
+}
+
 static void
 test_replay (void)
 {
@@ -1355,6 +1436,12 @@ test_keepalive (void)
   g_assert_false (healthy->server->closed);
   g_assert_false (healthy->client->closed);
   g_assert_cmpint (plexus_link_get_state (healthy->server->link), ==, PLEXUS_LINK_STATE_READY);
+  /* Pings and pongs are the links' own: their owners saw no frame, and
+   * the pongs timed the round trip. */
+  g_assert_cmpuint (healthy->server->frames->len, ==, 0);
+  g_assert_cmpuint (healthy->client->frames->len, ==, 0);
+  g_assert_cmpuint (plexus_link_get_frames_in (healthy->server->link), ==, 0);
+  g_assert_cmpfloat (plexus_link_get_rtt_ms (healthy->server->link), >=, 0);
 
   g_mutex_lock (&peer.mutex);
   peer.release = TRUE;
@@ -1388,7 +1475,9 @@ test_send_queue (void)
     g_autoptr(GBytes) frame = NULL;
     guint8 *data = g_malloc0 (PLEXUS_LINK_MAX_FRAME);
 
-    memcpy (data, &sent, sizeof sent);
+    /* Numbered after a non-zero byte: a frame may not begin with 0. */
+    data[0] = 'n';
+    memcpy (data + 1, &sent, sizeof sent);
     frame = g_bytes_new_take (data, PLEXUS_LINK_MAX_FRAME);
     if (!plexus_link_send (pair->client->link, frame, &error))
       break;
@@ -1411,7 +1500,7 @@ test_send_queue (void)
     guint32 number;
 
     g_assert_cmpuint (g_bytes_get_size (frame), ==, PLEXUS_LINK_MAX_FRAME);
-    memcpy (&number, g_bytes_get_data (frame, NULL), sizeof number);
+    memcpy (&number, (const guint8 *) g_bytes_get_data (frame, NULL) + 1, sizeof number);
     g_assert_cmpuint (number, ==, i);
   }
   g_assert_cmpuint (plexus_link_get_queued_bytes (pair->client->link), ==, 0);
@@ -1533,6 +1622,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/link/replay", test_replay);
   g_test_add_func ("/plexus/link/rate-limit", test_rate_limit);
   g_test_add_func ("/plexus/link/keepalive", test_keepalive);
+  g_test_add_func ("/plexus/link/control", test_control);
   g_test_add_func ("/plexus/link/send-queue", test_send_queue);
   g_test_add_func ("/plexus/link/close", test_close);
   g_test_add_func ("/plexus/link/write-failure", test_write_failure);
