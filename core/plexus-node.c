@@ -1588,13 +1588,26 @@ messenger_unregister_handler (PlexusMessenger *messenger, const gchar *type)
   g_hash_table_remove (PLEXUS_NODE (messenger)->handlers, type);
 }
 
+/* Encodes @envelope and writes it to @link. */
+static gboolean
+send_on_link (PlexusLink *link, PlexusEnvelope *envelope, GError **error)
+{
+  g_autoptr(GBytes) bytes = plexus_envelope_encode (envelope, error);
+
+  if (bytes == NULL || !plexus_link_send (link, bytes, error)) {
+    g_prefix_error (error, "cannot send the '%s' message to %s: ",
+                    plexus_envelope_get_message_type (envelope), plexus_envelope_get_to (envelope));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 on_send_route (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   PlexusEnvelope *envelope = g_task_get_task_data (task);
   g_autoptr(PlexusLink) link = NULL;
-  g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) error = NULL;
 
   if (g_task_return_error_if_cancelled (task))
@@ -1604,10 +1617,7 @@ on_send_route (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
-  bytes = plexus_envelope_encode (envelope, &error);
-  if (bytes == NULL || !plexus_link_send (link, bytes, &error)) {
-    g_prefix_error (&error, "cannot send the '%s' message to %s: ",
-                    plexus_envelope_get_message_type (envelope), plexus_envelope_get_to (envelope));
+  if (!send_on_link (link, envelope, &error)) {
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
@@ -1622,14 +1632,40 @@ messenger_send_async (PlexusMessenger     *messenger,
                       gpointer             user_data)
 {
   PlexusNode *self = PLEXUS_NODE (messenger);
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GTask) task = NULL;
   const gchar *to = plexus_envelope_get_to (envelope);
+  PlexusLink *link;
 
+  /* Nobody to tell and a route known: no task, whose completion would
+   * cost an idle source and another pass over every source. */
+  if (callback == NULL && plexus_peer_id_is_valid (to) && strcmp (to, own_peer_id (self)) != 0 &&
+      !g_cancellable_is_cancelled (cancellable) && (link = route_lookup (self, to)) != NULL) {
+    g_autoptr(GError) error = NULL;
+
+    if (!send_on_link (link, envelope, &error))
+      g_debug ("%s", error->message);
+    return;
+  }
+  task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, messenger_send_async);
   g_task_set_task_data (task, g_object_ref (envelope), g_object_unref);
   if (!plexus_peer_id_is_valid (to)) {
     g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
                              "a message sent through the messenger needs a peer ID in 'to'");
+    return;
+  }
+  /* A known route is used now rather than from the main loop's next
+   * iteration, where a GTask made in this one completes: a relay passes a
+   * signal on within the iteration that brought it. */
+  if (strcmp (to, own_peer_id (self)) != 0 && (link = route_lookup (self, to)) != NULL) {
+    g_autoptr(GError) error = NULL;
+
+    if (g_task_return_error_if_cancelled (task))
+      return;
+    if (send_on_link (link, envelope, &error))
+      g_task_return_boolean (task, TRUE);
+    else
+      g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
   route_search_async (self, to, on_send_route, g_steal_pointer (&task));
