@@ -239,19 +239,30 @@ scan_literal (Scanner *s)
   return FALSE;
 }
 
+/* Also counts the members written in each object, in the order the
+ * objects open (@members), for find_duplicates(). */
 static gboolean
-scan_tokens (const gchar *text, gsize length, guint max_depth,
+scan_tokens (const gchar *text, gsize length, guint max_depth, GArray *members,
              const gchar **error_code, GError **error)
 {
   Scanner s = { text, length, 0, error_code, error };
   guint depth = 0;
   guint values = 0;
+  /* Per open container: the index of its count in @members, or -1 for
+   * an array. Its depth is bounded by max_depth. */
+  g_autoptr(GArray) open = g_array_new (FALSE, FALSE, sizeof (gint));
 
   while (s.pos < s.length) {
     gchar c = text[s.pos];
     gsize start = s.pos;
 
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':') {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',') {
+      s.pos++;
+      continue;
+    }
+    if (c == ':') {
+      if (open->len > 0 && g_array_index (open, gint, open->len - 1) >= 0)
+        g_array_index (members, guint, g_array_index (open, gint, open->len - 1))++;
       s.pos++;
       continue;
     }
@@ -259,6 +270,7 @@ scan_tokens (const gchar *text, gsize length, guint max_depth,
       if (depth == 0)
         break;  /* json-glib reports it */
       depth--;
+      g_array_set_size (open, open->len - 1);
       s.pos++;
       continue;
     }
@@ -267,10 +279,19 @@ scan_tokens (const gchar *text, gsize length, guint max_depth,
       return plexus_json_set_error (error_code, CODE_SYNTAX, error,
                         "a second value at byte %" G_GSIZE_FORMAT, start);
     if (c == '{' || c == '[') {
+      gint index = -1;
+
       if (++depth > max_depth)
         return plexus_json_set_error (error_code, CODE_VALUE, error,
                           "containers nest more than %u levels deep at byte %" G_GSIZE_FORMAT,
                           max_depth, start);
+      if (c == '{') {
+        guint zero = 0;
+
+        index = (gint) members->len;
+        g_array_append_val (members, zero);
+      }
+      g_array_append_val (open, index);
       s.pos++;
     } else if (c == '"') {
       if (!scan_string (&s))
@@ -298,9 +319,40 @@ scan_tokens (const gchar *text, gsize length, guint max_depth,
 }
 
 /* RFC 8259 leaves a member name that appears twice in an object to each
- * parser; json-glib keeps the last. Counting the members json-glib reads
- * into each object notices it: the object does not grow with the second.
- * json-glib emits "object-member" once the member's value is read. */
+ * parser; json-glib keeps the last. So an object json-glib read with a
+ * name twice holds fewer members than its text has: the scan counted
+ * those, per object in the order they open, which is the order of a walk
+ * that visits an object before its members. The first object short of
+ * its count is the first with a name twice (those before it are whole). */
+static gboolean
+objects_match_counts (JsonNode *node, GArray *members, guint *next)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node)) {
+    JsonObject *object = json_node_get_object (node);
+    JsonObjectIter iter;
+    const gchar *name;
+    JsonNode *member;
+
+    if (*next >= members->len || json_object_get_size (object) != g_array_index (members, guint, *next))
+      return FALSE;
+    (*next)++;
+    json_object_iter_init_ordered (&iter, object);
+    while (json_object_iter_next_ordered (&iter, &name, &member))
+      if (!objects_match_counts (member, members, next))
+        return FALSE;
+  } else if (JSON_NODE_HOLDS_ARRAY (node)) {
+    JsonArray *array = json_node_get_array (node);
+
+    for (guint i = 0; i < json_array_get_length (array); i++)
+      if (!objects_match_counts (json_array_get_element (array, i), members, next))
+        return FALSE;
+  }
+  return TRUE;
+}
+
+/* Which name appears twice, for the error: json-glib says each member as
+ * it reads it, and the object does not grow with the second. Only for
+ * text known to hold one. */
 typedef struct {
   GHashTable *counts;     /* JsonObject * → members read so far */
   gchar      *duplicate;  /* the first name seen twice */
@@ -315,6 +367,18 @@ on_object_member (JsonParser *parser, JsonObject *object, const gchar *name, gpo
   g_hash_table_insert (check->counts, object, GUINT_TO_POINTER (count));
   if (check->duplicate == NULL && count > json_object_get_size (object))
     check->duplicate = g_strdup (name);
+}
+
+static gchar *
+find_duplicate_name (const gchar *data, gsize length)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GHashTable) counts = g_hash_table_new (NULL, NULL);
+  DuplicateCheck check = { counts, NULL };
+
+  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &check);
+  json_parser_load_from_data (parser, data, (gssize) length, NULL);
+  return check.duplicate != NULL ? check.duplicate : g_strdup ("?");
 }
 
 /* FIXME: json-glib 1.6's generator writes two things that are not JSON:
@@ -390,10 +454,10 @@ plexus_json_parse_strict (const gchar  *data,
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(GHashTable) counts = NULL;
-  g_autofree gchar *duplicate_name = NULL;
-  DuplicateCheck duplicates = { NULL, NULL };
+  g_autoptr(GArray) members = NULL;
+  g_autoptr(JsonNode) root = NULL;
   const gchar *end = NULL;
+  guint next = 0;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -410,32 +474,30 @@ plexus_json_parse_strict (const gchar  *data,
                (gsize) (end - data));
     return NULL;
   }
-  if (!scan_tokens (data, length, max_depth, error_code, error))
+  members = g_array_new (FALSE, FALSE, sizeof (guint));
+  if (!scan_tokens (data, length, max_depth, members, error_code, error))
     return NULL;
 
   parser = json_parser_new ();
-  counts = g_hash_table_new (NULL, NULL);
-  duplicates.counts = counts;
-  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &duplicates);
   if (!json_parser_load_from_data (parser, data, (gssize) length, &local_error)) {
     /* json-glib quotes the text at fault, cut at a byte count. */
     g_autofree gchar *valid = g_utf8_make_valid (local_error->message, -1);
     g_autofree gchar *message = utf8_head (valid, MESSAGE_MAX);
 
-    g_free (duplicates.duplicate);
     plexus_json_set_error (error_code, CODE_SYNTAX, error, "%s", message);
     return NULL;
   }
-  duplicate_name = duplicates.duplicate;
-  if (duplicate_name != NULL) {
+  /* The scan saw a value, so there is a root. */
+  root = json_parser_steal_root (parser);
+  if (!objects_match_counts (root, members, &next)) {
+    g_autofree gchar *duplicate_name = find_duplicate_name (data, length);
     g_autofree gchar *quoted = plexus_json_quote (duplicate_name);
 
     plexus_json_set_error (error_code, CODE_VALUE, error,
                "the member name %s appears twice in one object", quoted);
     return NULL;
   }
-  /* The scan saw a value, so there is a root. */
-  return json_parser_steal_root (parser);
+  return g_steal_pointer (&root);
 }
 
 /**
@@ -458,7 +520,11 @@ plexus_json_to_string (JsonNode *node, gsize *length)
   g_return_val_if_fail (node != NULL, NULL);
 
   generated = json_to_string (node, FALSE);
-  text = mend_generated_json (generated);
+  /* Most text has neither fault's mark: no U+001F, no ".0" at all. */
+  if (strchr (generated, '\x1f') == NULL && strstr (generated, ".0") == NULL)
+    text = g_steal_pointer (&generated);
+  else
+    text = mend_generated_json (generated);
   if (length != NULL)
     *length = strlen (text);
   return text;

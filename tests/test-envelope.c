@@ -301,6 +301,8 @@ test_decode_accepts (void)
     WITH_BODY ("{\"n\":[-0,0.5,1E5,1e+5,2.5e-3,-1.0e0,9223372036854775807,-9223372036854775808],"
                "\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\",\"t\":true,\"f\":false,\"z\":null,"
                "\"o\":{\"a\":{\"a\":[[],{}]}}}"),
+    /* Colons inside names and strings are not members of their own. */
+    WITH_BODY ("{\"a:b\":1,\"a\":2,\"c\":[{\"x:\":{\"y\":[{}]}},{}],\"d\":{\"e\":\"f:g:h\"}}"),
     /* A reply, and an error with its body. */
     "{\"v\":1,\"type\":\"reply\",\"id\":\"m2\",\"from\":\"" PEER_ID "\",\"to\":\"" OTHER_PEER_ID "\","
     "\"ttl\":8,\"ts\":1,\"re\":\"m1\",\"body\":{}}",
@@ -453,6 +455,8 @@ test_decode_rejects (void)
     { HEAD ",\"body\":{},\"body\":{}}", "bad-envelope" },
     { WITH_BODY ("{\"a\":1,\"b\":2,\"a\":1}"), "bad-envelope" },
     { WITH_BODY ("{\"a\":[{\"x\":{},\"x\":{}}]}"), "bad-envelope" },
+    { WITH_BODY ("{\"a\":{\"x\":1},\"b\":[[{}],{\"y\":1,\"z\":{\"q:\":1,\"q\":2},\"y\":2}]}"), "bad-envelope" },
+    { WITH_BODY ("{\"a\":[[],[{\"k\":1}],[{\"k\":[],\"k\":1}]]}"), "bad-envelope" },
     { WITH_BODY ("{\"a\":\"x\\u0000y\"}"), "bad-envelope" },
     { WITH_BODY ("{\"\\u0000\":1}"), "bad-envelope" },
     { WITH_BODY ("{\"a\":\"\\ud800\"}"), "bad-envelope" },
@@ -475,6 +479,16 @@ test_decode_rejects (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     assert_decode_fails (cases[i].text, cases[i].code);
+
+  {
+    /* The error names the member written twice, after a whole object. */
+    const gchar *text = WITH_BODY ("{\"a\":{\"x\":1},\"b\":{\"y\":1,\"yy\":[],\"y\":2}}");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PlexusEnvelope) envelope = plexus_envelope_decode ((const guint8 *) text, strlen (text), NULL, &error);
+
+    g_assert_null (envelope);
+    g_assert_nonnull (strstr (error->message, "the member name 'y' appears twice"));
+  }
 }
 
 /* Before the 32nd level is fine, deeper is refused, whatever follows. */
