@@ -556,11 +556,11 @@ plexus_envelope_set_body (PlexusEnvelope *self, JsonObject *body)
 
 /* What json-glib 1.6 cannot write as JSON, checked before it tries:
  * numbers that are not finite and strings that are not UTF-8. Nesting is
- * bounded as the decoder bounds it, so that what is sent can be read. */
-/* The same rules without paths, which cost an allocation per member:
- * the check with paths runs only to word an error. */
+ * bounded as the decoder bounds it, so that what is sent can be read.
+ * Errors name the place from the leaf up, with g_prefix_error(), so that
+ * a body that can be sent costs no allocation to check. */
 static gboolean
-node_is_encodable (JsonNode *node, guint depth)
+check_node_encodable (JsonNode *node, guint depth, GError **error)
 {
   switch (json_node_get_node_type (node)) {
   case JSON_NODE_OBJECT: {
@@ -568,89 +568,38 @@ node_is_encodable (JsonNode *node, guint depth)
     const gchar *name;
     JsonNode *member;
 
-    if (depth + 1 > PLEXUS_ENVELOPE_MAX_DEPTH)
-      return FALSE;
-    json_object_iter_init_ordered (&iter, json_node_get_object (node));
-    while (json_object_iter_next_ordered (&iter, &name, &member))
-      if (!g_utf8_validate (name, -1, NULL) || !node_is_encodable (member, depth + 1))
-        return FALSE;
-    return TRUE;
-  }
-  case JSON_NODE_ARRAY: {
-    JsonArray *array = json_node_get_array (node);
-
-    if (depth + 1 > PLEXUS_ENVELOPE_MAX_DEPTH)
-      return FALSE;
-    for (guint i = 0; i < json_array_get_length (array); i++)
-      if (!node_is_encodable (json_array_get_element (array, i), depth + 1))
-        return FALSE;
-    return TRUE;
-  }
-  case JSON_NODE_NULL:
-    return TRUE;
-  case JSON_NODE_VALUE:
-    switch (json_node_get_value_type (node)) {
-    case G_TYPE_INT64:
-    case G_TYPE_BOOLEAN:
-      return TRUE;
-    case G_TYPE_DOUBLE:
-      return isfinite (json_node_get_double (node));
-    case G_TYPE_STRING:
-      return g_utf8_validate (json_node_get_string (node), -1, NULL);
-    default:
-      return FALSE;
-    }
-  default:
-    return FALSE;
-  }
-}
-
-static gboolean check_node_encodable (JsonNode *node, const gchar *path, guint depth, GError **error);
-
-static gboolean
-check_object_encodable (JsonObject *object, const gchar *path, guint depth, GError **error)
-{
-  g_autoptr(GList) names = json_object_get_members (object);
-
-  if (depth > PLEXUS_ENVELOPE_MAX_DEPTH) {
-    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
-                 "%s: nested more than %d levels deep", path, PLEXUS_ENVELOPE_MAX_DEPTH);
-    return FALSE;
-  }
-  for (GList *l = names; l != NULL; l = l->next) {
-    g_autofree gchar *member_path = NULL;
-
-    if (!g_utf8_validate (l->data, -1, NULL)) {
+    if (depth + 1 > PLEXUS_ENVELOPE_MAX_DEPTH) {
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
-                   "%s: a member name is not valid UTF-8", path);
+                   ": nested more than %d levels deep", PLEXUS_ENVELOPE_MAX_DEPTH);
       return FALSE;
     }
-    member_path = g_strconcat (path, ".", l->data, NULL);
-    if (!check_node_encodable (json_object_get_member (object, l->data), member_path, depth, error))
-      return FALSE;
+    json_object_iter_init_ordered (&iter, json_node_get_object (node));
+    while (json_object_iter_next_ordered (&iter, &name, &member)) {
+      if (!g_utf8_validate (name, -1, NULL)) {
+        g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                             ": a member name is not valid UTF-8");
+        return FALSE;
+      }
+      if (!check_node_encodable (member, depth + 1, error)) {
+        g_prefix_error (error, ".%s", name);
+        return FALSE;
+      }
+    }
+    return TRUE;
   }
-  return TRUE;
-}
-
-static gboolean
-check_node_encodable (JsonNode *node, const gchar *path, guint depth, GError **error)
-{
-  switch (json_node_get_node_type (node)) {
-  case JSON_NODE_OBJECT:
-    return check_object_encodable (json_node_get_object (node), path, depth + 1, error);
   case JSON_NODE_ARRAY: {
     JsonArray *array = json_node_get_array (node);
 
     if (depth + 1 > PLEXUS_ENVELOPE_MAX_DEPTH) {
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
-                   "%s: nested more than %d levels deep", path, PLEXUS_ENVELOPE_MAX_DEPTH);
+                   ": nested more than %d levels deep", PLEXUS_ENVELOPE_MAX_DEPTH);
       return FALSE;
     }
     for (guint i = 0; i < json_array_get_length (array); i++) {
-      g_autofree gchar *element_path = g_strdup_printf ("%s[%u]", path, i);
-
-      if (!check_node_encodable (json_array_get_element (array, i), element_path, depth + 1, error))
+      if (!check_node_encodable (json_array_get_element (array, i), depth + 1, error)) {
+        g_prefix_error (error, "[%u]", i);
         return FALSE;
+      }
     }
     return TRUE;
   }
@@ -663,15 +612,15 @@ check_node_encodable (JsonNode *node, const gchar *path, guint depth, GError **e
       return TRUE;
     case G_TYPE_DOUBLE:
       if (!isfinite (json_node_get_double (node))) {
-        g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
-                     "%s: a number that is not finite cannot be sent", path);
+        g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                             ": a number that is not finite cannot be sent");
         return FALSE;
       }
       return TRUE;
     case G_TYPE_STRING:
       if (!g_utf8_validate (json_node_get_string (node), -1, NULL)) {
-        g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
-                     "%s: the string is not valid UTF-8", path);
+        g_set_error_literal (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
+                             ": the string is not valid UTF-8");
         return FALSE;
       }
       return TRUE;
@@ -683,8 +632,7 @@ check_node_encodable (JsonNode *node, const gchar *path, guint depth, GError **e
     break;
   }
   g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
-               "%s: a JSON value of type %s cannot be sent", path,
-               json_node_type_name (node));
+               ": a JSON value of type %s cannot be sent", json_node_type_name (node));
   return FALSE;
 }
 
@@ -724,9 +672,11 @@ plexus_envelope_encode (PlexusEnvelope *self, GError **error)
     return NULL;
   }
   body = json_node_init_object (json_node_alloc (), self->body);
-  /* The body sits at depth 2, as an object it counts one more. */
-  if (!node_is_encodable (body, 1) && !check_object_encodable (self->body, "body", 2, error))
+  /* The body is at depth 2: its container is the envelope. */
+  if (!check_node_encodable (body, 1, error)) {
+    g_prefix_error (error, "body");
     return NULL;
+  }
 
   /* The header's strings hold only what their setters and the decoder
    * let in (letters, digits, '.', '-', '_'): nothing to escape. */

@@ -779,6 +779,7 @@ test_encode_refuses (void)
   json_object_set_double_member (body, "n", NAN);
   bytes = plexus_envelope_encode (envelope, &error);
   g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "body.n: a number that is not finite cannot be sent");
   g_assert_null (bytes);
   g_clear_error (&error);
 
@@ -791,7 +792,25 @@ test_encode_refuses (void)
   json_object_set_string_member (body, "s", "\xff");
   bytes = plexus_envelope_encode (envelope, &error);
   g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "body.s: the string is not valid UTF-8");
   g_clear_error (&error);
+
+  /* The place is named through arrays and objects. */
+  json_object_remove_member (body, "s");
+  {
+    g_autoptr(JsonArray) list = json_array_new ();
+    g_autoptr(JsonObject) item = json_object_new ();
+
+    json_array_add_int_element (list, 1);
+    json_object_set_string_member (item, "b", "\xc3(");
+    json_array_add_object_element (list, g_steal_pointer (&item));
+    json_object_set_array_member (body, "a", g_steal_pointer (&list));
+  }
+  bytes = plexus_envelope_encode (envelope, &error);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "body.a[1].b: the string is not valid UTF-8");
+  g_clear_error (&error);
+  json_object_remove_member (body, "a");
 
   json_object_remove_member (body, "s");
   json_object_set_int_member (body, "\xc3", 1);
