@@ -74,6 +74,7 @@ struct _PlexusLink {
   guint                    keepalive_interval;
   gint64                   last_received;
   gint64                   last_ping;     /* monotonic µs the last ping went */
+  gint64                   ping_early;    /* µs before the interval this link pings */
   gboolean                 awaiting_pong;
   struct _LinkTicker      *ticker;        /* the ticker watching us, if any */
 
@@ -342,6 +343,11 @@ link_become_ready (PlexusLink *self)
   g_clear_object (&self->handshake);
   clear_source (&self->handshake_timer);
   self->state = PLEXUS_LINK_STATE_READY;
+  /* Links opened together fall silent together: each pings up to a
+   * quarter interval early, its own share, so that a relay holding
+   * thousands of idle links does not ping them all in one tick (a burst
+   * that delays the signals it relays meanwhile). */
+  self->ping_early = (gint64) g_random_double_range (0, self->keepalive_interval * G_USEC_PER_SEC / 4.0);
   /* Pings are due from now on, earlier than the silence check. */
   if (self->ticker != NULL)
     link_ticker_arm (self->ticker, link_keepalive_deadline (self));
@@ -598,7 +604,7 @@ link_keepalive_deadline (PlexusLink *self)
 
   if (self->state != PLEXUS_LINK_STATE_READY)
     return silent;
-  return MIN (silent, MAX (self->last_received, self->last_ping) + interval);
+  return MIN (silent, MAX (self->last_received, self->last_ping) + interval - self->ping_early);
 }
 
 /* Closes a link silent for three intervals; pings one silent for one,
@@ -615,7 +621,8 @@ link_keepalive_check (PlexusLink *self, gint64 now)
                silent_for / (gdouble) G_USEC_PER_SEC, self->keepalive_interval);
     return;
   }
-  if (self->state == PLEXUS_LINK_STATE_READY && silent_for >= interval && now - self->last_ping >= interval) {
+  if (self->state == PLEXUS_LINK_STATE_READY && silent_for >= interval - self->ping_early &&
+      now - self->last_ping >= interval - self->ping_early) {
     self->last_ping = now;
     self->awaiting_pong = link_send_control (self, PLEXUS_LINK_CONTROL_PING);
   }
@@ -1063,7 +1070,9 @@ plexus_link_set_byte_rate_limit (PlexusLink *self, gdouble bytes_per_second, gsi
  * @seconds: how often to ping the peer, 0 for never
  *
  * The link pings its peer (a control message, answered by a pong) when
- * nothing has arrived from it for @seconds, and closes it with 4004 when
+ * nothing has arrived from it for @seconds (less up to a quarter, drawn
+ * per link, so that links opened together do not ping together), and
+ * closes it with 4004 when
  * nothing at all has arrived for three intervals. The checks run on one
  * timer for every link of the main context, so they may come up to a
  * quarter of a second late. Default 15.
@@ -1076,6 +1085,7 @@ plexus_link_set_keepalive_interval (PlexusLink *self, guint seconds)
   self->keepalive_interval = seconds;
   if (self->state == PLEXUS_LINK_STATE_NEW || self->state == PLEXUS_LINK_STATE_CLOSED)
     return;
+  self->ping_early = (gint64) g_random_double_range (0, seconds * G_USEC_PER_SEC / 4.0);
   link_ticker_remove (self);
   link_ticker_add (self);
 }
