@@ -1143,6 +1143,80 @@ test_control (void)
   assert_all_closed ();
 }
 
+typedef struct {
+  PlexusLink *link;
+  gdouble     at_least_ms;
+} RttWait;
+
+static gboolean
+rtt_reaches (gconstpointer data)
+{
+  const RttWait *wait = data;
+
+  return plexus_link_get_rtt_ms (wait->link) >= wait->at_least_ms;
+}
+
+static gboolean
+on_answer_time (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* A link pings a silent peer once its keepalive interval (less its early
+ * share) has passed, and the pong times the round trip: the peer here
+ * answers 300 ms late, and the link's RTT shows it. */
+static void
+test_keepalive_rtt (void)
+{
+  g_autoptr(TestServer) server = test_server_new ();
+  g_autoptr(PlexusIdentity) identity = plexus_identity_new_ephemeral ();
+  g_autoptr(Raw) raw = NULL;
+  g_autoptr(GByteArray) plaintext = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+  const guint8 pong[] = { PLEXUS_LINK_CONTROL_PREFIX, PLEXUS_LINK_CONTROL_PONG };
+  MessageCount pinged;
+  RttWait wait;
+  GBytes *message;
+  gint64 linked_at;
+  gboolean answer_time = FALSE;
+  Watch *watch;
+
+  server->keepalive = 1;
+  raw = raw_linked (server, identity);
+  linked_at = g_get_monotonic_time ();
+  watch = server_last_link (server);
+  g_assert_cmpfloat (plexus_link_get_rtt_ms (watch->link), <, 300);
+
+  pinged = (MessageCount) { raw, raw->messages->len + 1 };
+  g_assert_true (plexus_test_wait_for (raw_has_messages, &pinged, TIMEOUT_MS));
+  g_assert_false (raw->closed);
+  /* Not before three quarters of the interval. */
+  g_assert_cmpint (g_get_monotonic_time () - linked_at, >=, 3 * G_USEC_PER_SEC / 4);
+  message = g_ptr_array_index (raw->messages, pinged.n - 1);
+  g_assert_true (plexus_noise_cipher_decrypt (raw->recv, NULL, 0, g_bytes_get_data (message, NULL),
+                                              g_bytes_get_size (message), plaintext, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (plaintext->data, plaintext->len,
+                   ((const guint8[]) { PLEXUS_LINK_CONTROL_PREFIX, PLEXUS_LINK_CONTROL_PING }), 2);
+
+  g_timeout_add (300, on_answer_time, &answer_time);
+  g_assert_true (plexus_test_wait (&answer_time, TIMEOUT_MS));
+  {
+    g_autoptr(GBytes) sealed = raw_encrypt_bytes (raw, pong, sizeof pong);
+
+    raw_send (raw, g_bytes_get_data (sealed, NULL), g_bytes_get_size (sealed));
+  }
+  wait = (RttWait) { watch->link, 300 };
+  g_assert_true (plexus_test_wait_for (rtt_reaches, &wait, TIMEOUT_MS));
+  g_assert_cmpint (plexus_link_get_state (watch->link), ==, PLEXUS_LINK_STATE_READY);
+  g_assert_cmpuint (watch->frames->len, ==, 0);
+
+  g_clear_pointer (&raw, raw_free);
+  g_ptr_array_set_size (server->accepted, 0);
+  assert_all_closed ();
+}
+
 static void
 test_replay (void)
 {
@@ -1623,6 +1697,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/link/rate-limit", test_rate_limit);
   g_test_add_func ("/plexus/link/keepalive", test_keepalive);
   g_test_add_func ("/plexus/link/control", test_control);
+  g_test_add_func ("/plexus/link/keepalive-rtt", test_keepalive_rtt);
   g_test_add_func ("/plexus/link/send-queue", test_send_queue);
   g_test_add_func ("/plexus/link/close", test_close);
   g_test_add_func ("/plexus/link/write-failure", test_write_failure);
