@@ -503,6 +503,39 @@ test_paths (void)
  * recipient refuses the altered copy and takes the server's, the sender
  * gets its acknowledgement by the other path, and a replayed copy is not
  * given twice. */
+/* A server, one super peer (run with @super_config, if not NULL) and two
+ * standard peers, each with the server and the super peer as providers
+ * and Bob attached to the super peer. */
+static void
+start_one_super (PlexusTestFixture *fixture, const gchar *super_config, PlexusTestNode **server_out,
+                 PlexusTestNode **super_out, Peer *alice, Peer *bob)
+{
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, "--config", NULL, NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  ProvidersWait providers;
+
+  *server_out = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  super_args[3] = peer_args[1] = plexus_dbus_manager_get_address ((*server_out)->manager);
+  if (super_config != NULL)
+    super_args[5] = super_config;
+  else
+    super_args[4] = NULL;
+  *super_out = plexus_test_fixture_add_node (fixture, super_args, &error);
+  g_assert_no_error (error);
+  peer_init (alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+  peer_init (bob, plexus_test_fixture_add_node (fixture, peer_args, &error));
+  g_assert_no_error (error);
+  providers = (ProvidersWait) { alice, 2 };
+  g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+  /* Bob attached to the super peer: a peer-mode signal for him goes
+   * through it (the server would not carry one on its behalf). */
+  assert_pings (*super_out, bob->peer_id, 1);
+}
+
 static void
 test_hostile_relay (void)
 {
@@ -510,9 +543,6 @@ test_hostile_relay (void)
 
   for (guint m = 0; m < G_N_ELEMENTS (modes); m++) {
     PlexusTestFixture *fixture = plexus_test_fixture_new ();
-    const gchar *server_args[] = { "--role", "server", NULL };
-    const gchar *evil_args[] = { "--role", "super", "--server", NULL, "--config", NULL, NULL };
-    const gchar *peer_args[] = { "--server", NULL, NULL };
     g_autofree gchar *config_path = g_build_filename (fixture->tmpdir, "evil.conf", NULL);
     g_autofree gchar *config = g_strdup_printf ("[plugins]\ndisabled=signaling-relay\n[evil-relay]\nmode=%s\n",
                                                 modes[m]);
@@ -522,26 +552,11 @@ test_hostile_relay (void)
     g_autofree gchar *evil_line = NULL;
     PlexusTestNode *server, *evil;
     Peer alice = { NULL, }, bob = { NULL, };
-    ProvidersWait providers;
     gboolean replay = g_str_equal (modes[m], "replay");
 
     g_test_message ("relay mode %s", modes[m]);
     g_assert_true (g_file_set_contents (config_path, config, -1, &error));
-    server = plexus_test_fixture_add_node (fixture, server_args, &error);
-    g_assert_no_error (error);
-    evil_args[3] = peer_args[1] = plexus_dbus_manager_get_address (server->manager);
-    evil_args[5] = config_path;
-    evil = plexus_test_fixture_add_node (fixture, evil_args, &error);
-    g_assert_no_error (error);
-    peer_init (&alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
-    g_assert_no_error (error);
-    peer_init (&bob, plexus_test_fixture_add_node (fixture, peer_args, &error));
-    g_assert_no_error (error);
-    providers = (ProvidersWait) { &alice, 2 };
-    g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
-    /* Bob attached to the relay: what it does to the signal reaches him
-     * (the server would not carry a peer-mode signal on its behalf). */
-    assert_pings (evil, bob.peer_id, 1);
+    start_one_super (fixture, config_path, &server, &evil, &alice, &bob);
 
     /* Replay in peer mode (the evil relay is the only path); the others in
      * hybrid mode, where the server's path still delivers. */
@@ -948,28 +963,12 @@ static void
 test_single_super (void)
 {
   PlexusTestFixture *fixture = plexus_test_fixture_new ();
-  const gchar *server_args[] = { "--role", "server", NULL };
-  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
-  const gchar *peer_args[] = { "--server", NULL, NULL };
-  g_autoptr(GError) error = NULL;
   g_autofree gchar *path = NULL;
   g_autofree gchar *id = NULL;
   PlexusTestNode *server, *super;
   Peer alice = { NULL, }, bob = { NULL, };
-  ProvidersWait providers;
 
-  server = plexus_test_fixture_add_node (fixture, server_args, &error);
-  g_assert_no_error (error);
-  super_args[3] = peer_args[1] = plexus_dbus_manager_get_address (server->manager);
-  super = plexus_test_fixture_add_node (fixture, super_args, &error);
-  g_assert_no_error (error);
-  peer_init (&alice, plexus_test_fixture_add_node (fixture, peer_args, &error));
-  g_assert_no_error (error);
-  peer_init (&bob, plexus_test_fixture_add_node (fixture, peer_args, &error));
-  g_assert_no_error (error);
-  providers = (ProvidersWait) { &alice, 2 };
-  g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
-  assert_pings (super, bob.peer_id, 1);
+  start_one_super (fixture, NULL, &server, &super, &alice, &bob);
   path = send_and_wait (&alice, &bob, "peer", "through the only super peer", &id);
   g_assert_cmpstr (path, ==, "peer");
   {
