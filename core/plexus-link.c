@@ -586,6 +586,7 @@ typedef struct _LinkTicker {
   GSource      *source;
   GHashTable   *links;    /* PlexusLink *, unowned: a link leaves as it closes */
   gboolean      ticking;  /* in on_tick(), which frees it when it empties */
+  gint64        armed;    /* earliest deadline asked for during on_tick() */
 } LinkTicker;
 
 /* GMainContext * → LinkTicker *; links are added and removed only from
@@ -647,6 +648,11 @@ link_ticker_arm (LinkTicker *ticker, gint64 deadline)
 {
   gint64 current = g_source_get_ready_time (ticker->source);
 
+  /* on_tick() sets the time last, from what it saw and this. */
+  if (ticker->ticking) {
+    ticker->armed = MIN (ticker->armed, deadline);
+    return;
+  }
   if (current < 0 || deadline < current)
     g_source_set_ready_time (ticker->source, deadline);
 }
@@ -672,6 +678,7 @@ on_tick (gpointer user_data)
   }
   /* Closing a link tells its owner, which may close or open others. */
   ticker->ticking = TRUE;
+  ticker->armed = G_MAXINT64;
   for (guint i = 0; i < due->len; i++) {
     PlexusLink *self = g_ptr_array_index (due, i);
 
@@ -682,6 +689,7 @@ on_tick (gpointer user_data)
       next = MIN (next, link_keepalive_deadline (self));
   }
   ticker->ticking = FALSE;
+  next = MIN (next, ticker->armed);
   if (g_hash_table_size (ticker->links) == 0) {
     link_ticker_free (ticker);
     return G_SOURCE_REMOVE;
