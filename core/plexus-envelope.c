@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <pthread.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -164,8 +166,8 @@ type_needs_re (const gchar *type)
 
 /* Random bytes for message IDs are drawn from the system a few hundred at
  * a time: a relay names every envelope it passes on, and one getrandom()
- * per envelope was a tenth of its time. The pool is per thread; plexusd
- * only forks to exec, so no child ever draws from a copy of it. */
+ * per envelope was a tenth of its time. The pool is per thread, and a
+ * forked child starts a new one (id_pool_forget()). */
 #define ID_BYTES 16
 #define ID_POOL_SIZE (32 * ID_BYTES)
 
@@ -175,12 +177,27 @@ static _Thread_local struct {
   gboolean filled;
 } id_pool;
 
+/* A child forked from a program that embeds the library must not name
+ * its envelopes as its parent does next: it draws a fresh pool. */
+static void
+id_pool_forget (void)
+{
+  sodium_memzero (id_pool.bytes, sizeof id_pool.bytes);
+  id_pool.filled = FALSE;
+}
+
 /* 16 random bytes, URL-safe base64 without padding: 22 characters. */
 static gchar *
 new_message_id (void)
 {
   gchar id[sodium_base64_ENCODED_LEN (ID_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 
+  static gsize at_fork = 0;
+
+  if (g_once_init_enter (&at_fork)) {
+    pthread_atfork (NULL, NULL, id_pool_forget);
+    g_once_init_leave (&at_fork, 1);
+  }
   if (!id_pool.filled || id_pool.used + ID_BYTES > ID_POOL_SIZE) {
     /* sodium_init() is idempotent; it only fails when the system has no
      * randomness to give, where nothing here could work. */

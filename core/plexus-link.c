@@ -20,7 +20,8 @@
  * WebSocket ping/pong, and a bound on what may wait to be written.
  *
  * Everything happens in the thread-default main context of the thread that
- * created the link.
+ * created the link, its last unref included: the links of a context share
+ * one keepalive ticker, which that thread alone touches.
  */
 
 /* A peer is dead after three keepalive intervals without a message or a
@@ -76,6 +77,7 @@ struct _PlexusLink {
   gint64                   last_ping;     /* monotonic µs the last ping went */
   gint64                   ping_early;    /* µs before the interval this link pings */
   gboolean                 awaiting_pong;
+  gboolean                 pings_overlap; /* a ping went before the last was answered */
   struct _LinkTicker      *ticker;        /* the ticker watching us, if any */
 
   /* Outgoing ciphertexts not yet handed to libsoup. */
@@ -347,7 +349,7 @@ link_become_ready (PlexusLink *self)
    * quarter interval early, its own share, so that a relay holding
    * thousands of idle links does not ping them all in one tick (a burst
    * that delays the signals it relays meanwhile). */
-  self->ping_early = (gint64) g_random_double_range (0, self->keepalive_interval * G_USEC_PER_SEC / 4.0);
+  self->ping_early = (gint64) g_random_double_range (0, (gdouble) self->keepalive_interval * G_USEC_PER_SEC / 4.0);
   /* Pings are due from now on, earlier than the silence check. */
   if (self->ticker != NULL)
     link_ticker_arm (self->ticker, link_keepalive_deadline (self));
@@ -624,6 +626,9 @@ link_keepalive_check (PlexusLink *self, gint64 now)
   }
   if (self->state == PLEXUS_LINK_STATE_READY && silent_for >= interval - self->ping_early &&
       now - self->last_ping >= interval - self->ping_early) {
+    /* Pongs carry nothing to tell which ping they answer: after a ping
+     * unanswered for an interval, the next pong times nothing. */
+    self->pings_overlap = self->awaiting_pong;
     self->last_ping = now;
     self->awaiting_pong = link_send_control (self, PLEXUS_LINK_CONTROL_PING);
   }
@@ -759,7 +764,9 @@ link_handle_control (PlexusLink *self, const guint8 *data, gsize len)
     link_send_control (self, PLEXUS_LINK_CONTROL_PONG);
   } else if (data[1] == PLEXUS_LINK_CONTROL_PONG && self->awaiting_pong) {
     self->awaiting_pong = FALSE;
-    self->rtt_ms = (g_get_monotonic_time () - self->last_ping) / 1000.0;
+    if (!self->pings_overlap)
+      self->rtt_ms = (g_get_monotonic_time () - self->last_ping) / 1000.0;
+    self->pings_overlap = FALSE;
   }
 }
 
@@ -1093,7 +1100,7 @@ plexus_link_set_keepalive_interval (PlexusLink *self, guint seconds)
   self->keepalive_interval = seconds;
   if (self->state == PLEXUS_LINK_STATE_NEW || self->state == PLEXUS_LINK_STATE_CLOSED)
     return;
-  self->ping_early = (gint64) g_random_double_range (0, seconds * G_USEC_PER_SEC / 4.0);
+  self->ping_early = (gint64) g_random_double_range (0, (gdouble) seconds * G_USEC_PER_SEC / 4.0);
   link_ticker_remove (self);
   link_ticker_add (self);
 }

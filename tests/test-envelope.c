@@ -3,6 +3,8 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "plexus-envelope.h"
 #include "plexus-error.h"
@@ -142,6 +144,42 @@ assert_round_trip (PlexusEnvelope *envelope)
   g_test_message ("%s", text);
   assert_same (envelope, decoded);
   g_assert_cmpstr (text_again, ==, text);
+}
+
+/* IDs come from a pool of random bytes; a forked child must not name
+ * its next envelope as its parent names its own. */
+static void
+test_ids_after_fork (void)
+{
+  g_autoptr(PlexusEnvelope) first = plexus_envelope_new ("ping", PEER_ID, "", NULL);
+  g_autoptr(PlexusEnvelope) parent_next = NULL;
+  gchar child_id[PLEXUS_ENVELOPE_MAX_ID_LENGTH + 1] = { 0 };
+  int fds[2];
+  int status;
+  pid_t pid;
+
+  g_assert_nonnull (first);
+  g_assert_cmpint (pipe (fds), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0) {
+    PlexusEnvelope *child_next = plexus_envelope_new ("ping", PEER_ID, "", NULL);
+    const gchar *id = plexus_envelope_get_id (child_next);
+    gboolean written = write (fds[1], id, strlen (id)) == (gssize) strlen (id);
+
+    /* _exit() skips the cleanups: what the child holds goes first. */
+    g_object_unref (child_next);
+    g_clear_object (&first);
+    _exit (written ? 0 : 1);
+  }
+  close (fds[1]);
+  parent_next = plexus_envelope_new ("ping", PEER_ID, "", NULL);
+  g_assert_cmpint (read (fds[0], child_id, sizeof child_id - 1), >, 0);
+  close (fds[0]);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_assert_true (plexus_envelope_id_is_valid (child_id));
+  g_assert_cmpstr (child_id, !=, plexus_envelope_get_id (parent_next));
 }
 
 static void
@@ -969,6 +1007,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/plexus/envelope/new", test_new);
+  g_test_add_func ("/plexus/envelope/ids-after-fork", test_ids_after_fork);
   g_test_add_func ("/plexus/envelope/setters", test_setters);
   g_test_add_func ("/plexus/envelope/round-trip", test_round_trip);
   g_test_add_func ("/plexus/envelope/stable-encoding", test_stable_encoding);

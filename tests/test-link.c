@@ -1212,6 +1212,24 @@ test_keepalive_rtt (void)
   g_assert_cmpint (plexus_link_get_state (watch->link), ==, PLEXUS_LINK_STATE_READY);
   g_assert_cmpuint (watch->frames->len, ==, 0);
 
+  /* A pong that may answer either of two pings times nothing: the peer
+   * lets one ping pass, answers after the next, and the RTT stays. */
+  {
+    gdouble measured = plexus_link_get_rtt_ms (watch->link);
+    g_autoptr(GBytes) sealed = NULL;
+
+    pinged = (MessageCount) { raw, raw->messages->len + 2 };
+    g_assert_true (plexus_test_wait_for (raw_has_messages, &pinged, TIMEOUT_MS));
+    g_assert_false (raw->closed);
+    sealed = raw_encrypt_bytes (raw, pong, sizeof pong);
+    raw_send (raw, g_bytes_get_data (sealed, NULL), g_bytes_get_size (sealed));
+    /* The next ping comes only once the pong is in. */
+    pinged = (MessageCount) { raw, raw->messages->len + 1 };
+    g_assert_true (plexus_test_wait_for (raw_has_messages, &pinged, TIMEOUT_MS));
+    g_assert_false (raw->closed);
+    g_assert_cmpfloat (plexus_link_get_rtt_ms (watch->link), ==, measured);
+  }
+
   g_clear_pointer (&raw, raw_free);
   g_ptr_array_set_size (server->accepted, 0);
   assert_all_closed ();
