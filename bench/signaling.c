@@ -517,21 +517,6 @@ on_heartbeat (gpointer user_data)
  * connection is a source this process's main loop would walk on each
  * wake-up, slowing the measurement itself. */
 
-typedef struct {
-  GDataInputStream *lines;
-  gchar            *line;
-  gboolean          done;
-} HolderWait;
-
-static void
-on_holder_line (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  HolderWait *w = user_data;
-
-  w->line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
-  w->done = TRUE;
-}
-
 static void
 holder_stop (gpointer data)
 {
@@ -549,7 +534,7 @@ holder_start (Target target, const gchar *uri, const gchar *relay_id, GError **e
   g_autofree gchar *count = g_strdup_printf ("%u", idle_links);
   g_autoptr(GSubprocess) holder = NULL;
   g_autoptr(GDataInputStream) lines = NULL;
-  HolderWait w = { NULL, NULL, FALSE };
+  g_autofree gchar *line = NULL;
 
   if (self_path == NULL)
     return NULL;
@@ -559,18 +544,13 @@ holder_start (Target target, const gchar *uri, const gchar *relay_id, GError **e
   if (holder == NULL)
     return NULL;
   lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (holder));
-  g_data_input_stream_read_line_async (lines, G_PRIORITY_DEFAULT, NULL, on_holder_line, &w);
-  plexus_test_wait (&w.done, 120000);
-  if (!w.done || g_strcmp0 (w.line, "ready") != 0) {
+  line = plexus_test_read_line (lines, 120000);
+  if (g_strcmp0 (line, "ready") != 0) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the holder of %u idle connections to %s did not get ready",
                  idle_links, uri);
-    g_free (w.line);
     holder_stop (g_steal_pointer (&holder));
-    /* A read still in flight would write to @w: wait it out. */
-    plexus_test_wait (&w.done, G_MAXINT);
     return NULL;
   }
-  g_free (w.line);
   return g_steal_pointer (&holder);
 }
 

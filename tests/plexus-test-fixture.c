@@ -145,7 +145,7 @@ typedef struct {
 } LineRead;
 
 static void
-on_address_line (GObject *source, GAsyncResult *result, gpointer user_data)
+on_line (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   LineRead *read = user_data;
 
@@ -153,15 +153,25 @@ on_address_line (GObject *source, GAsyncResult *result, gpointer user_data)
   read->done = TRUE;
 }
 
-/* Cancels a read that outlived its deadline and lets its callback run, so
- * it never writes into a stack frame that is gone. */
-static void
-abandon_read (GCancellable *cancellable, LineRead *read)
+/* Reads one line from @lines (a child's output, say), running the main
+ * loop until it comes, the stream ends or @timeout_ms pass. A read still
+ * in flight at the deadline is cancelled and waited out, so that its
+ * callback never writes into a stack frame that is gone. Returns the
+ * line without its end, or NULL. */
+gchar *
+plexus_test_read_line (GDataInputStream *lines, guint timeout_ms)
 {
-  g_cancellable_cancel (cancellable);
-  while (!read->done)
-    g_main_context_iteration (NULL, TRUE);
-  g_clear_pointer (&read->line, g_free);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  LineRead read = { NULL, FALSE };
+
+  g_data_input_stream_read_line_async (lines, G_PRIORITY_DEFAULT, cancellable, on_line, &read);
+  if (!plexus_test_wait (&read.done, timeout_ms)) {
+    g_cancellable_cancel (cancellable);
+    while (!read.done)
+      g_main_context_iteration (NULL, TRUE);
+    g_clear_pointer (&read.line, g_free);
+  }
+  return read.line;
 }
 
 static gboolean
@@ -172,8 +182,7 @@ start_bus (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
   g_autofree gchar *config_arg = g_strconcat ("--config-file=", config_path, NULL);
   const gchar *dbus_daemon = g_getenv ("DBUS_DAEMON");
   g_autoptr(GDataInputStream) out = NULL;
-  LineRead read = { NULL, FALSE };
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  gchar *line;
   g_autoptr(GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
   if (!g_file_set_contents (config_path, config, -1, error))
@@ -186,13 +195,12 @@ start_bus (PlexusTestFixture *fixture, PlexusTestNode *node, GError **error)
 
   /* The bus prints its address when it listens: that is the event. */
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node->bus));
-  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, cancellable, on_address_line, &read);
-  if (!plexus_test_wait (&read.done, fixture->timeout_ms) || read.line == NULL) {
-    abandon_read (cancellable, &read);
+  line = plexus_test_read_line (out, fixture->timeout_ms);
+  if (line == NULL) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "dbus-daemon for %s printed no address", node->name);
     return FALSE;
   }
-  node->bus_address = g_strstrip (read.line);
+  node->bus_address = g_strstrip (line);
   return TRUE;
 }
 

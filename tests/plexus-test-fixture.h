@@ -91,6 +91,11 @@ gboolean           plexus_test_wait_for (PlexusTestCondition condition,
                                          gconstpointer       data,
                                          guint               timeout_ms);
 
+/* One line from @lines within @timeout_ms, without its end; NULL if the
+ * stream ended or the time ran out (no read is left in flight). */
+gchar             *plexus_test_read_line (GDataInputStream *lines,
+                                          guint             timeout_ms);
+
 void               plexus_test_remove_tree (const gchar *path);
 GSubprocessLauncher *plexus_test_daemon_launcher_new (const gchar     *bus_address,
                                                       const gchar     *config_home,
