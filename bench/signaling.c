@@ -26,7 +26,7 @@
  * heartbeats; PLEXUS_BENCH_IDLE=N for another number), then PAIRS sender/receiver pairs exchange signals through
  * it at fixed offered rates, RATES below, each for SECONDS after a
  * warm-up: `signal.relay` with a SIGNAL_BYTES sealed-size payload in, one
- * `signal.deliver` out (plus the relay's answer to the sender), against
+ * `signal.deliver` out (a relay answers only to refuse), against
  * an `OFFER` of the same payload size relayed by PeerJS. Per step: the
  * rate this process managed to send, the delivered rate, the share lost,
  * p50/p99 latency from send to receipt (one clock, this process), and the
@@ -113,7 +113,6 @@ struct _Bench {
   guint64      sent;
   guint64      sent_in_window;
   guint64      received_in_window;
-  guint64      answers;
   guint64      refusals;
   GArray      *latencies;     /* gint64 µs, of signals sent in the window */
   guint        next_pair;
@@ -204,8 +203,6 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
   if (g_str_equal (type, "signal.deliver"))
     note_receipt (conn->bench, json_object_get_string_member_with_default (plexus_envelope_get_body (envelope),
                                                                            "sealed", NULL));
-  else if (g_str_equal (type, "signal.relay"))
-    conn->bench->answers++;
   else if (g_str_equal (type, "error"))
     conn->bench->refusals++;
 }
@@ -451,7 +448,7 @@ run_step (Bench *bench, guint rate)
 
   bench->rate = rate;
   bench->sent = bench->sent_in_window = bench->received_in_window = 0;
-  bench->answers = bench->refusals = 0;
+  bench->refusals = 0;
   bench->next_pair = 0;
   g_array_set_size (bench->latencies, 0);
   bench->start = g_get_monotonic_time ();

@@ -36,6 +36,7 @@ typedef struct {
   PlexusDeliveryPath *paths;
   guint               n_paths;
   guint               next_path;
+  PlexusDeliveryPath  last_tried; /* kind 0 with an empty relay: none yet */
   guint               race;
   guint               attempts_made;
   GArray             *attempts;   /* of Attempt, in flight */
@@ -230,6 +231,7 @@ fill_race (PlexusDelivery *self, Pending *pending, gint64 now)
     gboolean busy = pending->retry_at[index] > now;
 
     pending->next_path = (pending->next_path + 1) % pending->n_paths;
+    pending->last_tried = *path;
     tried++;
     for (guint i = 0; i < pending->attempts->len && !busy; i++)
       busy = path_equal (&g_array_index (pending->attempts, Attempt, i).path, path);
@@ -337,7 +339,14 @@ plexus_delivery_set_paths (PlexusDelivery *self, const gchar *id, const PlexusDe
   pending->paths = g_memdup2 (paths, n_paths * sizeof *paths);
   pending->retry_at = retry_at;
   pending->n_paths = n_paths;
+  /* The turn goes on from the path tried last: a path that swallowed an
+   * attempt without a word is not tried first again when the paths are
+   * offered anew (every tick while messages are in flight). */
   pending->next_path = 0;
+  for (guint i = 0; i < n_paths; i++) {
+    if (path_equal (&paths[i], &pending->last_tried))
+      pending->next_path = (i + 1) % n_paths;
+  }
 }
 
 static gint

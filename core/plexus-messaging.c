@@ -21,8 +21,12 @@
  * unless traditional, the server unless peer) and raced two at a time in
  * hybrid mode. A direct path is a `signal.deliver` to the recipient; a
  * relayed one is a `signal.relay` request to the relay (a super peer's
- * signaling-relay plugin, the server's server-fallback plugin), whose
- * answer says only that it took the message on.
+ * signaling-relay plugin, the server's server-fallback plugin), which
+ * answers only to refuse it: silence for RELAY_TIMEOUT_MS means it took the
+ * message on. A relay that takes a message on and never delivers it (one
+ * frozen or dropping) is found out when another path delivers it: each
+ * relay that stayed silent for it is reported to the broker then, and not
+ * when no path delivers (the recipient may be offline).
  *
  * Receiving: `signal.deliver` is opened and checked; a message new from its
  * sender is given to the application once (the `received` signal), and
@@ -31,7 +35,7 @@
  * names, feeding the broker the latency of the path it came by. */
 
 #define MAX_PATHS 6
-/* A relay that does not say it took a message on within this long has not. */
+/* A relay refuses a message within this long or has taken it on. */
 #define RELAY_TIMEOUT_MS 3000
 
 struct _PlexusMessaging {
@@ -64,9 +68,11 @@ G_DEFINE_FINAL_TYPE (PlexusMessaging, plexus_messaging, G_TYPE_OBJECT)
 
 /* A message in flight: what the engine's sends need. */
 typedef struct {
-  gchar      *sealed;
-  gchar      *to;
-  PlexusMode  mode;
+  gchar        *sealed;
+  gchar        *to;
+  PlexusMode    mode;
+  GCancellable *cancellable;  /* its requests to relays, done with it */
+  GPtrArray    *silent;       /* relays that took it on and did not deliver in time */
 } Outgoing;
 
 static void
@@ -74,6 +80,10 @@ outgoing_free (gpointer data)
 {
   Outgoing *outgoing = data;
 
+  /* Its requests end with it, rather than each waiting out its timer. */
+  g_cancellable_cancel (outgoing->cancellable);
+  g_object_unref (outgoing->cancellable);
+  g_clear_pointer (&outgoing->silent, g_ptr_array_unref);
   g_free (outgoing->sealed);
   g_free (outgoing->to);
   g_free (outgoing);
@@ -251,9 +261,21 @@ on_relay_answer (GObject *source, GAsyncResult *result, gpointer user_data)
     relay_call_free (call);
     return;
   }
-  if (answer != NULL) {
-    if (g_hash_table_contains (call->self->sealed, call->id))
+  if (answer != NULL || g_error_matches (error, PLEXUS_ERROR, PLEXUS_ERROR_TIMED_OUT)) {
+    Outgoing *outgoing = g_hash_table_lookup (call->self->sealed, call->id);
+
+    /* Taken on: silently, or with an answer (a relay before answers were
+     * dropped). Silence this long also means it has not delivered yet;
+     * the delivery engine moves on to the next path at the same time. */
+    if (outgoing != NULL) {
       g_hash_table_add (call->self->accepted, g_strdup (call->id));
+      if (answer == NULL) {
+        if (outgoing->silent == NULL)
+          outgoing->silent = g_ptr_array_new_with_free_func (g_free);
+        if (!g_ptr_array_find_with_equal_func (outgoing->silent, call->path.relay, g_str_equal, NULL))
+          g_ptr_array_add (outgoing->silent, g_strdup (call->path.relay));
+      }
+    }
   } else {
     PlexusProvider *provider = path_provider (call->self, &call->path);
 
@@ -299,19 +321,26 @@ send_deliver (PlexusMessaging *self, const gchar *to, const gchar *id, const gch
 }
 
 /* `signal.relay` to a relay, which passes it on towards @to; @call
- * (nullable) hears whether the relay took it on. */
+ * (nullable) hears whether the relay refused it. Without one (an
+ * acknowledgement) nothing waits: a refusal is dropped when it comes. */
 static void
 send_relay (PlexusMessaging *self, const gchar *relay, const gchar *to, const gchar *id, const gchar *sealed,
-            const gchar *label, RelayCall *call)
+            const gchar *label, GCancellable *cancellable, RelayCall *call)
 {
   g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(PlexusEnvelope) envelope = NULL;
 
   json_object_set_string_member (body, "to", to);
   json_object_set_string_member (body, "id", id);
   json_object_set_string_member (body, "sealed", sealed);
   json_object_set_string_member (body, "path", label);
-  plexus_messenger_request_async (self->messenger, relay, "signal.relay", body, RELAY_TIMEOUT_MS, self->cancellable,
-                                  call != NULL ? on_relay_answer : NULL, call);
+  if (call != NULL) {
+    plexus_messenger_request_async (self->messenger, relay, "signal.relay", body, RELAY_TIMEOUT_MS, cancellable,
+                                    on_relay_answer, call);
+    return;
+  }
+  envelope = plexus_envelope_new ("signal.relay", own_peer_id (self), relay, body);
+  plexus_messenger_send_async (self->messenger, envelope, NULL, NULL, NULL);
 }
 
 static void
@@ -333,7 +362,7 @@ carry_out (PlexusMessaging *self, const PlexusDeliverySend *send)
   if (send->path.kind == PLEXUS_DELIVERY_PATH_DIRECT || strcmp (send->path.relay, own_peer_id (self)) == 0)
     send_deliver (self, send->to, send->id, sealed, label, call);
   else
-    send_relay (self, send->path.relay, send->to, send->id, sealed, label, call);
+    send_relay (self, send->path.relay, send->to, send->id, sealed, label, outgoing->cancellable, call);
 }
 
 static gboolean
@@ -356,6 +385,30 @@ on_tick (gpointer user_data)
   plexus_delivery_tick (self->delivery, now_ms ());
   messaging_drain (self);
   return G_SOURCE_REMOVE;
+}
+
+/* @id was delivered by @path: each other relay that took it on and stayed
+ * silent past its time failed it. */
+static void
+blame_silent_relays (PlexusMessaging *self, const gchar *id, const PlexusDeliveryPath *path)
+{
+  Outgoing *outgoing = g_hash_table_lookup (self->sealed, id);
+
+  for (guint i = 0; outgoing != NULL && outgoing->silent != NULL && i < outgoing->silent->len; i++) {
+    const gchar *relay = g_ptr_array_index (outgoing->silent, i);
+    PlexusProvider *provider;
+    g_autofree gchar *why = NULL;
+
+    if (strcmp (relay, path->relay) == 0)
+      continue;
+    provider = plexus_broker_lookup_provider (plexus_context_get_broker (self->context), "signaling", relay);
+    if (provider == NULL)
+      continue;
+    why = g_strdup_printf ("it took message %s on and did not deliver it within %d ms; %s did", id,
+                           RELAY_TIMEOUT_MS, path->relay);
+    g_message ("relay %s: %s", relay, why);
+    plexus_broker_report_failure (plexus_context_get_broker (self->context), provider, why);
+  }
 }
 
 static void
@@ -381,6 +434,7 @@ messaging_drain (PlexusMessaging *self)
     case PLEXUS_DELIVERY_EVENT_DELIVERED:
       if (provider != NULL)
         plexus_broker_report_success (broker, provider, (gdouble) event.latency_ms);
+      blame_silent_relays (self, event.id, &event.path);
       g_hash_table_remove (self->sealed, event.id);
       g_hash_table_remove (self->accepted, event.id);
       g_signal_emit (self, signals[SIGNAL_DELIVERED], 0, event.id, event.to, kind, event.path.relay,
@@ -486,6 +540,7 @@ plexus_messaging_send (PlexusMessaging *self, const gchar *to, GBytes *payload, 
   outgoing->sealed = g_steal_pointer (&sealed);
   outgoing->to = g_strdup (to);
   outgoing->mode = mode;
+  outgoing->cancellable = g_cancellable_new ();
   g_hash_table_insert (self->sealed, g_strdup (id), outgoing);
   messaging_drain (self);
   return g_steal_pointer (&id);
@@ -512,7 +567,7 @@ send_ack (PlexusMessaging *self, const PlexusSignal *message, const gchar *label
     send_deliver (self, message->from, message->id, sealed, label, NULL);
     return;
   }
-  send_relay (self, relay, message->from, message->id, sealed, label, NULL);
+  send_relay (self, relay, message->from, message->id, sealed, label, NULL, NULL);
 }
 
 static PlexusEnvelope *
@@ -608,6 +663,9 @@ plexus_messaging_shutdown (PlexusMessaging *self)
   g_return_if_fail (PLEXUS_IS_MESSAGING (self));
 
   g_cancellable_cancel (self->cancellable);
+  /* Cancels each message's requests too. */
+  g_hash_table_remove_all (self->sealed);
+  g_hash_table_remove_all (self->accepted);
   g_clear_handle_id (&self->tick_id, g_source_remove);
   if (self->messenger != NULL && self->registered)
     plexus_messenger_unregister_handler (self->messenger, "signal.deliver");

@@ -121,6 +121,33 @@ test_failover (void)
   ASSERT_EVENTS (engine, "delivered m2 peer:" SUPER1 " 90ms");
 }
 
+/* The daemon offers the paths anew on each tick while a message is in
+ * flight. A path that swallowed an attempt without a word (a relay that
+ * took it on and dropped it) does not get the next one too: the turn goes
+ * on from the path tried last. */
+static void
+test_paths_anew_keep_turn (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = { path (PLEXUS_DELIVERY_PATH_PEER, SUPER1), path (PLEXUS_DELIVERY_PATH_PEER, SUPER2) };
+
+  g_assert_true (plexus_delivery_submit (engine, 0, "m3", BOB, paths, 2, 1, NULL));
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#1");
+  plexus_delivery_set_paths (engine, "m3", paths, 2);
+  plexus_delivery_tick (engine, 3000);
+  ASSERT_EVENTS (engine, "path-failed m3 peer:" SUPER1);
+  ASSERT_SENDS (engine, "peer:" SUPER2 "#2");
+  plexus_delivery_set_paths (engine, "m3", paths, 2);
+  plexus_delivery_tick (engine, 6000);
+  ASSERT_EVENTS (engine, "path-failed m3 peer:" SUPER2);
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#3");
+  /* A list without the path tried last starts at its head. */
+  plexus_delivery_set_paths (engine, "m3", &paths[1], 1);
+  plexus_delivery_tick (engine, 9000);
+  ASSERT_EVENTS (engine, "path-failed m3 peer:" SUPER1);
+  ASSERT_SENDS (engine, "peer:" SUPER2 "#4");
+}
+
 /* Never acknowledged: tried every 3 s until the 15 s deadline, then given
  * up, once. */
 static void
@@ -316,6 +343,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/delivery/deadline", test_deadline);
   g_test_add_func ("/plexus/delivery/refusal-rests", test_refusal_rests);
   g_test_add_func ("/plexus/delivery/paths-later", test_paths_later);
+  g_test_add_func ("/plexus/delivery/paths-anew-keep-turn", test_paths_anew_keep_turn);
   g_test_add_func ("/plexus/delivery/submit-errors", test_submit_errors);
   g_test_add_func ("/plexus/delivery/dedupe", test_dedupe);
   g_test_add_func ("/plexus/delivery/race-rests", test_race_rests);

@@ -590,6 +590,89 @@ test_hostile_relay (void)
   }
 }
 
+/* The reputation the broker of @peer gives the signaling provider
+ * @relay, or a negative number when it has none. */
+static gdouble
+relay_reputation (Peer *peer, const gchar *relay)
+{
+  g_autoptr(GVariant) providers = NULL;
+  GVariantIter iter;
+  GVariant *provider;
+  gdouble reputation = -1.0;
+
+  if (!plexus_dbus_broker_call_list_providers_sync (peer->node->broker, "signaling", &providers, NULL, NULL))
+    return -1.0;
+  g_variant_iter_init (&iter, providers);
+  while ((provider = g_variant_iter_next_value (&iter)) != NULL) {
+    const gchar *pid = NULL;
+
+    if (g_variant_lookup (provider, "peer_id", "&s", &pid) && g_str_equal (pid, relay))
+      g_variant_lookup (provider, "reputation", "d", &reputation);
+    g_variant_unref (provider);
+  }
+  return reputation;
+}
+
+/* A relay answers `signal.relay` only to refuse it. One that takes a
+ * message on and drops it is found out when another path delivers it:
+ * the sender's broker holds it against the relay. Peer mode, two super
+ * peers, one of them dropping whatever it is given. */
+static void
+test_silent_relay (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  g_autofree gchar *config_path = g_build_filename (fixture->tmpdir, "evil.conf", NULL);
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *evil_id = NULL;
+  g_autofree gchar *dropped = NULL;
+  PlexusTestNode *server, *evil, *good;
+  Peer alice = { NULL, }, bob = { NULL, };
+  ProvidersWait providers;
+
+  g_assert_true (g_file_set_contents (config_path, "[plugins]\ndisabled=signaling-relay\n[evil-relay]\nmode=drop\n",
+                                      -1, &error));
+  start_one_super (fixture, config_path, &server, &evil, &alice, &bob);
+  evil_id = plexus_dbus_manager_dup_peer_id (evil->manager);
+  super_args[3] = plexus_dbus_manager_get_address (server->manager);
+  good = plexus_test_fixture_add_node (fixture, super_args, &error);
+  g_assert_no_error (error);
+  providers = (ProvidersWait) { &alice, 3 };
+  g_assert_true (plexus_test_wait_for (has_providers, &providers, WAIT_MS));
+  assert_pings (good, bob.peer_id, 1);
+  g_assert_cmpfloat (relay_reputation (&alice, evil_id), ==, 1.0);
+
+  /* The dropping super peer claims the larger capacity, so it goes first;
+   * each message still arrives, and the first it drops is held against
+   * it. */
+  for (guint i = 0; i < 8 && dropped == NULL; i++) {
+    g_autofree gchar *text = g_strdup_printf ("past a silent relay %u", i);
+    g_autofree gchar *path = NULL;
+    g_autofree gchar *id = NULL;
+    g_autofree gchar *drop_line = NULL;
+
+    path = send_and_wait (&alice, &bob, "peer", text, &id);
+    g_assert_cmpstr (path, ==, "peer");
+    drop_line = g_strdup_printf ("dropping signal %s", id);
+    if (strstr (evil->log->str, drop_line) != NULL)
+      dropped = g_steal_pointer (&id);
+  }
+  if (dropped == NULL)
+    g_error ("the dropping super peer was never tried; Alice's log:\n%s", alice.node->log->str);
+  {
+    g_autofree gchar *blame = g_strdup_printf ("relay %s: it took message %s on and did not deliver it", evil_id,
+                                               dropped);
+
+    g_assert_true (plexus_test_node_wait_for_log (alice.node, blame, WAIT_MS));
+  }
+  g_assert_cmpfloat (relay_reputation (&alice, evil_id), <, 1.0);
+  g_assert_cmpfloat (relay_reputation (&alice, evil_id), >=, 0.0);
+
+  peer_clear (&alice);
+  peer_clear (&bob);
+  plexus_test_fixture_free (fixture);
+}
+
 /* The issue's load: a server, three super peers and six standard peers;
  * messages between random pairs of standard peers in hybrid mode while
  * super peers are killed and restarted and the server is restarted once;
@@ -1170,6 +1253,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/signaling/refusals", test_refusals);
   g_test_add_func ("/plexus/signaling/server-without-bus", test_server_without_bus);
   g_test_add_func ("/plexus/signaling/hostile-relay", test_hostile_relay);
+  g_test_add_func ("/plexus/signaling/silent-relay", test_silent_relay);
   g_test_add_func ("/plexus/signaling/flood", test_flood);
   g_test_add_func ("/plexus/signaling/single-super", test_single_super);
   g_test_add_func ("/plexus/signaling/churn", test_churn);

@@ -17,8 +17,9 @@
  * that is not linked, the server holds the message while the recipient is
  * reconnecting (unlinked less than PLEXUS_RELAY_RECONNECT_SECONDS ago), at
  * most PLEXUS_RELAY_QUEUE_SECONDS; a super peer hands it to the node's
- * routing. The answer says only that the relay took the message on; the
- * sender learns of delivery from the recipient's signed acknowledgement.
+ * routing. A signal taken on gets no answer: the sender learns of delivery
+ * from the recipient's signed acknowledgement, and an answer per signal
+ * was a quarter of the relay's work. Only a refusal is answered.
  *
  * Each sender (the envelope's origin, which is the link peer for a peer
  * attached here and the original sender for what another relay passes on)
@@ -217,7 +218,6 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   const gchar *id = json_object_get_string_member_with_default (body, "id", NULL);
   const gchar *sealed = json_object_get_string_member_with_default (body, "sealed", NULL);
   const gchar *label = json_object_get_string_member_with_default (body, "path", NULL);
-  g_autoptr(JsonObject) answer = json_object_new ();
   gint64 now = g_get_monotonic_time ();
   GQueue *queue;
   Held *held;
@@ -240,8 +240,7 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   remember_answerable (self, id, plexus_envelope_get_from (envelope), to, now);
   if (is_linked (self, to) || self->miss == PLEXUS_RELAY_MISS_FORWARD) {
     deliver (self, to, id, sealed, label);
-    json_object_set_string_member (answer, "status", is_linked (self, to) ? "delivered" : "forwarded");
-    return plexus_envelope_new_reply (envelope, "signal.relay", self->own_peer_id, answer);
+    return NULL;
   }
   if (!is_reconnecting (self, to))
     return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_NO_ROUTE,
@@ -262,8 +261,7 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   held->expires = g_get_monotonic_time () + (gint64) PLEXUS_RELAY_QUEUE_SECONDS * G_USEC_PER_SEC;
   g_queue_push_tail (queue, held);
   self->n_held++;
-  json_object_set_string_member (answer, "status", "held");
-  return plexus_envelope_new_reply (envelope, "signal.relay", self->own_peer_id, answer);
+  return NULL;
 }
 
 static void

@@ -5,10 +5,12 @@
 #include <plexus.h>
 
 /* A hostile super peer for tests/test-signaling.c: it offers `signaling`
- * and answers `signal.relay` like a relay, but, by `[evil-relay] mode`:
+ * and takes `signal.relay` on like a relay (silently), but, by
+ * `[evil-relay] mode`:
  *   tamper  alters one character of the sealed signal before delivering it;
- *   drop    says it took the signal on and throws it away;
+ *   drop    throws the signal away;
  *   replay  delivers the signal twice.
+ * It claims a capacity of 1000 to be tried first.
  * With mode `off` (the default) it does nothing, so every node of a test
  * may load it. Never installed. */
 
@@ -52,9 +54,6 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   const gchar *id = json_object_get_string_member_with_default (body, "id", "");
   const gchar *sealed = json_object_get_string_member_with_default (body, "sealed", "");
   const gchar *label = json_object_get_string_member_with_default (body, "path", "");
-  g_autoptr(JsonObject) answer = json_object_new ();
-
-  json_object_set_string_member (answer, "status", "delivered");
   if (g_str_equal (self->mode, "tamper") && strlen (sealed) > 8) {
     g_autofree gchar *altered = g_strdup (sealed);
     gsize middle = strlen (altered) / 2;
@@ -72,7 +71,7 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   } else {
     deliver (self, to, id, sealed, label);
   }
-  return plexus_envelope_new_reply (envelope, "signal.relay", own_peer_id (self), answer);
+  return NULL;
 }
 
 static gboolean
@@ -80,7 +79,9 @@ evil_relay_plugin_setup (PlexusPlugin *plugin, GError **error)
 {
   EvilRelayPlugin *self = (EvilRelayPlugin *) plugin;
   PlexusContext *context = plexus_plugin_get_context (plugin);
-  PlexusServiceCapability signaling = { TRUE, 0.0, -1, -1 };
+  /* It claims a large capacity, as a relay out for traffic would, so that
+   * senders try it before an honest super peer. */
+  PlexusServiceCapability signaling = { TRUE, 0.0, 1000, -1 };
 
   self->mode = plexus_config_get_string (plexus_context_get_config (context), "evil-relay", "mode");
   if (self->mode == NULL || self->mode[0] == '\0' || g_str_equal (self->mode, "off") ||
