@@ -339,11 +339,13 @@ plexus_delivery_set_paths (PlexusDelivery *self, const gchar *id, const PlexusDe
   pending->paths = g_memdup2 (paths, n_paths * sizeof *paths);
   pending->retry_at = retry_at;
   pending->n_paths = n_paths;
-  /* The turn goes on from the path tried last: a path that swallowed an
-   * attempt without a word is not tried first again when the paths are
-   * offered anew (every tick while messages are in flight). */
+  /* One path at a time, the turn goes on from the path tried last: a path
+   * that swallowed an attempt without a word is not tried first again
+   * when the paths are offered anew (every tick while messages are in
+   * flight). A race starts from the head, which pairs the best peer path
+   * with the server. */
   pending->next_path = 0;
-  for (guint i = 0; i < n_paths; i++) {
+  for (guint i = 0; pending->race == 1 && i < n_paths; i++) {
     if (path_equal (&paths[i], &pending->last_tried))
       pending->next_path = (i + 1) % n_paths;
   }

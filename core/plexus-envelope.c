@@ -21,7 +21,10 @@
  * Every decrypted frame of a node link carries one envelope: a JSON object
  * that says what the message is (`type`), who sent it to whom (`from`,
  * `to`), how far it may still travel (`ttl`), when it was sent (`ts`),
- * what it answers (`re`) and its content (`body`). doc/protocol.md,
+ * what it answers (`re`) and its content (`body`), optionally followed by
+ * a NUL byte and an attachment: bytes that travel beside the JSON, never
+ * scanned, escaped or copied into it (a sealed signal that a relay passes
+ * on without reading). doc/protocol.md,
  * section "Envelope", is the specification; this is its implementation,
  * without I/O: plexus_envelope_decode() turns the bytes of a frame into an
  * envelope, or into an error together with the protocol error code to
@@ -48,6 +51,7 @@ struct _PlexusEnvelope {
   gint64      ts;     /* ms since the Unix epoch */
   gchar      *re;     /* nullable */
   JsonObject *body;
+  GBytes     *attachment;  /* nullable; never empty */
 };
 
 G_DEFINE_FINAL_TYPE (PlexusEnvelope, plexus_envelope, G_TYPE_OBJECT)
@@ -77,6 +81,7 @@ plexus_envelope_finalize (GObject *object)
   g_free (self->to);
   g_free (self->re);
   g_clear_pointer (&self->body, json_object_unref);
+  g_clear_pointer (&self->attachment, g_bytes_unref);
 
   G_OBJECT_CLASS (plexus_envelope_parent_class)->finalize (object);
 }
@@ -569,6 +574,40 @@ plexus_envelope_set_body (PlexusEnvelope *self, JsonObject *body)
   self->body = body != NULL ? json_object_ref (body) : json_object_new ();
 }
 
+/**
+ * plexus_envelope_get_attachment:
+ * @self: a #PlexusEnvelope
+ *
+ * Gets the attachment: bytes carried after the envelope's JSON, which no
+ * JSON rule applies to.
+ *
+ * Returns: (transfer none) (nullable): the attachment, or %NULL for none
+ */
+GBytes *
+plexus_envelope_get_attachment (PlexusEnvelope *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_ENVELOPE (self), NULL);
+  return self->attachment;
+}
+
+/**
+ * plexus_envelope_set_attachment:
+ * @self: a #PlexusEnvelope
+ * @attachment: (nullable): the attachment, or %NULL for none
+ *
+ * Sets the attachment. The envelope takes a reference on @attachment; an
+ * empty one is the same as none (it has no encoding of its own).
+ */
+void
+plexus_envelope_set_attachment (PlexusEnvelope *self, GBytes *attachment)
+{
+  g_return_if_fail (PLEXUS_IS_ENVELOPE (self));
+
+  g_clear_pointer (&self->attachment, g_bytes_unref);
+  if (attachment != NULL && g_bytes_get_size (attachment) > 0)
+    self->attachment = g_bytes_ref (attachment);
+}
+
 /* Encoding */
 
 /* What json-glib 1.6 cannot write as JSON, checked before it tries:
@@ -659,7 +698,8 @@ check_node_encodable (JsonNode *node, guint depth, GError **error)
  * @error: return location for a #GError
  *
  * Writes the envelope in its wire form: compact UTF-8 JSON with the members
- * in a fixed order, so that equal envelopes give equal bytes.
+ * in a fixed order, so that equal envelopes give equal bytes, then, if
+ * there is an attachment, a NUL byte and the attachment.
  *
  * It fails with %PLEXUS_ERROR_INVALID_ARGUMENT when the envelope could not
  * be read back: when the encoding would be larger than
@@ -707,6 +747,13 @@ plexus_envelope_encode (PlexusEnvelope *self, GError **error)
   body_text = plexus_json_to_string (body, &body_length);
   g_string_append_len (out, body_text, (gssize) body_length);
   g_string_append_c (out, '}');
+  if (self->attachment != NULL) {
+    gsize attachment_length;
+    gconstpointer attachment = g_bytes_get_data (self->attachment, &attachment_length);
+
+    g_string_append_c (out, '\0');
+    g_string_append_len (out, attachment, (gssize) attachment_length);
+  }
   length = out->len;
   text = g_string_free (out, FALSE);
   if (length > PLEXUS_ENVELOPE_MAX_SIZE) {
@@ -939,7 +986,7 @@ envelope_from_json (JsonNode *root, const gchar **error_code, GError **error)
  * @error: return location for a #GError
  *
  * Reads an envelope from its wire form, strictly, as doc/protocol.md
- * specifies. On failure @error is %PLEXUS_ERROR_INVALID_DATA with a
+ * specifies: JSON, then optionally a NUL byte and a non-empty attachment. On failure @error is %PLEXUS_ERROR_INVALID_DATA with a
  * message saying what is wrong (UTF-8, at most a few hundred bytes: it may
  * be sent back in an `error` answer) and @error_code is the protocol error
  * code to answer with: `too-large`, `bad-json`, `unsupported-version` or
@@ -956,6 +1003,8 @@ plexus_envelope_decode (const guint8 *data,
   const gchar *text = (const gchar *) data;
   g_autoptr(JsonNode) root = NULL;
   const gchar *json_code = NULL;
+  const gchar *nul;
+  gsize attachment_length = 0;
   PlexusEnvelope *self;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
@@ -970,10 +1019,17 @@ plexus_envelope_decode (const guint8 *data,
                       length, PLEXUS_ENVELOPE_MAX_SIZE);
     return NULL;
   }
-  if (length > 0 && memchr (text, '\0', length) != NULL) {
-    plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_JSON, error,
-                      "not JSON: the envelope holds a NUL byte");
-    return NULL;
+  /* JSON holds no NUL byte: the first one ends it, and the attachment
+   * follows. */
+  nul = length > 0 ? memchr (text, '\0', length) : NULL;
+  if (nul != NULL) {
+    attachment_length = length - (gsize) (nul - text) - 1;
+    length = (gsize) (nul - text);
+    if (attachment_length == 0) {
+      plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, error,
+                             "the envelope ends in a NUL byte without an attachment after it");
+      return NULL;
+    }
   }
   if (length > 0 && !g_utf8_validate (text, (gssize) length, NULL)) {
     plexus_json_set_error (error_code, PLEXUS_ENVELOPE_CODE_BAD_JSON, error,
@@ -992,6 +1048,8 @@ plexus_envelope_decode (const guint8 *data,
 
   self = envelope_from_json (root, error_code, error);
   g_assert (self != NULL || error_code == NULL || *error_code != NULL);
+  if (self != NULL && attachment_length > 0)
+    self->attachment = g_bytes_new (nul + 1, attachment_length);
   return self;
 }
 

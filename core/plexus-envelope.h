@@ -165,6 +165,9 @@ void            plexus_envelope_set_ts (PlexusEnvelope *self,
 const gchar    *plexus_envelope_get_re (PlexusEnvelope *self);
 void            plexus_envelope_set_re (PlexusEnvelope *self,
                                         const gchar    *re);
+GBytes         *plexus_envelope_get_attachment (PlexusEnvelope *self);
+void            plexus_envelope_set_attachment (PlexusEnvelope *self,
+                                                GBytes         *attachment);
 JsonObject     *plexus_envelope_get_body (PlexusEnvelope *self);
 void            plexus_envelope_set_body (PlexusEnvelope *self,
                                           JsonObject     *body);

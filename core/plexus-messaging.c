@@ -68,11 +68,13 @@ G_DEFINE_FINAL_TYPE (PlexusMessaging, plexus_messaging, G_TYPE_OBJECT)
 
 /* A message in flight: what the engine's sends need. */
 typedef struct {
-  gchar        *sealed;
+  GBytes       *sealed;       /* attached to each envelope that carries it */
   gchar        *to;
   PlexusMode    mode;
   GCancellable *cancellable;  /* its requests to relays, done with it */
-  GPtrArray    *silent;       /* relays that took it on and did not deliver in time */
+  guint         asking;       /* requests to relays not yet refused or timed out */
+  GPtrArray    *refused;      /* relays that refused it (nullable) */
+  GPtrArray    *silent;       /* relays that took it on and did not deliver in time (nullable) */
 } Outgoing;
 
 static void
@@ -83,8 +85,9 @@ outgoing_free (gpointer data)
   /* Its requests end with it, rather than each waiting out its timer. */
   g_cancellable_cancel (outgoing->cancellable);
   g_object_unref (outgoing->cancellable);
+  g_clear_pointer (&outgoing->refused, g_ptr_array_unref);
   g_clear_pointer (&outgoing->silent, g_ptr_array_unref);
-  g_free (outgoing->sealed);
+  g_bytes_unref (outgoing->sealed);
   g_free (outgoing->to);
   g_free (outgoing);
 }
@@ -249,36 +252,48 @@ relay_call_free (RelayCall *call)
   g_free (call);
 }
 
+/* Adds @relay to the set *@relays, made when needed. */
+static void
+add_relay (GPtrArray **relays, const gchar *relay)
+{
+  if (*relays == NULL)
+    *relays = g_ptr_array_new_with_free_func (g_free);
+  if (!g_ptr_array_find_with_equal_func (*relays, relay, g_str_equal, NULL))
+    g_ptr_array_add (*relays, g_strdup (relay));
+}
+
+static gboolean
+has_relay (GPtrArray *relays, const gchar *relay)
+{
+  return relays != NULL && g_ptr_array_find_with_equal_func (relays, relay, g_str_equal, NULL);
+}
+
 static void
 on_relay_answer (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RelayCall *call = user_data;
   g_autoptr(PlexusEnvelope) answer = NULL;
   g_autoptr(GError) error = NULL;
+  Outgoing *outgoing;
 
   answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, &error);
   if (call->self->delivery == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     relay_call_free (call);
     return;
   }
+  outgoing = g_hash_table_lookup (call->self->sealed, call->id);
+  if (outgoing != NULL && outgoing->asking > 0)
+    outgoing->asking--;
   if (answer != NULL || g_error_matches (error, PLEXUS_ERROR, PLEXUS_ERROR_TIMED_OUT)) {
-    Outgoing *outgoing = g_hash_table_lookup (call->self->sealed, call->id);
-
-    /* Taken on: silently, or with an answer (a relay before answers were
-     * dropped). Silence this long also means it has not delivered yet;
-     * the delivery engine moves on to the next path at the same time. */
-    if (outgoing != NULL) {
+    /* Taken on: in silence, or with an answer (`held`). The delivery
+     * engine moves on when the attempt's time is up. */
+    if (outgoing != NULL)
       g_hash_table_add (call->self->accepted, g_strdup (call->id));
-      if (answer == NULL) {
-        if (outgoing->silent == NULL)
-          outgoing->silent = g_ptr_array_new_with_free_func (g_free);
-        if (!g_ptr_array_find_with_equal_func (outgoing->silent, call->path.relay, g_str_equal, NULL))
-          g_ptr_array_add (outgoing->silent, g_strdup (call->path.relay));
-      }
-    }
   } else {
     PlexusProvider *provider = path_provider (call->self, &call->path);
 
+    if (outgoing != NULL)
+      add_relay (&outgoing->refused, call->path.relay);
     /* The relay's own fault (no answer, a broken request) counts against
      * it; a recipient it does not know is no fault of the relay's. */
     if (provider != NULL && strstr (error->message, ": " PLEXUS_ENVELOPE_CODE_NO_ROUTE ":") == NULL)
@@ -305,17 +320,17 @@ on_deliver_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* `signal.deliver` straight to @to, routed by the node. */
 static void
-send_deliver (PlexusMessaging *self, const gchar *to, const gchar *id, const gchar *sealed, const gchar *label,
+send_deliver (PlexusMessaging *self, const gchar *to, const gchar *id, GBytes *sealed, const gchar *label,
               RelayCall *call)
 {
   g_autoptr(JsonObject) body = json_object_new ();
   g_autoptr(PlexusEnvelope) envelope = NULL;
 
   json_object_set_string_member (body, "id", id);
-  json_object_set_string_member (body, "sealed", sealed);
   json_object_set_string_member (body, "path", label);
   json_object_set_string_member (body, "relay", own_peer_id (self));
   envelope = plexus_envelope_new ("signal.deliver", own_peer_id (self), to, body);
+  plexus_envelope_set_attachment (envelope, sealed);
   plexus_messenger_send_async (self->messenger, envelope, self->cancellable,
                                call != NULL ? on_deliver_sent : NULL, call);
 }
@@ -324,7 +339,7 @@ send_deliver (PlexusMessaging *self, const gchar *to, const gchar *id, const gch
  * (nullable) hears whether the relay refused it. Without one (an
  * acknowledgement) nothing waits: a refusal is dropped when it comes. */
 static void
-send_relay (PlexusMessaging *self, const gchar *relay, const gchar *to, const gchar *id, const gchar *sealed,
+send_relay (PlexusMessaging *self, const gchar *relay, const gchar *to, const gchar *id, GBytes *sealed,
             const gchar *label, GCancellable *cancellable, RelayCall *call)
 {
   g_autoptr(JsonObject) body = json_object_new ();
@@ -332,14 +347,14 @@ send_relay (PlexusMessaging *self, const gchar *relay, const gchar *to, const gc
 
   json_object_set_string_member (body, "to", to);
   json_object_set_string_member (body, "id", id);
-  json_object_set_string_member (body, "sealed", sealed);
   json_object_set_string_member (body, "path", label);
+  envelope = plexus_envelope_new ("signal.relay", own_peer_id (self), relay, body);
+  plexus_envelope_set_attachment (envelope, sealed);
   if (call != NULL) {
-    plexus_messenger_request_async (self->messenger, relay, "signal.relay", body, RELAY_TIMEOUT_MS, cancellable,
-                                    on_relay_answer, call);
+    plexus_messenger_request_envelope_async (self->messenger, envelope, RELAY_TIMEOUT_MS, cancellable,
+                                             on_relay_answer, call);
     return;
   }
-  envelope = plexus_envelope_new ("signal.relay", own_peer_id (self), relay, body);
   plexus_messenger_send_async (self->messenger, envelope, NULL, NULL, NULL);
 }
 
@@ -348,7 +363,7 @@ carry_out (PlexusMessaging *self, const PlexusDeliverySend *send)
 {
   Outgoing *outgoing = g_hash_table_lookup (self->sealed, send->id);
   g_autofree gchar *label = path_to_label (&send->path);
-  const gchar *sealed;
+  GBytes *sealed;
   RelayCall *call;
 
   if (outgoing == NULL)
@@ -361,8 +376,10 @@ carry_out (PlexusMessaging *self, const PlexusDeliverySend *send)
   /* This node relays for others: it hands the message on itself. */
   if (send->path.kind == PLEXUS_DELIVERY_PATH_DIRECT || strcmp (send->path.relay, own_peer_id (self)) == 0)
     send_deliver (self, send->to, send->id, sealed, label, call);
-  else
+  else {
+    outgoing->asking++;
     send_relay (self, send->path.relay, send->to, send->id, sealed, label, outgoing->cancellable, call);
+  }
 }
 
 static gboolean
@@ -385,6 +402,20 @@ on_tick (gpointer user_data)
   plexus_delivery_tick (self->delivery, now_ms ());
   messaging_drain (self);
   return G_SOURCE_REMOVE;
+}
+
+/* An attempt at @id by @path failed: refused, or not acknowledged in time.
+ * A relay (not this node itself) that did not refuse took it on. */
+static void
+note_silence (PlexusMessaging *self, const gchar *id, const PlexusDeliveryPath *path)
+{
+  Outgoing *outgoing = g_hash_table_lookup (self->sealed, id);
+
+  if (outgoing == NULL || path->kind == PLEXUS_DELIVERY_PATH_DIRECT || strcmp (path->relay, own_peer_id (self)) == 0 ||
+      has_relay (outgoing->refused, path->relay))
+    return;
+  add_relay (&outgoing->silent, path->relay);
+  g_hash_table_add (self->accepted, g_strdup (id));
 }
 
 /* @id was delivered by @path: each other relay that took it on and stayed
@@ -441,15 +472,22 @@ messaging_drain (PlexusMessaging *self)
                      (gdouble) event.latency_ms);
       break;
     case PLEXUS_DELIVERY_EVENT_PATH_FAILED:
-      /* Not held against the relay: the recipient may be offline. */
+      /* Not held against the relay: the recipient may be offline. But a
+       * relay that did not refuse took it on; if another path delivers
+       * it, this one failed it (blame_silent_relays()). */
+      note_silence (self, event.id, &event.path);
       g_message ("message %s to %s: the %s path through %s failed (%s); trying another",
                  event.id, event.to, kind, event.path.relay, event.reason);
       g_signal_emit (self, signals[SIGNAL_PATH_FAILED], 0, event.id, event.to, kind, event.path.relay, event.reason);
       break;
     case PLEXUS_DELIVERY_EVENT_FAILED:
     default: {
-      /* No relay ever took it on: none knows the recipient. */
-      gboolean unknown = !g_hash_table_contains (self->accepted, event.id);
+      /* No relay ever took it on (each refused it): none knows the
+       * recipient. One asked lately that has not refused yet counts as
+       * having taken it on. */
+      Outgoing *outgoing = g_hash_table_lookup (self->sealed, event.id);
+      gboolean unknown = !g_hash_table_contains (self->accepted, event.id) &&
+                         (outgoing == NULL || outgoing->asking == 0);
       g_autofree gchar *reason = unknown ? g_strdup_printf ("no relay knows %s; %s", event.to, event.reason)
                                          : g_strdup (event.reason);
 
@@ -537,7 +575,8 @@ plexus_messaging_send (PlexusMessaging *self, const gchar *to, GBytes *payload, 
                                mode == PLEXUS_MODE_HYBRID ? 2 : 1, error))
     return NULL;
   outgoing = g_new0 (Outgoing, 1);
-  outgoing->sealed = g_steal_pointer (&sealed);
+  outgoing->sealed = g_bytes_new_take (sealed, strlen (sealed));
+  sealed = NULL;
   outgoing->to = g_strdup (to);
   outgoing->mode = mode;
   outgoing->cancellable = g_cancellable_new ();
@@ -555,12 +594,15 @@ send_ack (PlexusMessaging *self, const PlexusSignal *message, const gchar *label
   g_autoptr(PlexusSignal) ack = plexus_signal_new (PLEXUS_SIGNAL_KIND_ACK, own_peer_id (self), message->from,
                                                    message->id, wall_ms (), NULL);
   g_autoptr(GError) error = NULL;
-  g_autofree gchar *sealed = plexus_signal_seal (ack, plexus_context_get_identity (self->context), &error);
+  g_autofree gchar *text = plexus_signal_seal (ack, plexus_context_get_identity (self->context), &error);
+  g_autoptr(GBytes) sealed = NULL;
 
-  if (sealed == NULL) {
+  if (text == NULL) {
     g_warning ("cannot acknowledge message %s: %s", message->id, error->message);
     return;
   }
+  sealed = g_bytes_new_take (text, strlen (text));
+  text = NULL;
   /* Back the way it came: straight to the sender, or to the relay that
    * handed it over, which passes it on like any message. */
   if (g_str_equal (label, "direct") || relay == NULL || g_strcmp0 (relay, message->from) == 0) {
@@ -576,9 +618,10 @@ on_deliver (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelop
   PlexusMessaging *self = user_data;
   JsonObject *body = plexus_envelope_get_body (envelope);
   const gchar *id = json_object_get_string_member_with_default (body, "id", NULL);
-  const gchar *sealed = json_object_get_string_member_with_default (body, "sealed", NULL);
+  GBytes *attachment = plexus_envelope_get_attachment (envelope);
   const gchar *label = json_object_get_string_member_with_default (body, "path", NULL);
   const gchar *relay = json_object_get_string_member_with_default (body, "relay", NULL);
+  g_autofree gchar *sealed = NULL;
   g_autoptr(PlexusSignal) signal = NULL;
   PlexusDeliveryArrival arrival;
   g_autoptr(GError) error = NULL;
@@ -586,10 +629,19 @@ on_deliver (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelop
 
   if (self->delivery == NULL)
     return NULL;
+  if (attachment != NULL) {
+    gsize length;
+    const gchar *data = g_bytes_get_data (attachment, &length);
+
+    /* The sealed text: base64, so no NUL byte in it. */
+    if (memchr (data, '\0', length) == NULL)
+      sealed = g_strndup (data, length);
+  }
   if (!plexus_envelope_id_is_valid (id) || sealed == NULL || label == NULL ||
       (relay != NULL && !plexus_peer_id_is_valid (relay)))
     return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
-                                      "signal.deliver needs 'id', 'sealed' and 'path' strings, and 'relay' a peer ID");
+                                      "signal.deliver needs 'id' and 'path' strings, 'relay' a peer ID and the "
+                                      "sealed signal attached");
   signal = plexus_signal_open (plexus_context_get_identity (self->context), sealed, wall_ms (), &error);
   if (signal == NULL || strcmp (signal->id, id) != 0) {
     g_message ("refusing a signal from %s: %s", plexus_envelope_get_from (envelope),

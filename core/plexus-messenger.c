@@ -190,6 +190,36 @@ plexus_messenger_request_async (PlexusMessenger     *self,
 }
 
 /**
+ * plexus_messenger_request_envelope_async:
+ * @self: a #PlexusMessenger
+ * @envelope: the request, made with plexus_envelope_new() (its `to` is
+ *   the addressee), with what it carries set (an attachment, say)
+ * @timeout_ms: how long to wait for the answer, route finding included;
+ *   0 for no limit
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * Like plexus_messenger_request_async(), for a request made by the
+ * caller. Finish with plexus_messenger_request_finish().
+ */
+void
+plexus_messenger_request_envelope_async (PlexusMessenger     *self,
+                                         PlexusEnvelope      *envelope,
+                                         guint                timeout_ms,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data)
+{
+  g_return_if_fail (PLEXUS_IS_MESSENGER (self));
+  g_return_if_fail (PLEXUS_IS_ENVELOPE (envelope));
+  g_return_if_fail (plexus_envelope_get_to (envelope)[0] != '\0');
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  PLEXUS_MESSENGER_GET_IFACE (self)->request_envelope_async (self, envelope, timeout_ms, cancellable, callback,
+                                                             user_data);
+}
+
+/**
  * plexus_messenger_request_finish:
  * @self: a #PlexusMessenger
  * @result: the #GAsyncResult given to the callback

@@ -51,6 +51,7 @@ typedef PlexusEnvelope *(*PlexusMessageHandler) (PlexusMessenger *messenger,
  * @connect: see plexus_messenger_connect()
  * @disconnect: see plexus_messenger_disconnect()
  * @get_server_peer_id: see plexus_messenger_get_server_peer_id()
+ * @request_envelope_async: see plexus_messenger_request_envelope_async()
  *
  * How plugins reach other nodes. The daemon's node implements it; a
  * plugin gets it from plexus_context_get_messenger().
@@ -98,9 +99,15 @@ struct _PlexusMessengerInterface {
   void            (*disconnect)         (PlexusMessenger      *self,
                                          const gchar          *uri);
   gchar          *(*get_server_peer_id) (PlexusMessenger      *self);
+  void            (*request_envelope_async) (PlexusMessenger     *self,
+                                             PlexusEnvelope      *envelope,
+                                             guint                timeout_ms,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 gboolean        plexus_messenger_register_handler (PlexusMessenger      *self,
@@ -127,6 +134,12 @@ void            plexus_messenger_request_async (PlexusMessenger     *self,
                                                 GCancellable        *cancellable,
                                                 GAsyncReadyCallback  callback,
                                                 gpointer             user_data);
+void            plexus_messenger_request_envelope_async (PlexusMessenger     *self,
+                                                         PlexusEnvelope      *envelope,
+                                                         guint                timeout_ms,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
 PlexusEnvelope *plexus_messenger_request_finish (PlexusMessenger  *self,
                                                  GAsyncResult     *result,
                                                  GError          **error);

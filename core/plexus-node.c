@@ -1483,32 +1483,67 @@ plexus_node_request_async (PlexusNode          *self,
                            GAsyncReadyCallback  callback,
                            gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  PlexusLink *link;
-  Request *request;
+  g_autoptr(PlexusEnvelope) envelope = NULL;
 
   g_return_if_fail (PLEXUS_IS_NODE (self));
   g_return_if_fail (peer_id != NULL);
   g_return_if_fail (plexus_envelope_type_is_valid (type));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, plexus_node_request_async);
-  if (g_task_return_error_if_cancelled (task))
-    return;
   if (!plexus_peer_id_is_valid (peer_id)) {
+    g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+    g_task_set_source_tag (task, plexus_node_request_async);
     g_task_return_new_error (task, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT,
                              "'%s' is not a peer ID", peer_id);
     return;
   }
+  envelope = plexus_envelope_new (type, own_peer_id (self), peer_id, body);
+  plexus_node_request_envelope_async (self, envelope, timeout_ms, cancellable, callback, user_data);
+}
+
+/**
+ * plexus_node_request_envelope_async:
+ * @self: a #PlexusNode
+ * @envelope: the request, from this node, its `to` the peer asked
+ * @timeout_ms: how long to wait for the answer, in milliseconds; 0 for
+ *   no limit
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * Like plexus_node_request_async(), for a request the caller made (with
+ * an attachment, say). Finish with plexus_node_request_finish().
+ */
+void
+plexus_node_request_envelope_async (PlexusNode          *self,
+                                    PlexusEnvelope      *envelope,
+                                    guint                timeout_ms,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  PlexusLink *link;
+  Request *request;
+
+  g_return_if_fail (PLEXUS_IS_NODE (self));
+  g_return_if_fail (PLEXUS_IS_ENVELOPE (envelope));
+  g_return_if_fail (plexus_peer_id_is_valid (plexus_envelope_get_to (envelope)));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, plexus_node_request_async);
+  if (g_task_return_error_if_cancelled (task))
+    return;
 
   request = g_new0 (Request, 1);
   request->node = self;
   request->task = g_steal_pointer (&task);
-  request->envelope = plexus_envelope_new (type, own_peer_id (self), peer_id, body);
-  request->id = g_strdup (plexus_envelope_get_id (request->envelope));
-  request->type = g_strdup (type);
-  request->peer_id = g_strdup (peer_id);
+  request->envelope = g_object_ref (envelope);
+  request->id = g_strdup (plexus_envelope_get_id (envelope));
+  request->type = g_strdup (plexus_envelope_get_message_type (envelope));
+  request->peer_id = g_strdup (plexus_envelope_get_to (envelope));
   if (timeout_ms > 0) {
     request->timeout_source = g_timeout_source_new (timeout_ms);
     g_source_set_callback (request->timeout_source, on_request_timeout, request, NULL);
@@ -1522,11 +1557,11 @@ plexus_node_request_async (PlexusNode          *self,
   }
   g_hash_table_insert (self->requests, request->id, request);
 
-  link = route_lookup (self, peer_id);
+  link = route_lookup (self, request->peer_id);
   if (link != NULL)
     request_send (request, link);
   else
-    route_search_async (self, peer_id, on_request_route, g_strdup (request->id));
+    route_search_async (self, request->peer_id, on_request_route, g_strdup (request->id));
 }
 
 /**
@@ -1693,6 +1728,18 @@ messenger_request_async (PlexusMessenger     *messenger,
                              cancellable, callback, user_data);
 }
 
+static void
+messenger_request_envelope_async (PlexusMessenger     *messenger,
+                                  PlexusEnvelope      *envelope,
+                                  guint                timeout_ms,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  plexus_node_request_envelope_async (PLEXUS_NODE (messenger), envelope, timeout_ms, cancellable, callback,
+                                      user_data);
+}
+
 static PlexusEnvelope *
 messenger_request_finish (PlexusMessenger *messenger, GAsyncResult *result, GError **error)
 {
@@ -1815,6 +1862,7 @@ plexus_node_messenger_init (PlexusMessengerInterface *iface)
   iface->send_finish = messenger_send_finish;
   iface->request_async = messenger_request_async;
   iface->request_finish = messenger_request_finish;
+  iface->request_envelope_async = messenger_request_envelope_async;
   iface->add_route = messenger_add_route;
   iface->remove_route = messenger_remove_route;
   iface->list_linked_peers = messenger_list_linked_peers;

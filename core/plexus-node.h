@@ -73,6 +73,13 @@ void         plexus_node_request_async (PlexusNode          *self,
                                         GCancellable        *cancellable,
                                         GAsyncReadyCallback  callback,
                                         gpointer             user_data);
+/* The same for a request the caller made (its `to` the peer asked). */
+void         plexus_node_request_envelope_async (PlexusNode          *self,
+                                                 PlexusEnvelope      *envelope,
+                                                 guint                timeout_ms,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
 PlexusEnvelope *plexus_node_request_finish (PlexusNode    *self,
                                             GAsyncResult  *result,
                                             GError       **error);

@@ -148,6 +148,33 @@ test_paths_anew_keep_turn (void)
   ASSERT_SENDS (engine, "peer:" SUPER2 "#4");
 }
 
+/* Hybrid: offered anew, the race still pairs the best peer path with the
+ * server when both went unanswered. */
+static void
+test_paths_anew_race (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = {
+    path (PLEXUS_DELIVERY_PATH_PEER, SUPER1),
+    path (PLEXUS_DELIVERY_PATH_SERVER, SERVER),
+    path (PLEXUS_DELIVERY_PATH_PEER, SUPER2),
+  };
+
+  g_assert_true (plexus_delivery_submit (engine, 0, "m4", BOB, paths, 3, 2, NULL));
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#1 server:" SERVER "#2");
+  for (guint round = 1; round <= 3; round++) {
+    g_autofree gchar *sends = NULL;
+
+    plexus_delivery_set_paths (engine, "m4", paths, 3);
+    plexus_delivery_tick (engine, 3000 * round);
+    g_clear_pointer (&sends, g_free);
+    sends = pop_sends (engine);
+    g_test_message ("round %u: %s", round, sends);
+    g_assert_nonnull (strstr (sends, "server:" SERVER));
+    g_free (pop_events (engine));
+  }
+}
+
 /* Never acknowledged: tried every 3 s until the 15 s deadline, then given
  * up, once. */
 static void
@@ -344,6 +371,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/delivery/refusal-rests", test_refusal_rests);
   g_test_add_func ("/plexus/delivery/paths-later", test_paths_later);
   g_test_add_func ("/plexus/delivery/paths-anew-keep-turn", test_paths_anew_keep_turn);
+  g_test_add_func ("/plexus/delivery/paths-anew-race", test_paths_anew_race);
   g_test_add_func ("/plexus/delivery/submit-errors", test_submit_errors);
   g_test_add_func ("/plexus/delivery/dedupe", test_dedupe);
   g_test_add_func ("/plexus/delivery/race-rests", test_race_rests);

@@ -608,6 +608,92 @@ test_size_limit (void)
   g_assert_null (bytes);
 }
 
+/* An attachment travels after the JSON and a NUL byte, as it is: any
+ * bytes, none of the JSON rules, counted in the size limit. */
+static void
+test_attachment (void)
+{
+  static const guint8 raw[] = { 0x00, 0xff, '{', '"', 0x80, 0x00, 'x' };
+  g_autoptr(GBytes) attachment = g_bytes_new_static (raw, sizeof raw);
+  g_autoptr(GBytes) empty = g_bytes_new_static ("", 0);
+  g_autoptr(PlexusEnvelope) envelope = plexus_envelope_new ("signal.relay", PEER_ID, OTHER_PEER_ID, NULL);
+  g_autoptr(PlexusEnvelope) decoded = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) bytes_again = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *json = NULL;
+  g_autofree guint8 *frame = NULL;
+  g_autofree guint8 *large = NULL;
+  const gchar *code = "unset";
+  const guint8 *data;
+  gsize length, json_length;
+
+  g_assert_null (plexus_envelope_get_attachment (envelope));
+  json = encode_ok (envelope);
+  json_length = strlen (json);
+  plexus_envelope_set_attachment (envelope, attachment);
+  g_assert_true (plexus_envelope_get_attachment (envelope) == attachment);
+
+  /* The JSON as without it, then a NUL byte, then the bytes. */
+  bytes = plexus_envelope_encode (envelope, &error);
+  g_assert_no_error (error);
+  data = g_bytes_get_data (bytes, &length);
+  g_assert_cmpuint (length, ==, json_length + 1 + sizeof raw);
+  g_assert_cmpmem (data, json_length, json, json_length);
+  g_assert_cmpint (data[json_length], ==, 0);
+  g_assert_cmpmem (data + json_length + 1, sizeof raw, raw, sizeof raw);
+
+  decoded = plexus_envelope_decode (data, length, &code, &error);
+  g_assert_no_error (error);
+  g_assert_null (code);
+  g_assert_nonnull (plexus_envelope_get_attachment (decoded));
+  g_assert_true (g_bytes_equal (plexus_envelope_get_attachment (decoded), attachment));
+  bytes_again = plexus_envelope_encode (decoded, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (bytes, bytes_again));
+
+  /* A NUL byte with nothing after it is no attachment: one encoding. */
+  frame = g_malloc (json_length + 1);
+  memcpy (frame, json, json_length);
+  frame[json_length] = 0;
+  assert_decode_fails_len ((const gchar *) frame, json_length + 1, "bad-envelope");
+  /* The JSON before it is read as strictly as ever. */
+  assert_decode_fails_len ("{}\0x", 4, "bad-envelope");
+  assert_decode_fails_len ("{\0x", 3, "bad-json");
+  assert_decode_fails_len ("\0x", 2, "bad-json");
+
+  /* Empty is none. */
+  plexus_envelope_set_attachment (envelope, empty);
+  g_assert_null (plexus_envelope_get_attachment (envelope));
+  plexus_envelope_set_attachment (envelope, attachment);
+  plexus_envelope_set_attachment (envelope, NULL);
+  g_assert_null (plexus_envelope_get_attachment (envelope));
+
+  /* The limit is on the whole frame. */
+  g_clear_pointer (&bytes, g_bytes_unref);
+  large = g_malloc0 (PLEXUS_ENVELOPE_MAX_SIZE - json_length);
+  {
+    g_autoptr(GBytes) too_much = g_bytes_new (large, PLEXUS_ENVELOPE_MAX_SIZE - json_length);
+    g_autoptr(GBytes) just_fits = g_bytes_new (large, PLEXUS_ENVELOPE_MAX_SIZE - json_length - 1);
+    g_autoptr(PlexusEnvelope) fits = NULL;
+
+    plexus_envelope_set_attachment (envelope, just_fits);
+    bytes = plexus_envelope_encode (envelope, &error);
+    g_assert_no_error (error);
+    data = g_bytes_get_data (bytes, &length);
+    g_assert_cmpuint (length, ==, PLEXUS_ENVELOPE_MAX_SIZE);
+    fits = plexus_envelope_decode (data, length, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (fits);
+    g_clear_pointer (&bytes, g_bytes_unref);
+
+    plexus_envelope_set_attachment (envelope, too_much);
+    bytes = plexus_envelope_encode (envelope, &error);
+    g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT);
+    g_assert_null (bytes);
+  }
+}
+
 /* json-glib keeps the last of several values (and leaks the others);
  * whatever the values, the frame is refused. */
 static void
@@ -647,13 +733,19 @@ test_not_utf8 (void)
     WITH_BODY ("{\"\xfe\":1}"),
     VALID "\x80",
   };
-  const gchar with_nul[] = VALID "\0 ";
+  /* A NUL byte ends the JSON (an attachment follows): inside a string
+   * it leaves the JSON cut short. */
   const gchar nul_inside[] = HEAD ",\"body\":{\"a\":\"x\0y\"}}";
+  /* The attachment is not JSON: not UTF-8 is fine there. */
+  const gchar attached[] = VALID "\0\x80\xfe";
+  g_autoptr(PlexusEnvelope) envelope = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
     assert_decode_fails (texts[i], "bad-json");
-  assert_decode_fails_len (with_nul, sizeof with_nul - 1, "bad-json");
   assert_decode_fails_len (nul_inside, sizeof nul_inside - 1, "bad-json");
+  envelope = plexus_envelope_decode ((const guint8 *) attached, sizeof attached - 1, NULL, NULL);
+  g_assert_nonnull (envelope);
+  g_assert_cmpuint (g_bytes_get_size (plexus_envelope_get_attachment (envelope)), ==, 2);
 }
 
 /* The code out parameter is optional, and reset on success. */
@@ -1017,6 +1109,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/plexus/envelope/decode/rejects", test_decode_rejects);
   g_test_add_func ("/plexus/envelope/decode/depth-limit", test_depth_limit);
   g_test_add_func ("/plexus/envelope/decode/size-limit", test_size_limit);
+  g_test_add_func ("/plexus/envelope/attachment", test_attachment);
   g_test_add_func ("/plexus/envelope/decode/multiple-values", test_multiple_values);
   g_test_add_func ("/plexus/envelope/decode/not-utf8", test_not_utf8);
   g_test_add_func ("/plexus/envelope/decode/error-code-optional", test_error_code_optional);

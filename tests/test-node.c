@@ -649,7 +649,6 @@ test_route_server_refuses_peer_signals (void)
 
   plexus_context_set_roles (mesh->contexts[1], PLEXUS_ROLE_SERVER);
   json_object_set_string_member (body, "id", "m1");
-  json_object_set_string_member (body, "sealed", "opaque");
   json_object_set_string_member (body, "path", "peer:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
   answer = messenger_request (a, mesh_peer_id (mesh, 2), "signal.deliver", body, &error);
   g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED);

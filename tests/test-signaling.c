@@ -18,6 +18,8 @@
 
 #define N_SUPERS 2
 #define WAIT_MS 90000
+/* A well-formed peer ID that no node of a test has. */
+#define NOBODY_PEER_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 typedef struct {
   PlexusTestNode      *node;
@@ -962,7 +964,7 @@ test_refusals (void)
   PlexusTestFixture *fixture = plexus_test_fixture_new ();
   const gchar *server_args[] = { "--role", "server", NULL };
   const gchar *peer_args[] = { "--server", NULL, NULL };
-  const gchar *nobody = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const gchar *nobody = NOBODY_PEER_ID;
   g_autoptr(GError) error = NULL;
   g_auto(GVariantBuilder) bad_options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   g_autofree gchar *big = g_malloc0 (16385);
@@ -1042,6 +1044,17 @@ test_refusals (void)
  * super peer advertises after the peer attached (its relay's signaling
  * service comes after the gossip plugin's first advertisement), and sends
  * through it in peer mode. */
+/* How many PathFailed reasons of @peer contain @needle. */
+static guint
+count_path_failures (const Peer *peer, const gchar *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < peer->path_failures->len; i++)
+    n += strstr (g_ptr_array_index (peer->path_failures, i), needle) != NULL;
+  return n;
+}
+
 static void
 test_single_super (void)
 {
@@ -1061,20 +1074,21 @@ test_single_super (void)
   }
   g_assert_cmpstr (bob.last_payload, ==, "through the only super peer");
 
+  /* For a peer nobody knows, the super peer takes the message on, finds
+   * no route and refuses it after all: the sender is told NotFound, not
+   * TimedOut, and does not hold it against the relay. */
+  {
+    g_autofree gchar *nobody_path = NULL;
+
+    nobody_path = send_and_wait (&alice, &(Peer) { .peer_id = (gchar *) NOBODY_PEER_ID }, "peer", "to nobody",
+                                 NULL);
+    g_assert_true (g_str_has_prefix (nobody_path, "failed: org.plexus.Plexus1.Error.NotFound: "));
+    g_assert_cmpuint (count_path_failures (&alice, "could not be reached from this relay"), >=, 1);
+  }
+
   peer_clear (&alice);
   peer_clear (&bob);
   plexus_test_fixture_free (fixture);
-}
-
-/* How many PathFailed reasons of @peer contain @needle. */
-static guint
-count_path_failures (const Peer *peer, const gchar *needle)
-{
-  guint n = 0;
-
-  for (guint i = 0; i < peer->path_failures->len; i++)
-    n += strstr (g_ptr_array_index (peer->path_failures, i), needle) != NULL;
-  return n;
 }
 
 typedef struct {

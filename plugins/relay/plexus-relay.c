@@ -17,9 +17,11 @@
  * that is not linked, the server holds the message while the recipient is
  * reconnecting (unlinked less than PLEXUS_RELAY_RECONNECT_SECONDS ago), at
  * most PLEXUS_RELAY_QUEUE_SECONDS; a super peer hands it to the node's
- * routing. A signal taken on gets no answer: the sender learns of delivery
+ * routing. A signal passed on gets no answer: the sender learns of delivery
  * from the recipient's signed acknowledgement, and an answer per signal
- * was a quarter of the relay's work. Only a refusal is answered.
+ * was a quarter of the relay's work. A refusal is answered, late too (the
+ * routing found no way to a recipient not linked here), and so is a
+ * signal held for a reconnecting recipient (`held`), which may wait long.
  *
  * Each sender (the envelope's origin, which is the link peer for a peer
  * attached here and the original sender for what another relay passes on)
@@ -53,7 +55,7 @@ typedef struct {
 typedef struct {
   gchar  *to;
   gchar  *id;
-  gchar  *sealed;
+  GBytes *sealed;
   gchar  *label;
   gint64  expires;   /* monotonic µs */
 } Held;
@@ -88,7 +90,7 @@ held_free (gpointer data)
 
   g_free (held->to);
   g_free (held->id);
-  g_free (held->sealed);
+  g_bytes_unref (held->sealed);
   g_free (held->label);
   g_free (held);
 }
@@ -151,18 +153,59 @@ held_queue_free (gpointer data)
   g_queue_free_full (data, held_free);
 }
 
+typedef struct {
+  PlexusRelay    *self;     /* strong */
+  PlexusEnvelope *request;  /* the signal.relay handed to the node's routing */
+} Forward;
+
 static void
-deliver (PlexusRelay *self, const gchar *to, const gchar *id, const gchar *sealed, const gchar *label)
+on_forward_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Forward *forward = user_data;
+  PlexusRelay *self = forward->self;
+  g_autoptr(GError) error = NULL;
+
+  /* Taken on in silence, then lost: the sender hears of it while it still
+   * waits (a route search takes less than its 3 s), and does not hold the
+   * recipient's absence against this relay. */
+  if (!plexus_messenger_send_finish (PLEXUS_MESSENGER (source), result, &error) && self->messenger != NULL &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_autofree gchar *why = g_strdup_printf ("the recipient could not be reached from this relay: %s",
+                                             error->message);
+    g_autoptr(PlexusEnvelope) refusal = plexus_envelope_new_error (forward->request, self->own_peer_id,
+                                                                   PLEXUS_ENVELOPE_CODE_NO_ROUTE, why);
+
+    plexus_messenger_send_async (self->messenger, refusal, NULL, NULL, NULL);
+  }
+  g_object_unref (forward->request);
+  g_object_unref (forward->self);
+  g_free (forward);
+}
+
+/* The sealed signal goes on as it came, by reference: never read, never
+ * copied into JSON. @request (nullable) is the signal.relay it came in,
+ * for a recipient not linked here: refused late if the routing fails. */
+static void
+deliver (PlexusRelay *self, const gchar *to, const gchar *id, GBytes *sealed, const gchar *label,
+         PlexusEnvelope *request)
 {
   g_autoptr(JsonObject) body = json_object_new ();
   g_autoptr(PlexusEnvelope) envelope = NULL;
+  Forward *forward;
 
   json_object_set_string_member (body, "id", id);
-  json_object_set_string_member (body, "sealed", sealed);
   json_object_set_string_member (body, "path", label);
   json_object_set_string_member (body, "relay", self->own_peer_id);
   envelope = plexus_envelope_new ("signal.deliver", self->own_peer_id, to, body);
-  plexus_messenger_send_async (self->messenger, envelope, NULL, NULL, NULL);
+  plexus_envelope_set_attachment (envelope, sealed);
+  if (request == NULL) {
+    plexus_messenger_send_async (self->messenger, envelope, NULL, NULL, NULL);
+    return;
+  }
+  forward = g_new0 (Forward, 1);
+  forward->self = g_object_ref (self);
+  forward->request = g_object_ref (request);
+  plexus_messenger_send_async (self->messenger, envelope, NULL, on_forward_sent, forward);
 }
 
 static gboolean
@@ -216,17 +259,18 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   JsonObject *body = plexus_envelope_get_body (envelope);
   const gchar *to = json_object_get_string_member_with_default (body, "to", NULL);
   const gchar *id = json_object_get_string_member_with_default (body, "id", NULL);
-  const gchar *sealed = json_object_get_string_member_with_default (body, "sealed", NULL);
+  GBytes *sealed = plexus_envelope_get_attachment (envelope);
+  g_autoptr(JsonObject) answer = NULL;
   const gchar *label = json_object_get_string_member_with_default (body, "path", NULL);
   gint64 now = g_get_monotonic_time ();
   GQueue *queue;
   Held *held;
 
   if (!plexus_peer_id_is_valid (to) || !plexus_envelope_id_is_valid (id) || sealed == NULL || label == NULL ||
-      strlen (sealed) > MAX_SEALED_LENGTH || strlen (label) > MAX_LABEL_LENGTH)
+      g_bytes_get_size (sealed) > MAX_SEALED_LENGTH || strlen (label) > MAX_LABEL_LENGTH)
     return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
-                                      "signal.relay needs 'to' (a peer ID), 'id', 'sealed' (at most 32768 "
-                                      "characters) and 'path' (at most 128)");
+                                      "signal.relay needs 'to' (a peer ID), 'id', 'path' (at most 128 "
+                                      "characters) and the sealed signal attached (at most 32768 bytes)");
   if (strcmp (to, self->own_peer_id) == 0)
     return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
                                       "a signal for the relay itself is sent with signal.deliver");
@@ -239,7 +283,7 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   }
   remember_answerable (self, id, plexus_envelope_get_from (envelope), to, now);
   if (is_linked (self, to) || self->miss == PLEXUS_RELAY_MISS_FORWARD) {
-    deliver (self, to, id, sealed, label);
+    deliver (self, to, id, sealed, label, is_linked (self, to) ? NULL : envelope);
     return NULL;
   }
   if (!is_reconnecting (self, to))
@@ -256,12 +300,16 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   held = g_new0 (Held, 1);
   held->to = g_strdup (to);
   held->id = g_strdup (id);
-  held->sealed = g_strdup (sealed);
+  held->sealed = g_bytes_ref (sealed);
   held->label = g_strdup (label);
   held->expires = g_get_monotonic_time () + (gint64) PLEXUS_RELAY_QUEUE_SECONDS * G_USEC_PER_SEC;
   g_queue_push_tail (queue, held);
   self->n_held++;
-  return NULL;
+  /* Rare, and it may take the recipient's whole reconnection: said, so
+   * that the sender does not take the wait for a fault of this relay. */
+  answer = json_object_new ();
+  json_object_set_string_member (answer, "status", "held");
+  return plexus_envelope_new_reply (envelope, "signal.relay", self->own_peer_id, answer);
 }
 
 static void
@@ -278,7 +326,7 @@ on_peer_linked (PlexusMessenger *messenger, const gchar *peer_id, gpointer user_
   /* Back: what waited for it goes, in order. */
   while ((held = g_queue_pop_head (queue)) != NULL) {
     if (held->expires > g_get_monotonic_time ())
-      deliver (self, held->to, held->id, held->sealed, held->label);
+      deliver (self, held->to, held->id, held->sealed, held->label, NULL);
     self->n_held--;
     held_free (held);
   }

@@ -32,16 +32,16 @@ own_peer_id (EvilRelayPlugin *self)
 }
 
 static void
-deliver (EvilRelayPlugin *self, const gchar *to, const gchar *id, const gchar *sealed, const gchar *label)
+deliver (EvilRelayPlugin *self, const gchar *to, const gchar *id, GBytes *sealed, const gchar *label)
 {
   g_autoptr(JsonObject) body = json_object_new ();
   g_autoptr(PlexusEnvelope) envelope = NULL;
 
   json_object_set_string_member (body, "id", id);
-  json_object_set_string_member (body, "sealed", sealed);
   json_object_set_string_member (body, "path", label);
   json_object_set_string_member (body, "relay", own_peer_id (self));
   envelope = plexus_envelope_new ("signal.deliver", own_peer_id (self), to, body);
+  plexus_envelope_set_attachment (envelope, sealed);
   plexus_messenger_send_async (self->messenger, envelope, NULL, NULL, NULL);
 }
 
@@ -52,16 +52,20 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   JsonObject *body = plexus_envelope_get_body (envelope);
   const gchar *to = json_object_get_string_member_with_default (body, "to", "");
   const gchar *id = json_object_get_string_member_with_default (body, "id", "");
-  const gchar *sealed = json_object_get_string_member_with_default (body, "sealed", "");
+  GBytes *sealed = plexus_envelope_get_attachment (envelope);
   const gchar *label = json_object_get_string_member_with_default (body, "path", "");
-  if (g_str_equal (self->mode, "tamper") && strlen (sealed) > 8) {
-    g_autofree gchar *altered = g_strdup (sealed);
-    gsize middle = strlen (altered) / 2;
+  if (sealed == NULL)
+    return NULL;
+  if (g_str_equal (self->mode, "tamper") && g_bytes_get_size (sealed) > 8) {
+    gsize length;
+    guint8 *altered = g_bytes_unref_to_data (g_bytes_ref (sealed), &length);
+    g_autoptr(GBytes) altered_bytes = NULL;
 
     /* Still base64, no longer what was sealed. */
-    altered[middle] = altered[middle] == 'A' ? 'B' : 'A';
+    altered[length / 2] = altered[length / 2] == 'A' ? 'B' : 'A';
+    altered_bytes = g_bytes_new_take (altered, length);
     g_message ("tampering with signal %s for %s", id, to);
-    deliver (self, to, id, altered, label);
+    deliver (self, to, id, altered_bytes, label);
   } else if (g_str_equal (self->mode, "drop")) {
     g_message ("dropping signal %s for %s", id, to);
   } else if (g_str_equal (self->mode, "replay")) {

@@ -12,8 +12,9 @@
  * be hostile: plexus_envelope_decode() must turn any bytes into either a
  * valid envelope or a PLEXUS_ERROR_INVALID_DATA error with one of the
  * decoding error codes and a message fit to send back, and what it
- * accepts must be passed on unchanged: encoding it gives text that
- * decodes to the same envelope and encodes to the same bytes.
+ * accepts must be passed on unchanged: encoding it gives text (and the
+ * attachment after a NUL byte) that decodes to the same envelope and
+ * encodes to the same bytes.
  *
  * Unlike fuzz-capabilities, nothing is filtered out: the decoder refuses
  * several top-level values before json-glib reads them, so json-glib's
@@ -59,6 +60,9 @@ check_same (PlexusEnvelope *a, PlexusEnvelope *b, const gchar *text)
   FUZZ_CHECK (plexus_envelope_get_ts (a) == plexus_envelope_get_ts (b), text);
   FUZZ_CHECK (g_strcmp0 (plexus_envelope_get_re (a), plexus_envelope_get_re (b)) == 0, text);
   FUZZ_CHECK (json_object_equal (plexus_envelope_get_body (a), plexus_envelope_get_body (b)), text);
+  FUZZ_CHECK ((plexus_envelope_get_attachment (a) == NULL) == (plexus_envelope_get_attachment (b) == NULL), text);
+  FUZZ_CHECK (plexus_envelope_get_attachment (a) == NULL ||
+              g_bytes_equal (plexus_envelope_get_attachment (a), plexus_envelope_get_attachment (b)), text);
 }
 
 static void
@@ -70,8 +74,9 @@ check_accepted (PlexusEnvelope *envelope, size_t size)
   g_autoptr(GError) error = NULL;
   g_autofree gchar *text = NULL;
   const gchar *code = NULL;
-  gsize length;
+  gsize length, json_length;
   const guint8 *data;
+  const guint8 *nul;
 
   check_valid (envelope);
 
@@ -84,8 +89,14 @@ check_accepted (PlexusEnvelope *envelope, size_t size)
   }
   data = g_bytes_get_data (bytes, &length);
   FUZZ_CHECK (length <= PLEXUS_ENVELOPE_MAX_SIZE, "encoded too large");
-  text = g_strndup ((const gchar *) data, length);
-  FUZZ_CHECK (strlen (text) == length && g_utf8_validate (text, -1, NULL), "bad JSON written");
+  /* JSON, then a NUL byte and the attachment if there is one. */
+  nul = memchr (data, '\0', length);
+  json_length = nul != NULL ? (gsize) (nul - data) : length;
+  FUZZ_CHECK ((nul != NULL) == (plexus_envelope_get_attachment (envelope) != NULL), "attachment lost or made up");
+  FUZZ_CHECK (nul == NULL || length - json_length - 1 == g_bytes_get_size (plexus_envelope_get_attachment (envelope)),
+              "attachment written wrong");
+  text = g_strndup ((const gchar *) data, json_length);
+  FUZZ_CHECK (g_utf8_validate (text, -1, NULL), "bad JSON written");
 
   again = plexus_envelope_decode (data, length, &code, &error);
   if (again == NULL) {
