@@ -45,7 +45,6 @@ struct _PlexusMessaging {
   PlexusMessenger *messenger;
   PlexusDelivery  *delivery;
   GHashTable      *sealed;     /* message ID → Outgoing, while in flight */
-  GHashTable      *accepted;   /* IDs of messages in flight a relay took on */
   GCancellable    *cancellable;
   guint            tick_id;
   gboolean         registered; /* signal.deliver is ours */
@@ -74,8 +73,17 @@ typedef struct {
   GCancellable *cancellable;  /* its requests to relays, done with it */
   guint         asking;       /* requests to relays not yet refused or timed out */
   GPtrArray    *refused;      /* relays that refused it (nullable) */
-  GPtrArray    *silent;       /* relays that took it on and did not deliver in time (nullable) */
+  GPtrArray    *answered;     /* relays that said they took it on: `held` (nullable) */
+  GPtrArray    *silent;       /* relays that took it on in silence and did not deliver in time (nullable) */
 } Outgoing;
+
+/* Some relay took @outgoing on (or may yet: one is still being asked). */
+static gboolean
+outgoing_taken_on (const Outgoing *outgoing)
+{
+  return outgoing->asking > 0 || (outgoing->answered != NULL && outgoing->answered->len > 0) ||
+         (outgoing->silent != NULL && outgoing->silent->len > 0);
+}
 
 static void
 outgoing_free (gpointer data)
@@ -86,6 +94,7 @@ outgoing_free (gpointer data)
   g_cancellable_cancel (outgoing->cancellable);
   g_object_unref (outgoing->cancellable);
   g_clear_pointer (&outgoing->refused, g_ptr_array_unref);
+  g_clear_pointer (&outgoing->answered, g_ptr_array_unref);
   g_clear_pointer (&outgoing->silent, g_ptr_array_unref);
   g_bytes_unref (outgoing->sealed);
   g_free (outgoing->to);
@@ -269,6 +278,15 @@ has_relay (GPtrArray *relays, const gchar *relay)
 }
 
 static void
+remove_relay (GPtrArray *relays, const gchar *relay)
+{
+  guint index;
+
+  if (relays != NULL && g_ptr_array_find_with_equal_func (relays, relay, g_str_equal, &index))
+    g_ptr_array_remove_index_fast (relays, index);
+}
+
+static void
 on_relay_answer (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RelayCall *call = user_data;
@@ -285,15 +303,20 @@ on_relay_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   if (outgoing != NULL && outgoing->asking > 0)
     outgoing->asking--;
   if (answer != NULL || g_error_matches (error, PLEXUS_ERROR, PLEXUS_ERROR_TIMED_OUT)) {
-    /* Taken on: in silence, or with an answer (`held`). The delivery
-     * engine moves on when the attempt's time is up. */
-    if (outgoing != NULL)
-      g_hash_table_add (call->self->accepted, g_strdup (call->id));
+    /* Taken on: with an answer (`held`: the wait is the recipient's, not
+     * the relay's fault), or in silence (noted when the delivery engine
+     * gives up the attempt, note_silence()). */
+    if (outgoing != NULL && answer != NULL)
+      add_relay (&outgoing->answered, call->path.relay);
   } else {
     PlexusProvider *provider = path_provider (call->self, &call->path);
 
-    if (outgoing != NULL)
+    /* A refusal may come after the attempt's time is up (the engine's
+     * timer and the request's run alike): it was no silence. */
+    if (outgoing != NULL) {
       add_relay (&outgoing->refused, call->path.relay);
+      remove_relay (outgoing->silent, call->path.relay);
+    }
     /* The relay's own fault (no answer, a broken request) counts against
      * it; a recipient it does not know is no fault of the relay's. */
     if (provider != NULL && strstr (error->message, ": " PLEXUS_ENVELOPE_CODE_NO_ROUTE ":") == NULL)
@@ -412,10 +435,9 @@ note_silence (PlexusMessaging *self, const gchar *id, const PlexusDeliveryPath *
   Outgoing *outgoing = g_hash_table_lookup (self->sealed, id);
 
   if (outgoing == NULL || path->kind == PLEXUS_DELIVERY_PATH_DIRECT || strcmp (path->relay, own_peer_id (self)) == 0 ||
-      has_relay (outgoing->refused, path->relay))
+      has_relay (outgoing->refused, path->relay) || has_relay (outgoing->answered, path->relay))
     return;
   add_relay (&outgoing->silent, path->relay);
-  g_hash_table_add (self->accepted, g_strdup (id));
 }
 
 /* @id was delivered by @path: each other relay that took it on and stayed
@@ -467,7 +489,6 @@ messaging_drain (PlexusMessaging *self)
         plexus_broker_report_success (broker, provider, (gdouble) event.latency_ms);
       blame_silent_relays (self, event.id, &event.path);
       g_hash_table_remove (self->sealed, event.id);
-      g_hash_table_remove (self->accepted, event.id);
       g_signal_emit (self, signals[SIGNAL_DELIVERED], 0, event.id, event.to, kind, event.path.relay,
                      (gdouble) event.latency_ms);
       break;
@@ -486,13 +507,11 @@ messaging_drain (PlexusMessaging *self)
        * recipient. One asked lately that has not refused yet counts as
        * having taken it on. */
       Outgoing *outgoing = g_hash_table_lookup (self->sealed, event.id);
-      gboolean unknown = !g_hash_table_contains (self->accepted, event.id) &&
-                         (outgoing == NULL || outgoing->asking == 0);
+      gboolean unknown = outgoing == NULL || !outgoing_taken_on (outgoing);
       g_autofree gchar *reason = unknown ? g_strdup_printf ("no relay knows %s; %s", event.to, event.reason)
                                          : g_strdup (event.reason);
 
       g_hash_table_remove (self->sealed, event.id);
-      g_hash_table_remove (self->accepted, event.id);
       g_message ("message %s to %s failed: %s", event.id, event.to, reason);
       g_signal_emit (self, signals[SIGNAL_FAILED], 0, event.id, event.to,
                      unknown ? "org.plexus.Plexus1.Error.NotFound" : "org.plexus.Plexus1.Error.TimedOut", reason);
@@ -717,7 +736,6 @@ plexus_messaging_shutdown (PlexusMessaging *self)
   g_cancellable_cancel (self->cancellable);
   /* Cancels each message's requests too. */
   g_hash_table_remove_all (self->sealed);
-  g_hash_table_remove_all (self->accepted);
   g_clear_handle_id (&self->tick_id, g_source_remove);
   if (self->messenger != NULL && self->registered)
     plexus_messenger_unregister_handler (self->messenger, "signal.deliver");
@@ -743,7 +761,6 @@ plexus_messaging_finalize (GObject *object)
   PlexusMessaging *self = PLEXUS_MESSAGING (object);
 
   g_hash_table_unref (self->sealed);
-  g_hash_table_unref (self->accepted);
   g_object_unref (self->cancellable);
   G_OBJECT_CLASS (plexus_messaging_parent_class)->finalize (object);
 }
@@ -830,7 +847,6 @@ plexus_messaging_init (PlexusMessaging *self)
 {
   self->delivery = plexus_delivery_new (NULL);
   self->sealed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, outgoing_free);
-  self->accepted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
   self->started_ms = wall_ms ();
 }

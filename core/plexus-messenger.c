@@ -201,7 +201,9 @@ plexus_messenger_request_async (PlexusMessenger     *self,
  * @user_data: data for @callback
  *
  * Like plexus_messenger_request_async(), for a request made by the
- * caller. Finish with plexus_messenger_request_finish().
+ * caller, who must not change it afterwards nor use it for another
+ * request (the answer is matched by its ID). Finish with
+ * plexus_messenger_request_finish().
  */
 void
 plexus_messenger_request_envelope_async (PlexusMessenger     *self,

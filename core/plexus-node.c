@@ -947,8 +947,12 @@ static gchar *
 read_message_id (const guint8 *data, gsize length)
 {
   g_autoptr(JsonNode) root = NULL;
+  const guint8 *nul = length > 0 ? memchr (data, '\0', length) : NULL;
   JsonNode *id;
 
+  /* The JSON ends at the first NUL byte; an attachment follows. */
+  if (nul != NULL)
+    length = (gsize) (nul - data);
   if (length == 0 || !g_utf8_validate ((const gchar *) data, (gssize) length, NULL))
     return NULL;
   root = plexus_json_parse_strict ((const gchar *) data, length, PLEXUS_ENVELOPE_MAX_DEPTH, NULL, NULL);

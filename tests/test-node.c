@@ -221,6 +221,16 @@ error_code_of (PlexusEnvelope *envelope)
 }
 
 static void
+send_raw_len (PlexusLink *link, const gchar *data, gsize length)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (data, length);
+  g_autoptr(GError) error = NULL;
+
+  plexus_link_send (link, bytes, &error);
+  g_assert_no_error (error);
+}
+
+static void
 send_raw (PlexusLink *link, const gchar *text)
 {
   g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
@@ -397,9 +407,11 @@ test_bad_frames (void)
                              TIMEOUT_MS, NULL, on_async_result, &pending);
   g_signal_connect (link_a, "frame", G_CALLBACK (on_frame_collect), received);
 
-  /* JSON whose ID can be read is answered by ID. */
+  /* JSON whose ID can be read is answered by ID, with an attachment after
+   * it too. */
   send_raw (link_a, "{\"id\":\"readable-id\"}");
-  for (guint i = 1; i <= PLEXUS_NODE_MAX_BAD_MESSAGES; i++)
+  send_raw_len (link_a, "{\"id\":\"attached-id\"}\0\xff", 22);
+  for (guint i = 2; i <= PLEXUS_NODE_MAX_BAD_MESSAGES; i++)
     send_raw (link_a, "not an envelope");
   g_assert_true (plexus_test_wait_for (link_a_is_gone, pair, TIMEOUT_MS));
 
@@ -407,7 +419,9 @@ test_bad_frames (void)
   g_assert_cmpuint (received->len, ==, PLEXUS_NODE_MAX_BAD_MESSAGES);
   g_assert_cmpstr (error_code_of (g_ptr_array_index (received, 0)), ==, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE);
   g_assert_cmpstr (plexus_envelope_get_re (g_ptr_array_index (received, 0)), ==, "readable-id");
-  for (guint i = 1; i < received->len; i++) {
+  g_assert_cmpstr (error_code_of (g_ptr_array_index (received, 1)), ==, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE);
+  g_assert_cmpstr (plexus_envelope_get_re (g_ptr_array_index (received, 1)), ==, "attached-id");
+  for (guint i = 2; i < received->len; i++) {
     PlexusEnvelope *answer = g_ptr_array_index (received, i);
 
     g_assert_cmpstr (error_code_of (answer), ==, PLEXUS_ENVELOPE_CODE_BAD_JSON);

@@ -182,8 +182,8 @@ on_forward_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   g_free (forward);
 }
 
-/* The sealed signal goes on as it came, by reference: never read, never
- * copied into JSON. @request (nullable) is the signal.relay it came in,
+/* The sealed signal goes on as it came, shared: never read, never copied
+ * into JSON. @request (nullable) is the signal.relay it came in,
  * for a recipient not linked here: refused late if the routing fails. */
 static void
 deliver (PlexusRelay *self, const gchar *to, const gchar *id, GBytes *sealed, const gchar *label,
