@@ -167,7 +167,6 @@ test_paths_anew_race (void)
 
     plexus_delivery_set_paths (engine, "m4", paths, 3);
     plexus_delivery_tick (engine, 3000 * round);
-    g_clear_pointer (&sends, g_free);
     sends = pop_sends (engine);
     g_test_message ("round %u: %s", round, sends);
     g_assert_nonnull (strstr (sends, "server:" SERVER));

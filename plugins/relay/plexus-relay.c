@@ -263,6 +263,7 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
   g_autoptr(JsonObject) answer = NULL;
   const gchar *label = json_object_get_string_member_with_default (body, "path", NULL);
   gint64 now = g_get_monotonic_time ();
+  gboolean linked;
   GQueue *queue;
   Held *held;
 
@@ -282,8 +283,9 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
     return plexus_envelope_new_error (envelope, self->own_peer_id, PLEXUS_ENVELOPE_CODE_RATE_LIMITED, why);
   }
   remember_answerable (self, id, plexus_envelope_get_from (envelope), to, now);
-  if (is_linked (self, to) || self->miss == PLEXUS_RELAY_MISS_FORWARD) {
-    deliver (self, to, id, sealed, label, is_linked (self, to) ? NULL : envelope);
+  linked = is_linked (self, to);
+  if (linked || self->miss == PLEXUS_RELAY_MISS_FORWARD) {
+    deliver (self, to, id, sealed, label, linked ? NULL : envelope);
     return NULL;
   }
   if (!is_reconnecting (self, to))
