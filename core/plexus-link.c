@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "plexus-link.h"
+#include "plexus-link-stream.h"
 
 /**
  * SECTION:plexus-link
@@ -1579,24 +1580,44 @@ plexus_link_connect_finish (SoupSession *session, GAsyncResult *result, GError *
 
 /* Accepting ------------------------------------------------------------ */
 
+/* Reference-counted (GRcBox): an upgrade under way holds the handler, as
+ * the server may drop it first. */
 typedef struct {
   PlexusIdentity       *identity;
   PlexusNoiseKeypair   *static_key;
   PlexusLinkAcceptFunc  callback;
   gpointer              user_data;
   GDestroyNotify        destroy;
+  gboolean              removed;
 } ServerHandler;
 
 static void
-server_handler_free (gpointer user_data)
+server_handler_clear (gpointer user_data)
 {
   ServerHandler *handler = user_data;
 
-  if (handler->destroy != NULL)
-    handler->destroy (handler->user_data);
   g_object_unref (handler->identity);
   plexus_noise_keypair_free (handler->static_key);
-  g_free (handler);
+}
+
+static void
+server_handler_release (gpointer user_data, GClosure *closure)
+{
+  g_rc_box_release_full (user_data, server_handler_clear);
+}
+
+/* The server drops the handler: its user data goes now, and an upgrade
+ * still under way is refused. */
+static void
+server_handler_remove (gpointer user_data)
+{
+  ServerHandler *handler = user_data;
+
+  handler->removed = TRUE;
+  if (handler->destroy != NULL)
+    handler->destroy (handler->user_data);
+  handler->destroy = NULL;
+  g_rc_box_release_full (handler, server_handler_clear);
 }
 
 static gboolean
@@ -1631,29 +1652,75 @@ server_early_handler (SoupServer        *server,
                                     refusal, strlen (refusal));
 }
 
+static gchar *
+describe_remote (SoupServerMessage *msg)
+{
+  GSocketAddress *address = soup_server_message_get_remote_address (msg);
+  GInetSocketAddress *inet;
+  g_autofree gchar *host = NULL;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return NULL;
+  inet = G_INET_SOCKET_ADDRESS (address);
+  host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  return strchr (host, ':') != NULL
+         ? g_strdup_printf ("[%s]:%u", host, g_inet_socket_address_get_port (inet))
+         : g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (inet));
+}
+
+/* The 101 response is out: the connection becomes the link's. libsoup's
+ * own WebSocket handler would build the connection on the socket's usual
+ * streams; the link builds it on a PlexusLinkStream, so that an idle link
+ * costs the main loop no poll entry (plexus-link-input-stream.h). */
 static void
-server_websocket_handler (SoupServer              *server,
-                          SoupServerMessage       *msg,
-                          const char              *path,
-                          SoupWebsocketConnection *ws,
-                          gpointer                 user_data)
+server_upgrade_complete (SoupServerMessage *msg, gpointer user_data)
 {
   ServerHandler *handler = user_data;
   g_autoptr(PlexusLink) link = NULL;
-  g_autofree gchar *remote = NULL;
-  GSocketAddress *address = soup_server_message_get_remote_address (msg);
+  g_autoptr(SoupWebsocketConnection) ws = NULL;
+  g_autoptr(GIOStream) connection = NULL;
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *remote = describe_remote (msg);
 
-  if (G_IS_INET_SOCKET_ADDRESS (address)) {
-    GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
-    g_autofree gchar *host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
-
-    remote = strchr (host, ':') != NULL
-             ? g_strdup_printf ("[%s]:%u", host, g_inet_socket_address_get_port (inet))
-             : g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (inet));
+  g_signal_handlers_disconnect_by_func (msg, server_upgrade_complete, user_data);
+  if (handler->removed)
+    return;
+  socket = g_object_ref (soup_server_message_get_socket (msg));
+  connection = soup_server_message_steal_connection (msg);
+  stream = plexus_link_stream_new (connection, socket, &error);
+  if (stream == NULL) {
+    g_warning ("Cannot accept a link from %s: %s", remote != NULL ? remote : "?", error->message);
+    g_io_stream_close (connection, NULL, NULL);
+    return;
   }
+  ws = soup_websocket_connection_new (stream, soup_server_message_get_uri (msg),
+                                      SOUP_WEBSOCKET_CONNECTION_SERVER,
+                                      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin"),
+                                      PLEXUS_LINK_SUBPROTOCOL, NULL);
   link = plexus_link_new_server (ws, handler->identity, handler->static_key, remote);
   handler->callback (link, handler->user_data);
   plexus_link_start (link);
+}
+
+static void
+server_handler (SoupServer        *server,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer           user_data)
+{
+  const gchar *protocols[] = { PLEXUS_LINK_SUBPROTOCOL, NULL };
+
+  /* No extension is offered back: ciphertext does not compress, and
+   * permessage-deflate would let a peer have small messages inflate into
+   * large ones, past the size limit. On failure libsoup has set the
+   * error status. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, (gchar **) protocols, NULL, NULL))
+    return;
+  g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (server_upgrade_complete),
+                         g_rc_box_acquire (user_data), server_handler_release, 0);
 }
 
 /**
@@ -1668,7 +1735,6 @@ server_websocket_handler (SoupServer              *server,
  *
  * Accepts node links on @server: WebSocket requests for @path that offer
  * the subprotocol plexus.v1. Others are refused with 400 Bad Request.
- * This removes permessage-deflate from @server's WebSocket extensions.
  * @callback may configure the link and connect its signals; it must take a
  * reference to keep it.
  */
@@ -1681,7 +1747,6 @@ plexus_link_server_add_handler (SoupServer               *server,
                                 gpointer                  user_data,
                                 GDestroyNotify            destroy)
 {
-  const gchar *protocols[] = { PLEXUS_LINK_SUBPROTOCOL, NULL };
   ServerHandler *handler;
 
   g_return_if_fail (SOUP_IS_SERVER (server));
@@ -1691,19 +1756,14 @@ plexus_link_server_add_handler (SoupServer               *server,
 
   if (path == NULL)
     path = "/";
-  handler = g_new0 (ServerHandler, 1);
+  handler = g_rc_box_new0 (ServerHandler);
   handler->identity = g_object_ref (identity);
   handler->static_key = plexus_noise_keypair_copy (static_key);
   handler->callback = callback;
   handler->user_data = user_data;
   handler->destroy = destroy;
-  /* Links use no WebSocket extension: ciphertext does not compress, and
-   * permessage-deflate would let a peer have small messages inflate into
-   * large ones, past the size limit. */
-  soup_server_remove_websocket_extension (server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_early_handler (server, path, server_early_handler, NULL, NULL);
-  soup_server_add_websocket_handler (server, path, NULL, (gchar **) protocols,
-                                     server_websocket_handler, handler, server_handler_free);
+  soup_server_add_handler (server, path, server_handler, handler, server_handler_remove);
 }
 
 /* GObject -------------------------------------------------------------- */

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "plexus-link-input-stream.h"
+#include "plexus-poll-set.h"
+
+struct _PlexusLinkInputStream {
+  GInputStream          parent_instance;
+
+  GPollableInputStream *base;
+  GSocket              *socket;
+  PlexusPollSet        *poll_set;
+  guint                 watch_id;
+  /* Whether a read may find data: set by the poll set's edge, cleared by
+   * a read that would block. Starts set, as the HTTP layer may already
+   * hold bytes that came with the upgrade request. */
+  gboolean              readable;
+  GSList               *sources;   /* our live sources (they hold us) */
+};
+
+typedef struct {
+  GSource                source;
+  PlexusLinkInputStream *stream;
+  gboolean               ready;    /* a copy of stream->readable, kept here
+                                    * because the main loop touches this
+                                    * memory anyway on every iteration */
+} LinkInputSource;
+
+static void plexus_link_input_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PlexusLinkInputStream, plexus_link_input_stream, G_TYPE_INPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                      plexus_link_input_stream_pollable_iface_init))
+
+static void
+set_readable (PlexusLinkInputStream *self, gboolean readable)
+{
+  self->readable = readable;
+  for (GSList *l = self->sources; l != NULL; l = l->next)
+    ((LinkInputSource *) l->data)->ready = readable;
+}
+
+static void
+on_socket_ready (gpointer user_data)
+{
+  set_readable (PLEXUS_LINK_INPUT_STREAM (user_data), TRUE);
+}
+
+/* Source ---------------------------------------------------------------- */
+
+static gboolean
+link_input_source_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return ((LinkInputSource *) source)->ready;
+}
+
+static gboolean
+link_input_source_check (GSource *source)
+{
+  return ((LinkInputSource *) source)->ready;
+}
+
+static gboolean
+link_input_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  GPollableSourceFunc func = (GPollableSourceFunc) callback;
+
+  if (func == NULL)
+    return G_SOURCE_REMOVE;
+  return func (G_OBJECT (((LinkInputSource *) source)->stream), user_data);
+}
+
+static void
+link_input_source_finalize (GSource *source)
+{
+  LinkInputSource *self = (LinkInputSource *) source;
+
+  self->stream->sources = g_slist_remove (self->stream->sources, self);
+  g_object_unref (self->stream);
+}
+
+static gboolean
+link_input_source_closure_callback (GObject *stream, gpointer data)
+{
+  GClosure *closure = data;
+  GValue param = G_VALUE_INIT;
+  GValue result_value = G_VALUE_INIT;
+  gboolean result;
+
+  g_value_init (&result_value, G_TYPE_BOOLEAN);
+  g_value_init (&param, G_TYPE_OBJECT);
+  g_value_set_object (&param, stream);
+  g_closure_invoke (closure, &result_value, 1, &param, NULL);
+  result = g_value_get_boolean (&result_value);
+  g_value_unset (&result_value);
+  g_value_unset (&param);
+  return result;
+}
+
+static GSourceFuncs link_input_source_funcs = {
+  link_input_source_prepare,
+  link_input_source_check,
+  link_input_source_dispatch,
+  link_input_source_finalize,
+  (GSourceFunc) link_input_source_closure_callback,
+  NULL,
+};
+
+static gboolean
+cancelled_dummy (GCancellable *cancellable, gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* GPollableInputStream ----------------------------------------------- */
+
+static gboolean
+link_input_can_poll (GPollableInputStream *stream)
+{
+  return TRUE;
+}
+
+static gboolean
+link_input_is_readable (GPollableInputStream *stream)
+{
+  return g_pollable_input_stream_is_readable (PLEXUS_LINK_INPUT_STREAM (stream)->base);
+}
+
+static GSource *
+link_input_create_source (GPollableInputStream *stream, GCancellable *cancellable)
+{
+  PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (stream);
+  GSource *source = g_source_new (&link_input_source_funcs, sizeof (LinkInputSource));
+  LinkInputSource *input = (LinkInputSource *) source;
+
+  g_source_set_static_name (source, "PlexusLinkInputStream");
+  input->stream = g_object_ref (self);
+  input->ready = self->readable;
+  self->sources = g_slist_prepend (self->sources, input);
+  if (cancellable != NULL) {
+    g_autoptr(GSource) cancelled = g_cancellable_source_new (cancellable);
+
+    g_source_set_callback (cancelled, G_SOURCE_FUNC (cancelled_dummy), NULL, NULL);
+    g_source_add_child_source (source, cancelled);
+  }
+  return source;
+}
+
+static gssize
+link_input_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize count, GError **error)
+{
+  PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (stream);
+  GError *local_error = NULL;
+  gssize n;
+
+  n = g_pollable_input_stream_read_nonblocking (self->base, buffer, count, NULL, &local_error);
+  if (n < 0) {
+    /* Only a read that would block shows the socket drained; after it,
+     * the next edge of the poll set says more has come. */
+    if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      set_readable (self, FALSE);
+    g_propagate_error (error, local_error);
+  }
+  return n;
+}
+
+static void
+plexus_link_input_stream_pollable_iface_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = link_input_can_poll;
+  iface->is_readable = link_input_is_readable;
+  iface->create_source = link_input_create_source;
+  iface->read_nonblocking = link_input_read_nonblocking;
+}
+
+/* GInputStream -------------------------------------------------------- */
+
+static gssize
+link_input_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable, GError **error)
+{
+  PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (stream);
+
+  return g_input_stream_read (G_INPUT_STREAM (self->base), buffer, count, cancellable, error);
+}
+
+/* The connection's stream closes the socket; this half only stops
+ * watching it. */
+static gboolean
+link_input_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  plexus_link_input_stream_detach (PLEXUS_LINK_INPUT_STREAM (stream));
+  return TRUE;
+}
+
+/**
+ * plexus_link_input_stream_detach:
+ * @self: a link input stream
+ *
+ * Stops watching the socket. Sources made from @self stay as they are;
+ * a read tells whether data is left. Idempotent.
+ */
+void
+plexus_link_input_stream_detach (PlexusLinkInputStream *self)
+{
+  g_return_if_fail (PLEXUS_IS_LINK_INPUT_STREAM (self));
+
+  if (self->watch_id == 0)
+    return;
+  plexus_poll_set_remove (self->poll_set, self->watch_id, !g_socket_is_closed (self->socket));
+  self->watch_id = 0;
+}
+
+/**
+ * plexus_link_input_stream_new:
+ * @base: the connection's input stream, pollable
+ * @socket: the connection's socket
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): a new stream, or %NULL with @error set when
+ *   the socket cannot be watched
+ */
+PlexusLinkInputStream *
+plexus_link_input_stream_new (GInputStream *base, GSocket *socket, GError **error)
+{
+  g_autoptr(PlexusLinkInputStream) self = NULL;
+  g_autoptr(GMainContext) context = NULL;
+
+  g_return_val_if_fail (G_IS_POLLABLE_INPUT_STREAM (base), NULL);
+  g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
+
+  self = g_object_new (PLEXUS_TYPE_LINK_INPUT_STREAM, NULL);
+  self->base = G_POLLABLE_INPUT_STREAM (g_object_ref (base));
+  self->socket = g_object_ref (socket);
+  context = g_main_context_ref_thread_default ();
+  self->poll_set = plexus_poll_set_ref_for_context (context);
+  self->watch_id = plexus_poll_set_add (self->poll_set, g_socket_get_fd (socket),
+                                        on_socket_ready, self, error);
+  if (self->watch_id == 0)
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+/* GObject -------------------------------------------------------------- */
+
+static void
+plexus_link_input_stream_dispose (GObject *object)
+{
+  PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (object);
+
+  if (self->poll_set != NULL)
+    plexus_link_input_stream_detach (self);
+  G_OBJECT_CLASS (plexus_link_input_stream_parent_class)->dispose (object);
+}
+
+static void
+plexus_link_input_stream_finalize (GObject *object)
+{
+  PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (object);
+
+  g_assert (self->sources == NULL);
+  g_clear_pointer (&self->poll_set, plexus_poll_set_unref);
+  g_clear_object (&self->socket);
+  g_clear_object (&self->base);
+  G_OBJECT_CLASS (plexus_link_input_stream_parent_class)->finalize (object);
+}
+
+static void
+plexus_link_input_stream_class_init (PlexusLinkInputStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
+
+  object_class->dispose = plexus_link_input_stream_dispose;
+  object_class->finalize = plexus_link_input_stream_finalize;
+  stream_class->read_fn = link_input_read;
+  stream_class->close_fn = link_input_close;
+}
+
+static void
+plexus_link_input_stream_init (PlexusLinkInputStream *self)
+{
+  self->readable = TRUE;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The reading half of an accepted link's connection: it reads from the
+ * connection's own input stream, but learns that the socket is readable
+ * from the context's PlexusPollSet instead of polling the socket itself.
+ * Its pollable source has no descriptor, so an idle link costs the main
+ * loop one cheap source and no poll entry, and making the source anew
+ * after every read (as libsoup does) neither changes the context's poll
+ * set nor wakes it. Private to the daemon. */
+
+#define PLEXUS_TYPE_LINK_INPUT_STREAM (plexus_link_input_stream_get_type ())
+G_DECLARE_FINAL_TYPE (PlexusLinkInputStream, plexus_link_input_stream, PLEXUS, LINK_INPUT_STREAM, GInputStream)
+
+/* @base must be pollable; @socket is the connection's socket. Watches it
+ * in the poll set of the thread-default main context. */
+PlexusLinkInputStream *plexus_link_input_stream_new (GInputStream  *base,
+                                                     GSocket       *socket,
+                                                     GError       **error);
+/* Stops watching the socket; call it before the socket closes. */
+void                   plexus_link_input_stream_detach (PlexusLinkInputStream *self);
+
+G_END_DECLS

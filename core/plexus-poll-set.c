@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <gio/gio.h>
+
+#include "plexus-poll-set.h"
+
+#define EVENTS_PER_CALL 64
+
+typedef struct {
+  PlexusPollSetFunc func;
+  gpointer          user_data;
+  gint              fd;
+} Watch;
+
+struct _PlexusPollSet {
+  gint          ref_count;   /* under the registry's lock */
+  GMainContext *context;
+  gint          epoll_fd;
+  GSource      *source;
+  gpointer      tag;
+  GHashTable   *watches;     /* watch ID -> Watch */
+  guint         next_id;
+};
+
+typedef struct {
+  GSource        source;
+  PlexusPollSet *set;        /* borrowed: the set destroys its source first */
+} PollSetSource;
+
+/* One set per context. */
+G_LOCK_DEFINE_STATIC (registry);
+static GHashTable *registry;
+
+/* The epoll descriptor is read in check, not dispatch, so that the
+ * sources its watches make ready are seen in this same iteration (they
+ * come after this source in the context's list). */
+static gboolean
+poll_set_source_check (GSource *source)
+{
+  PlexusPollSet *self = ((PollSetSource *) source)->set;
+  struct epoll_event events[EVENTS_PER_CALL];
+  gint n;
+
+  if ((g_source_query_unix_fd (source, self->tag) & G_IO_IN) == 0)
+    return FALSE;
+  do {
+    n = epoll_wait (self->epoll_fd, events, EVENTS_PER_CALL, 0);
+    for (gint i = 0; i < n; i++) {
+      /* Looked up by ID: a watch removed since the kernel queued its
+       * event is simply gone. */
+      Watch *watch = g_hash_table_lookup (self->watches, GUINT_TO_POINTER ((guint) events[i].data.u32));
+
+      if (watch != NULL)
+        watch->func (watch->user_data);
+    }
+  } while (n == EVENTS_PER_CALL || (n < 0 && errno == EINTR));
+  return FALSE;
+}
+
+static gboolean
+poll_set_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs poll_set_source_funcs = {
+  NULL, poll_set_source_check, poll_set_source_dispatch, NULL, NULL, NULL
+};
+
+static PlexusPollSet *
+poll_set_new (GMainContext *context)
+{
+  PlexusPollSet *self = g_new0 (PlexusPollSet, 1);
+
+  self->ref_count = 1;
+  self->context = g_main_context_ref (context);
+  self->watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->next_id = 1;
+  self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (self->epoll_fd < 0)
+    g_error ("epoll_create1: %s", g_strerror (errno)); /* out of descriptors at start-up */
+  self->source = g_source_new (&poll_set_source_funcs, sizeof (PollSetSource));
+  ((PollSetSource *) self->source)->set = self;
+  g_source_set_static_name (self->source, "PlexusPollSet");
+  self->tag = g_source_add_unix_fd (self->source, self->epoll_fd, G_IO_IN);
+  g_source_attach (self->source, context);
+  return self;
+}
+
+/**
+ * plexus_poll_set_ref_for_context:
+ * @context: (nullable): a main context; %NULL for the global default
+ *
+ * Returns: (transfer full): the poll set of @context, made on first use
+ */
+PlexusPollSet *
+plexus_poll_set_ref_for_context (GMainContext *context)
+{
+  PlexusPollSet *self;
+
+  if (context == NULL)
+    context = g_main_context_default ();
+  G_LOCK (registry);
+  if (registry == NULL)
+    registry = g_hash_table_new (NULL, NULL);
+  self = g_hash_table_lookup (registry, context);
+  if (self != NULL) {
+    self->ref_count++;
+  } else {
+    self = poll_set_new (context);
+    g_hash_table_insert (registry, context, self);
+  }
+  G_UNLOCK (registry);
+  return self;
+}
+
+PlexusPollSet *
+plexus_poll_set_ref (PlexusPollSet *self)
+{
+  G_LOCK (registry);
+  self->ref_count++;
+  G_UNLOCK (registry);
+  return self;
+}
+
+void
+plexus_poll_set_unref (PlexusPollSet *self)
+{
+  gboolean last;
+
+  G_LOCK (registry);
+  last = --self->ref_count == 0;
+  if (last)
+    g_hash_table_remove (registry, self->context);
+  G_UNLOCK (registry);
+  if (!last)
+    return;
+  g_source_destroy (self->source);
+  g_source_unref (self->source);
+  close (self->epoll_fd);
+  g_hash_table_unref (self->watches);
+  g_main_context_unref (self->context);
+  g_free (self);
+}
+
+/**
+ * plexus_poll_set_add:
+ * @self: a poll set
+ * @fd: a socket, which must stay open until plexus_poll_set_remove()
+ * @func: told when @fd becomes readable or hangs up
+ * @user_data: for @func
+ * @error: return location for an error
+ *
+ * Returns: the watch's ID, or 0 with @error set
+ */
+guint
+plexus_poll_set_add (PlexusPollSet     *self,
+                     gint               fd,
+                     PlexusPollSetFunc  func,
+                     gpointer           user_data,
+                     GError           **error)
+{
+  struct epoll_event event = { 0, };
+  Watch *watch;
+  guint id;
+
+  g_return_val_if_fail (self != NULL, 0);
+  g_return_val_if_fail (fd >= 0, 0);
+  g_return_val_if_fail (func != NULL, 0);
+
+  id = self->next_id++;
+  if (self->next_id == 0)
+    self->next_id = 1;
+  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  event.data.u32 = id;
+  if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event) < 0) {
+    gint saved = errno;
+
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 _("Cannot watch socket %d: %s"), fd, g_strerror (saved));
+    return 0;
+  }
+  watch = g_new0 (Watch, 1);
+  watch->func = func;
+  watch->user_data = user_data;
+  watch->fd = fd;
+  g_hash_table_insert (self->watches, GUINT_TO_POINTER (id), watch);
+  return id;
+}
+
+/**
+ * plexus_poll_set_remove:
+ * @self: a poll set
+ * @watch_id: from plexus_poll_set_add()
+ * @fd_still_open: whether the watch's descriptor is still open. The kernel
+ *   forgets a closed one by itself, and its number may already belong to
+ *   another socket, which must not be taken out of the set.
+ *
+ * Stops a watch; its function is not called again.
+ */
+void
+plexus_poll_set_remove (PlexusPollSet *self, guint watch_id, gboolean fd_still_open)
+{
+  Watch *watch;
+
+  g_return_if_fail (self != NULL);
+
+  watch = g_hash_table_lookup (self->watches, GUINT_TO_POINTER (watch_id));
+  if (watch == NULL)
+    return;
+  if (fd_still_open && epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL) < 0)
+    g_warning ("Cannot stop watching socket %d: %s", watch->fd, g_strerror (errno));
+  g_hash_table_remove (self->watches, GUINT_TO_POINTER (watch_id));
+}
+
+/**
+ * plexus_poll_set_get_size:
+ * @self: a poll set
+ *
+ * Returns: how many descriptors @self watches
+ */
+guint
+plexus_poll_set_get_size (PlexusPollSet *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return g_hash_table_size (self->watches);
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "plexus-link-input-stream.h"
+#include "plexus-link-stream.h"
+#include "plexus-poll-set.h"
+#include "plexus-test-fixture.h"
+
+/* The stream an accepted link reads through: readiness comes from the
+ * context's poll set, not from a poll entry per socket. Each test uses a
+ * real socket pair: one end wrapped as an accepted link's connection,
+ * the other written by the test. */
+
+#define TIMEOUT_MS 5000
+
+typedef struct {
+  GSocket   *socket;   /* the far end, which the test writes */
+  GIOStream *base;     /* the near end's connection */
+  GIOStream *stream;   /* the PlexusLinkStream over it */
+  GSocket   *near;
+} Pair;
+
+static void
+pair_init (Pair *pair)
+{
+  g_autoptr(GError) error = NULL;
+  gint fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  pair->near = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  pair->socket = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+  pair->base = G_IO_STREAM (g_socket_connection_factory_create_connection (pair->near));
+  pair->stream = plexus_link_stream_new (pair->base, pair->near, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (pair->stream);
+}
+
+static void
+pair_clear (Pair *pair)
+{
+  g_clear_object (&pair->stream);
+  g_clear_object (&pair->base);
+  g_clear_object (&pair->near);
+  if (pair->socket != NULL)
+    g_socket_close (pair->socket, NULL);
+  g_clear_object (&pair->socket);
+}
+
+static void
+far_write (Pair *pair, const gchar *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_socket_send (pair->socket, text, strlen (text), NULL, &error), ==, strlen (text));
+  g_assert_no_error (error);
+}
+
+/* A source made from the stream counts its dispatches. */
+typedef struct {
+  GSource *source;
+  guint    dispatched;
+} Reader;
+
+static gboolean
+on_readable (GObject *stream, gpointer user_data)
+{
+  Reader *reader = user_data;
+
+  reader->dispatched++;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+reader_start (Reader *reader, Pair *pair)
+{
+  GPollableInputStream *input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (pair->stream));
+
+  reader->dispatched = 0;
+  reader->source = g_pollable_input_stream_create_source (input, NULL);
+  g_source_set_callback (reader->source, G_SOURCE_FUNC (on_readable), reader, NULL);
+  g_source_attach (reader->source, NULL);
+}
+
+static void
+reader_stop (Reader *reader)
+{
+  g_source_destroy (reader->source);
+  g_clear_pointer (&reader->source, g_source_unref);
+}
+
+static gboolean
+was_dispatched (gconstpointer data)
+{
+  return ((const Reader *) data)->dispatched > 0;
+}
+
+/* Reads everything there is, until a read would block (or the end). */
+static GString *
+drain (Pair *pair, gboolean *end)
+{
+  GPollableInputStream *input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (pair->stream));
+  GString *read = g_string_new (NULL);
+
+  *end = FALSE;
+  for (;;) {
+    g_autoptr(GError) error = NULL;
+    gchar buffer[7];
+    gssize n = g_pollable_input_stream_read_nonblocking (input, buffer, sizeof buffer, NULL, &error);
+
+    if (n < 0) {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+      break;
+    }
+    if (n == 0) {
+      *end = TRUE;
+      break;
+    }
+    g_string_append_len (read, buffer, n);
+  }
+  return read;
+}
+
+static gboolean
+context_pending (gconstpointer data)
+{
+  return g_main_context_pending (NULL);
+}
+
+/* A source is ready when data comes, and not once it is read. */
+static void
+test_readiness (void)
+{
+  Pair pair = { 0, };
+  Reader reader;
+  g_autoptr(GString) read = NULL;
+  gboolean end;
+
+  pair_init (&pair);
+  reader_start (&reader, &pair);
+
+  /* The stream starts out readable (the HTTP layer may hold bytes): the
+   * first read finds nothing, and then nothing is ready. */
+  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+  read = drain (&pair, &end);
+  g_assert_cmpuint (read->len, ==, 0);
+  g_assert_false (end);
+  g_assert_false (g_main_context_pending (NULL));
+
+  /* Data wakes the source, more than a read's worth is all there. */
+  reader.dispatched = 0;
+  far_write (&pair, "hello, link stream");
+  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+  g_string_free (read, TRUE);
+  read = drain (&pair, &end);
+  g_assert_cmpstr (read->str, ==, "hello, link stream");
+  g_assert_false (end);
+  g_assert_false (g_main_context_pending (NULL));
+
+  /* Data that came while no source existed is seen by the next one. */
+  reader_stop (&reader);
+  far_write (&pair, "later");
+  g_assert_true (plexus_test_wait_for (context_pending, NULL, TIMEOUT_MS));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  reader_start (&reader, &pair);
+  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+  g_string_free (read, TRUE);
+  read = drain (&pair, &end);
+  g_assert_cmpstr (read->str, ==, "later");
+
+  /* The far end hanging up wakes it too, and the read sees the end. */
+  reader.dispatched = 0;
+  g_socket_close (pair.socket, NULL);
+  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+  g_string_free (read, TRUE);
+  read = drain (&pair, &end);
+  g_assert_true (end);
+
+  reader_stop (&reader);
+  pair_clear (&pair);
+}
+
+/* How many descriptors an iteration of the default context polls: one
+ * iteration by hand, without blocking. */
+static gint
+context_poll_fds (void)
+{
+  GMainContext *context = g_main_context_default ();
+  GPollFD fds[256];
+  gint priority, timeout;
+  gint n;
+
+  g_assert_true (g_main_context_acquire (context));
+  g_main_context_prepare (context, &priority);
+  n = g_main_context_query (context, priority, &timeout, fds, G_N_ELEMENTS (fds));
+  g_assert_cmpint (n, <=, G_N_ELEMENTS (fds));
+  g_main_context_check (context, priority, fds, n);
+  g_main_context_dispatch (context);
+  g_main_context_release (context);
+  return n;
+}
+
+/* Idle streams add no poll entry to the context: a hundred cost what one
+ * does. */
+static void
+test_idle_cost (void)
+{
+  Pair pairs[100];
+  Reader readers[100];
+  gint with_one = -1;
+  gint with_all;
+  gboolean end;
+
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++) {
+    g_autoptr(GString) read = NULL;
+
+    memset (&pairs[i], 0, sizeof pairs[i]);
+    pair_init (&pairs[i]);
+    reader_start (&readers[i], &pairs[i]);
+    read = drain (&pairs[i], &end);
+    if (i == 0)
+      with_one = context_poll_fds ();
+  }
+  with_all = context_poll_fds ();
+  g_assert_cmpint (with_all, ==, with_one);
+  g_assert_cmpint (with_all, <=, 2);
+
+  /* Each still hears its own data, and only its own. */
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    readers[i].dispatched = 0;
+  far_write (&pairs[42], "x");
+  g_assert_true (plexus_test_wait_for (was_dispatched, &readers[42], TIMEOUT_MS));
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    g_assert_cmpuint (readers[i].dispatched, ==, i == 42 ? readers[42].dispatched : 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++) {
+    reader_stop (&readers[i]);
+    pair_clear (&pairs[i]);
+  }
+}
+
+/* Closing the stream stops the watch before the socket closes, and the
+ * poll set goes with the last stream. */
+static void
+test_close (void)
+{
+  Pair pair = { 0, };
+  g_autoptr(PlexusPollSet) set = plexus_poll_set_ref_for_context (NULL);
+  g_autoptr(GError) error = NULL;
+  guint before = plexus_poll_set_get_size (set);
+
+  pair_init (&pair);
+  g_assert_cmpuint (plexus_poll_set_get_size (set), ==, before + 1);
+  g_assert_true (g_io_stream_close (pair.stream, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (plexus_poll_set_get_size (set), ==, before);
+  g_assert_true (g_socket_is_closed (pair.near));
+  pair_clear (&pair);
+}
+
+static void
+on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_io_stream_close_finish (G_IO_STREAM (source), result, &error));
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+static gboolean
+flag_is_set (gconstpointer data)
+{
+  return *(const gboolean *) data;
+}
+
+/* libsoup closes asynchronously; that happens on this thread too. */
+static void
+test_close_async (void)
+{
+  Pair pair = { 0, };
+  g_autoptr(PlexusPollSet) set = plexus_poll_set_ref_for_context (NULL);
+  guint before = plexus_poll_set_get_size (set);
+  gboolean closed = FALSE;
+
+  pair_init (&pair);
+  g_io_stream_close_async (pair.stream, G_PRIORITY_DEFAULT, NULL, on_closed, &closed);
+  g_assert_cmpuint (plexus_poll_set_get_size (set), ==, before);
+  g_assert_true (plexus_test_wait_for (flag_is_set, &closed, TIMEOUT_MS));
+  g_assert_true (g_socket_is_closed (pair.near));
+  pair_clear (&pair);
+}
+
+/* A socket closed behind the stream's back, its number taken by a new
+ * one: dropping the old stream must not stop the new one's watch. */
+static void
+test_reused_descriptor (void)
+{
+  Pair old = { 0, };
+  Pair new = { 0, };
+  Reader reader;
+  gint old_fd;
+  gboolean end;
+  g_autoptr(GString) read = NULL;
+
+  pair_init (&old);
+  old_fd = g_socket_get_fd (old.near);
+  g_assert_true (g_io_stream_close (old.base, NULL, NULL));
+  g_socket_close (old.socket, NULL);
+  pair_init (&new);
+  /* The lowest free number is the one just closed. */
+  g_assert_cmpint (g_socket_get_fd (new.near), ==, old_fd);
+  pair_clear (&old);
+
+  reader_start (&reader, &new);
+  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+  g_string_free (drain (&new, &end), TRUE);
+  reader.dispatched = 0;
+  far_write (&new, "still watched");
+  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+  read = drain (&new, &end);
+  g_assert_cmpstr (read->str, ==, "still watched");
+  reader_stop (&reader);
+  pair_clear (&new);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/plexus/link-stream/readiness", test_readiness);
+  g_test_add_func ("/plexus/link-stream/idle-cost", test_idle_cost);
+  g_test_add_func ("/plexus/link-stream/close", test_close);
+  g_test_add_func ("/plexus/link-stream/close-async", test_close_async);
+  g_test_add_func ("/plexus/link-stream/reused-descriptor", test_reused_descriptor);
+
+  return g_test_run ();
+}
