@@ -209,8 +209,20 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
     g_autofree gchar *head = g_strndup (sealed, MIN (sealed_length, 32));
 
     note_receipt (conn->bench, head);
-  } else if (g_str_equal (type, "error"))
+  } else if (g_str_equal (type, "error")) {
     conn->bench->refusals++;
+  } else if (plexus_envelope_get_re (envelope) == NULL && !g_str_equal (type, "signal.deliver")) {
+    /* Answered as a node that handles nothing answers (gossip.hello and
+     * fallback.presence when the link comes up): a real idle peer
+     * answers, so the relay holds no request open for it. */
+    g_autoptr(PlexusEnvelope) answer = plexus_envelope_new_error (envelope, conn->id,
+                                                                  PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE,
+                                                                  "a benchmark connection handles nothing");
+    g_autoptr(GBytes) bytes = plexus_envelope_encode (answer, NULL);
+
+    if (bytes != NULL)
+      plexus_link_send (link, bytes, NULL);
+  }
 }
 
 static void

@@ -16,6 +16,9 @@ struct _PlexusLinkInputStream {
    * hold bytes that came with the upgrade request. */
   gboolean              readable;
   GSList               *sources;   /* our live sources (they hold us) */
+  GMainContext         *context;   /* where idle sources wait */
+  gboolean              dispatching;      /* one of our sources' callback runs */
+  gboolean              context_pushed;   /* ...and @context is the thread default */
 };
 
 typedef struct {
@@ -40,10 +43,37 @@ set_readable (PlexusLinkInputStream *self, gboolean readable)
     ((LinkInputSource *) l->data)->ready = readable;
 }
 
+/* From the poll set's check: take note, and have the waiting source run. */
 static void
 on_socket_ready (gpointer user_data)
 {
-  set_readable (PLEXUS_LINK_INPUT_STREAM (user_data), TRUE);
+  PlexusLinkInputStream *self = user_data;
+
+  set_readable (self, TRUE);
+  plexus_poll_set_schedule (self->poll_set, self->watch_id);
+}
+
+/* From the poll set's dispatch: one iteration of our context by hand,
+ * without polling (it holds no descriptor). */
+static void
+dispatch_waiting (gpointer user_data)
+{
+  g_autoptr(PlexusLinkInputStream) self = g_object_ref (user_data);
+  GPollFD fds[4];
+  gint priority = G_MAXINT;
+  gint timeout;
+  gint n;
+
+  if (!g_main_context_acquire (self->context))
+    return;
+  g_main_context_prepare (self->context, &priority);
+  n = MIN (g_main_context_query (self->context, priority, &timeout, fds, G_N_ELEMENTS (fds)),
+           (gint) G_N_ELEMENTS (fds));
+  for (gint i = 0; i < n; i++)
+    fds[i].revents = 0;
+  if (g_main_context_check (self->context, priority, fds, n))
+    g_main_context_dispatch (self->context);
+  g_main_context_release (self->context);
 }
 
 /* Source ---------------------------------------------------------------- */
@@ -61,14 +91,27 @@ link_input_source_check (GSource *source)
   return ((LinkInputSource *) source)->ready;
 }
 
+/* See plexus-link-input-stream.h for why the thread default changes. */
 static gboolean
 link_input_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
+  PlexusLinkInputStream *stream = ((LinkInputSource *) source)->stream;
   GPollableSourceFunc func = (GPollableSourceFunc) callback;
+  gboolean dispatching = stream->dispatching;
+  gboolean again;
 
   if (func == NULL)
     return G_SOURCE_REMOVE;
-  return func (G_OBJECT (((LinkInputSource *) source)->stream), user_data);
+  g_object_ref (stream);
+  stream->dispatching = TRUE;
+  again = func (G_OBJECT (stream), user_data);
+  if (stream->context_pushed) {
+    g_main_context_pop_thread_default (stream->context);
+    stream->context_pushed = FALSE;
+  }
+  stream->dispatching = dispatching;
+  g_object_unref (stream);
+  return again;
 }
 
 static void
@@ -138,6 +181,9 @@ link_input_create_source (GPollableInputStream *stream, GCancellable *cancellabl
   input->stream = g_object_ref (self);
   input->ready = self->readable;
   self->sources = g_slist_prepend (self->sources, input);
+  /* It may wait in our context, which runs only when scheduled. */
+  if (self->readable && self->watch_id != 0)
+    plexus_poll_set_schedule (self->poll_set, self->watch_id);
   if (cancellable != NULL) {
     g_autoptr(GSource) cancelled = g_cancellable_source_new (cancellable);
 
@@ -158,8 +204,15 @@ link_input_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize c
   if (n < 0) {
     /* Only a read that would block shows the socket drained; after it,
      * the next edge of the poll set says more has come. */
-    if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
       set_readable (self, FALSE);
+      /* Drained inside our source's callback: what libsoup does next is
+       * make its new source, which should wait in our context. */
+      if (self->dispatching && !self->context_pushed) {
+        g_main_context_push_thread_default (self->context);
+        self->context_pushed = TRUE;
+      }
+    }
     g_propagate_error (error, local_error);
   }
   return n;
@@ -212,6 +265,19 @@ plexus_link_input_stream_detach (PlexusLinkInputStream *self)
 }
 
 /**
+ * plexus_link_input_stream_get_context:
+ * @self: a link input stream
+ *
+ * Returns: (transfer none): the context where idle sources wait
+ */
+GMainContext *
+plexus_link_input_stream_get_context (PlexusLinkInputStream *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_LINK_INPUT_STREAM (self), NULL);
+  return self->context;
+}
+
+/**
  * plexus_link_input_stream_new:
  * @base: the connection's input stream, pollable
  * @socket: the connection's socket
@@ -235,7 +301,7 @@ plexus_link_input_stream_new (GInputStream *base, GSocket *socket, GError **erro
   context = g_main_context_ref_thread_default ();
   self->poll_set = plexus_poll_set_ref_for_context (context);
   self->watch_id = plexus_poll_set_add (self->poll_set, g_socket_get_fd (socket),
-                                        on_socket_ready, self, error);
+                                        on_socket_ready, dispatch_waiting, self, error);
   if (self->watch_id == 0)
     return NULL;
   return g_steal_pointer (&self);
@@ -259,6 +325,7 @@ plexus_link_input_stream_finalize (GObject *object)
   PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (object);
 
   g_assert (self->sources == NULL);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->poll_set, plexus_poll_set_unref);
   g_clear_object (&self->socket);
   g_clear_object (&self->base);
@@ -281,4 +348,5 @@ static void
 plexus_link_input_stream_init (PlexusLinkInputStream *self)
 {
   self->readable = TRUE;
+  self->context = g_main_context_new ();
 }

@@ -62,6 +62,19 @@ link_stream_close_finish (GIOStream *stream, GAsyncResult *result, GError **erro
 }
 
 /**
+ * plexus_link_stream_get_context:
+ * @self: a link stream
+ *
+ * Returns: (transfer none): the context where the idle reading source waits
+ */
+GMainContext *
+plexus_link_stream_get_context (PlexusLinkStream *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_LINK_STREAM (self), NULL);
+  return plexus_link_input_stream_get_context (self->input);
+}
+
+/**
  * plexus_link_stream_new:
  * @base: the connection, stolen from its HTTP request
  * @socket: the connection's socket

@@ -15,8 +15,11 @@ G_BEGIN_DECLS
 #define PLEXUS_TYPE_LINK_STREAM (plexus_link_stream_get_type ())
 G_DECLARE_FINAL_TYPE (PlexusLinkStream, plexus_link_stream, PLEXUS, LINK_STREAM, GIOStream)
 
-GIOStream *plexus_link_stream_new (GIOStream  *base,
-                                   GSocket    *socket,
-                                   GError    **error);
+GIOStream    *plexus_link_stream_new (GIOStream  *base,
+                                      GSocket    *socket,
+                                      GError    **error);
+/* Make the WebSocket with this as the thread default, so that its first
+ * reading source waits there (plexus-link-input-stream.h). */
+GMainContext *plexus_link_stream_get_context (PlexusLinkStream *self);
 
 G_END_DECLS

@@ -1671,7 +1671,8 @@ describe_remote (SoupServerMessage *msg)
 /* The 101 response is out: the connection becomes the link's. libsoup's
  * own WebSocket handler would build the connection on the socket's usual
  * streams; the link builds it on a PlexusLinkStream, so that an idle link
- * costs the main loop no poll entry (plexus-link-input-stream.h). */
+ * costs the main loop neither a poll entry nor a source
+ * (plexus-link-input-stream.h). */
 static void
 server_upgrade_complete (SoupServerMessage *msg, gpointer user_data)
 {
@@ -1695,10 +1696,12 @@ server_upgrade_complete (SoupServerMessage *msg, gpointer user_data)
     g_io_stream_close (connection, NULL, NULL);
     return;
   }
+  g_main_context_push_thread_default (plexus_link_stream_get_context (PLEXUS_LINK_STREAM (stream)));
   ws = soup_websocket_connection_new (stream, soup_server_message_get_uri (msg),
                                       SOUP_WEBSOCKET_CONNECTION_SERVER,
                                       soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin"),
                                       PLEXUS_LINK_SUBPROTOCOL, NULL);
+  g_main_context_pop_thread_default (plexus_link_stream_get_context (PLEXUS_LINK_STREAM (stream)));
   link = plexus_link_new_server (ws, handler->identity, handler->static_key, remote);
   handler->callback (link, handler->user_data);
   plexus_link_start (link);

@@ -14,9 +14,11 @@
 #define EVENTS_PER_CALL 64
 
 typedef struct {
-  PlexusPollSetFunc func;
+  PlexusPollSetFunc note;
+  PlexusPollSetFunc dispatch;
   gpointer          user_data;
   gint              fd;
+  gboolean          scheduled;
 } Watch;
 
 struct _PlexusPollSet {
@@ -27,6 +29,7 @@ struct _PlexusPollSet {
   gpointer      tag;
   GHashTable   *watches;     /* watch ID -> Watch */
   guint         next_id;
+  GQueue        scheduled;   /* watch IDs whose dispatch is due */
 };
 
 typedef struct {
@@ -38,9 +41,15 @@ typedef struct {
 G_LOCK_DEFINE_STATIC (registry);
 static GHashTable *registry;
 
-/* The epoll descriptor is read in check, not dispatch, so that the
- * sources its watches make ready are seen in this same iteration (they
- * come after this source in the context's list). */
+static gboolean
+poll_set_source_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return !g_queue_is_empty (&((PollSetSource *) source)->set->scheduled);
+}
+
+/* The epoll descriptor is read in check, not dispatch, so that what its
+ * events make ready runs in this same iteration. */
 static gboolean
 poll_set_source_check (GSource *source)
 {
@@ -49,7 +58,7 @@ poll_set_source_check (GSource *source)
   gint n;
 
   if ((g_source_query_unix_fd (source, self->tag) & G_IO_IN) == 0)
-    return FALSE;
+    return !g_queue_is_empty (&self->scheduled);
   do {
     n = epoll_wait (self->epoll_fd, events, EVENTS_PER_CALL, 0);
     for (gint i = 0; i < n; i++) {
@@ -58,20 +67,36 @@ poll_set_source_check (GSource *source)
       Watch *watch = g_hash_table_lookup (self->watches, GUINT_TO_POINTER ((guint) events[i].data.u32));
 
       if (watch != NULL)
-        watch->func (watch->user_data);
+        watch->note (watch->user_data);
     }
   } while (n == EVENTS_PER_CALL || (n < 0 && errno == EINTR));
-  return FALSE;
+  return !g_queue_is_empty (&self->scheduled);
 }
 
+/* Only the watches scheduled before it began: one that schedules itself
+ * again runs in the next iteration, so a busy one cannot starve the
+ * context. */
 static gboolean
 poll_set_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
+  /* A dispatch may drop the last watch, and with it the set. */
+  g_autoptr(PlexusPollSet) self = plexus_poll_set_ref (((PollSetSource *) source)->set);
+  guint due = g_queue_get_length (&self->scheduled);
+
+  while (due-- > 0) {
+    guint id = GPOINTER_TO_UINT (g_queue_pop_head (&self->scheduled));
+    Watch *watch = g_hash_table_lookup (self->watches, GUINT_TO_POINTER (id));
+
+    if (watch == NULL)
+      continue;
+    watch->scheduled = FALSE;
+    watch->dispatch (watch->user_data);
+  }
   return G_SOURCE_CONTINUE;
 }
 
 static GSourceFuncs poll_set_source_funcs = {
-  NULL, poll_set_source_check, poll_set_source_dispatch, NULL, NULL, NULL
+  poll_set_source_prepare, poll_set_source_check, poll_set_source_dispatch, NULL, NULL, NULL
 };
 
 static PlexusPollSet *
@@ -83,6 +108,7 @@ poll_set_new (GMainContext *context)
   self->context = g_main_context_ref (context);
   self->watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->next_id = 1;
+  g_queue_init (&self->scheduled);
   self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   if (self->epoll_fd < 0)
     g_error ("epoll_create1: %s", g_strerror (errno)); /* out of descriptors at start-up */
@@ -145,6 +171,7 @@ plexus_poll_set_unref (PlexusPollSet *self)
   g_source_destroy (self->source);
   g_source_unref (self->source);
   close (self->epoll_fd);
+  g_queue_clear (&self->scheduled);
   g_hash_table_unref (self->watches);
   g_main_context_unref (self->context);
   g_free (self);
@@ -154,8 +181,9 @@ plexus_poll_set_unref (PlexusPollSet *self)
  * plexus_poll_set_add:
  * @self: a poll set
  * @fd: a socket, which must stay open until plexus_poll_set_remove()
- * @func: told when @fd becomes readable or hangs up
- * @user_data: for @func
+ * @note: told when @fd becomes readable or hangs up
+ * @dispatch: runs when the watch is scheduled
+ * @user_data: for @note and @dispatch
  * @error: return location for an error
  *
  * Returns: the watch's ID, or 0 with @error set
@@ -163,7 +191,8 @@ plexus_poll_set_unref (PlexusPollSet *self)
 guint
 plexus_poll_set_add (PlexusPollSet     *self,
                      gint               fd,
-                     PlexusPollSetFunc  func,
+                     PlexusPollSetFunc  note,
+                     PlexusPollSetFunc  dispatch,
                      gpointer           user_data,
                      GError           **error)
 {
@@ -173,7 +202,8 @@ plexus_poll_set_add (PlexusPollSet     *self,
 
   g_return_val_if_fail (self != NULL, 0);
   g_return_val_if_fail (fd >= 0, 0);
-  g_return_val_if_fail (func != NULL, 0);
+  g_return_val_if_fail (note != NULL, 0);
+  g_return_val_if_fail (dispatch != NULL, 0);
 
   id = self->next_id++;
   if (self->next_id == 0)
@@ -188,11 +218,34 @@ plexus_poll_set_add (PlexusPollSet     *self,
     return 0;
   }
   watch = g_new0 (Watch, 1);
-  watch->func = func;
+  watch->note = note;
+  watch->dispatch = dispatch;
   watch->user_data = user_data;
   watch->fd = fd;
   g_hash_table_insert (self->watches, GUINT_TO_POINTER (id), watch);
   return id;
+}
+
+/**
+ * plexus_poll_set_schedule:
+ * @self: a poll set
+ * @watch_id: from plexus_poll_set_add()
+ *
+ * Has the watch's dispatch function run from the set's source, once, even
+ * if scheduled several times before it runs. A removed watch's never runs.
+ */
+void
+plexus_poll_set_schedule (PlexusPollSet *self, guint watch_id)
+{
+  Watch *watch;
+
+  g_return_if_fail (self != NULL);
+
+  watch = g_hash_table_lookup (self->watches, GUINT_TO_POINTER (watch_id));
+  if (watch == NULL || watch->scheduled)
+    return;
+  watch->scheduled = TRUE;
+  g_queue_push_tail (&self->scheduled, GUINT_TO_POINTER (watch_id));
 }
 
 /**
@@ -203,7 +256,7 @@ plexus_poll_set_add (PlexusPollSet     *self,
  *   forgets a closed one by itself, and its number may already belong to
  *   another socket, which must not be taken out of the set.
  *
- * Stops a watch; its function is not called again.
+ * Stops a watch; neither of its functions is called again.
  */
 void
 plexus_poll_set_remove (PlexusPollSet *self, guint watch_id, gboolean fd_still_open)

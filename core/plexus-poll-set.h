@@ -8,11 +8,13 @@ G_BEGIN_DECLS
 /* A set of sockets that one GSource watches through one epoll descriptor,
  * one set per main context. A context that holds a thousand idle links
  * would otherwise poll a thousand descriptors and walk two sources for
- * each on every iteration. The set is edge-triggered: a watch's function
- * runs when its descriptor becomes readable or hangs up, not while it
- * stays so; the watcher remembers readiness until a read would block.
- * Functions run from the source's check, so they must only take note:
- * no I/O and no changes to the set. Private to the daemon; Linux only. */
+ * each on every iteration. The set is edge-triggered: a watch's note
+ * function runs when its descriptor becomes readable or hangs up, not
+ * while it stays so; the watcher remembers readiness until a read would
+ * block. Notes run from the source's check, so they must only take note
+ * (no I/O, no changes to the set), and may schedule the watch: its
+ * dispatch function then runs from the source's dispatch, in this
+ * iteration or the next. Private to the daemon; Linux only. */
 
 typedef struct _PlexusPollSet PlexusPollSet;
 
@@ -24,9 +26,12 @@ void           plexus_poll_set_unref (PlexusPollSet *self);
 
 guint          plexus_poll_set_add (PlexusPollSet     *self,
                                     gint               fd,
-                                    PlexusPollSetFunc  func,
+                                    PlexusPollSetFunc  note,
+                                    PlexusPollSetFunc  dispatch,
                                     gpointer           user_data,
                                     GError           **error);
+void           plexus_poll_set_schedule (PlexusPollSet *self,
+                                         guint          watch_id);
 void           plexus_poll_set_remove (PlexusPollSet *self,
                                        guint          watch_id,
                                        gboolean       fd_still_open);

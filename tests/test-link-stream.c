@@ -245,6 +245,109 @@ test_idle_cost (void)
   }
 }
 
+/* What libsoup does: on each dispatch, read until a read would block,
+ * then make a new source and attach it to the thread-default context. */
+typedef struct {
+  Pair         *pair;
+  GSource      *source;
+  GString      *read;
+  guint         dispatched;
+  GMainContext *attached_to;     /* where the last new source went */
+  GMainContext *default_during;  /* the thread default in the read loop */
+} LikeLibsoup;
+
+static gboolean on_like_libsoup_input (GObject *stream, gpointer user_data);
+
+static void
+like_libsoup_start (LikeLibsoup *reader)
+{
+  GPollableInputStream *input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (reader->pair->stream));
+
+  reader->source = g_pollable_input_stream_create_source (input, NULL);
+  g_source_set_callback (reader->source, G_SOURCE_FUNC (on_like_libsoup_input), reader, NULL);
+  reader->attached_to = g_main_context_get_thread_default ();
+  g_source_attach (reader->source, reader->attached_to);
+}
+
+static gboolean
+on_like_libsoup_input (GObject *stream, gpointer user_data)
+{
+  LikeLibsoup *reader = user_data;
+  GPollableInputStream *input = G_POLLABLE_INPUT_STREAM (stream);
+
+  reader->dispatched++;
+  g_source_destroy (reader->source);
+  g_clear_pointer (&reader->source, g_source_unref);
+  reader->default_during = g_main_context_get_thread_default ();
+  for (;;) {
+    g_autoptr(GError) error = NULL;
+    gchar buffer[5];
+    gssize n = g_pollable_input_stream_read_nonblocking (input, buffer, sizeof buffer, NULL, &error);
+
+    if (n <= 0)
+      break;
+    g_string_append_len (reader->read, buffer, n);
+  }
+  like_libsoup_start (reader);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+like_libsoup_dispatched (gconstpointer data)
+{
+  return ((const LikeLibsoup *) data)->dispatched > 0;
+}
+
+static gboolean
+like_libsoup_read (gconstpointer data)
+{
+  const LikeLibsoup *reader = data;
+
+  return strcmp (reader->read->str, "wake up, idle link") == 0;
+}
+
+/* An idle stream's source waits in the stream's own context, out of the
+ * main loop's walk, and still runs when data comes; the work in its
+ * callback happens with the caller's thread default. */
+static void
+test_waiting_source (void)
+{
+  Pair pair = { 0, };
+  LikeLibsoup reader = { &pair, NULL, g_string_new (NULL), 0, NULL, NULL };
+  GMainContext *own;
+
+  pair_init (&pair);
+  own = plexus_link_stream_get_context (PLEXUS_LINK_STREAM (pair.stream));
+  g_assert_nonnull (own);
+  g_assert_true (own != g_main_context_default ());
+
+  /* As soup_websocket_connection_new() runs. */
+  g_main_context_push_thread_default (own);
+  like_libsoup_start (&reader);
+  g_main_context_pop_thread_default (own);
+  g_assert_true (reader.attached_to == own);
+
+  /* The stream starts out readable: the waiting source runs once. */
+  g_assert_true (plexus_test_wait_for (like_libsoup_dispatched, &reader, TIMEOUT_MS));
+  g_assert_cmpuint (reader.read->len, ==, 0);
+  g_assert_null (reader.default_during);
+  g_assert_true (reader.attached_to == own);
+  g_assert_null (g_main_context_get_thread_default ());
+  g_assert_false (g_main_context_pending (NULL));
+
+  far_write (&pair, "wake up, idle link");
+  g_assert_true (plexus_test_wait_for (like_libsoup_read, &reader, TIMEOUT_MS));
+  g_assert_cmpuint (reader.dispatched, ==, 2);
+  g_assert_null (reader.default_during);
+  g_assert_true (reader.attached_to == own);
+  g_assert_null (g_main_context_get_thread_default ());
+
+  g_source_destroy (reader.source);
+  g_clear_pointer (&reader.source, g_source_unref);
+  g_string_free (reader.read, TRUE);
+  pair_clear (&pair);
+}
+
 /* Closing the stream stops the watch before the socket closes, and the
  * poll set goes with the last stream. */
 static void
@@ -337,6 +440,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/plexus/link-stream/readiness", test_readiness);
   g_test_add_func ("/plexus/link-stream/idle-cost", test_idle_cost);
+  g_test_add_func ("/plexus/link-stream/waiting-source", test_waiting_source);
   g_test_add_func ("/plexus/link-stream/close", test_close);
   g_test_add_func ("/plexus/link-stream/close-async", test_close_async);
   g_test_add_func ("/plexus/link-stream/reused-descriptor", test_reused_descriptor);
