@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "plexus-link-input-stream.h"
 #include "plexus-poll-set.h"
 
@@ -16,7 +19,9 @@ struct _PlexusLinkInputStream {
    * hold bytes that came with the upgrade request. */
   gboolean              readable;
   GSList               *sources;   /* our live sources (they hold us) */
-  GMainContext         *context;   /* where idle sources wait */
+  GMainContext         *context;   /* where idle sources wait; NULL when
+                                    * out of descriptors: they stay in the
+                                    * caller's context then */
   gboolean              dispatching;      /* one of our sources' callback runs */
   gboolean              context_pushed;   /* ...and @context is the thread default */
 };
@@ -50,7 +55,8 @@ on_socket_ready (gpointer user_data)
   PlexusLinkInputStream *self = user_data;
 
   set_readable (self, TRUE);
-  plexus_poll_set_schedule (self->poll_set, self->watch_id);
+  if (self->context != NULL)
+    plexus_poll_set_schedule (self->poll_set, self->watch_id);
 }
 
 /* From the poll set's dispatch: one iteration of our context by hand,
@@ -64,7 +70,7 @@ dispatch_waiting (gpointer user_data)
   gint timeout;
   gint n;
 
-  if (!g_main_context_acquire (self->context))
+  if (self->context == NULL || !g_main_context_acquire (self->context))
     return;
   g_main_context_prepare (self->context, &priority);
   n = MIN (g_main_context_query (self->context, priority, &timeout, fds, G_N_ELEMENTS (fds)),
@@ -182,7 +188,7 @@ link_input_create_source (GPollableInputStream *stream, GCancellable *cancellabl
   input->ready = self->readable;
   self->sources = g_slist_prepend (self->sources, input);
   /* It may wait in our context, which runs only when scheduled. */
-  if (self->readable && self->watch_id != 0)
+  if (self->readable && self->watch_id != 0 && self->context != NULL)
     plexus_poll_set_schedule (self->poll_set, self->watch_id);
   if (cancellable != NULL) {
     g_autoptr(GSource) cancelled = g_cancellable_source_new (cancellable);
@@ -208,7 +214,7 @@ link_input_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize c
       set_readable (self, FALSE);
       /* Drained inside our source's callback: what libsoup does next is
        * make its new source, which should wait in our context. */
-      if (self->dispatching && !self->context_pushed) {
+      if (self->dispatching && !self->context_pushed && self->context != NULL) {
         g_main_context_push_thread_default (self->context);
         self->context_pushed = TRUE;
       }
@@ -268,13 +274,27 @@ plexus_link_input_stream_detach (PlexusLinkInputStream *self)
  * plexus_link_input_stream_get_context:
  * @self: a link input stream
  *
- * Returns: (transfer none): the context where idle sources wait
+ * Returns: (transfer none) (nullable): the context where idle sources
+ *   wait, or %NULL if they stay in the caller's
  */
 GMainContext *
 plexus_link_input_stream_get_context (PlexusLinkInputStream *self)
 {
   g_return_val_if_fail (PLEXUS_IS_LINK_INPUT_STREAM (self), NULL);
   return self->context;
+}
+
+/* A context costs an eventfd, and GLib aborts when it cannot make one.
+ * A relay out of descriptors keeps the link and walks its source. */
+static GMainContext *
+own_context_new (void)
+{
+  gint probe = eventfd (0, EFD_CLOEXEC);
+
+  if (probe < 0)
+    return NULL;
+  close (probe);
+  return g_main_context_new ();
 }
 
 /**
@@ -296,6 +316,7 @@ plexus_link_input_stream_new (GInputStream *base, GSocket *socket, GError **erro
   g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
 
   self = g_object_new (PLEXUS_TYPE_LINK_INPUT_STREAM, NULL);
+  self->context = own_context_new ();
   self->base = G_POLLABLE_INPUT_STREAM (g_object_ref (base));
   self->socket = g_object_ref (socket);
   context = g_main_context_ref_thread_default ();
@@ -348,5 +369,4 @@ static void
 plexus_link_input_stream_init (PlexusLinkInputStream *self)
 {
   self->readable = TRUE;
-  self->context = g_main_context_new ();
 }

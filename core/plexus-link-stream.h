@@ -19,7 +19,8 @@ GIOStream    *plexus_link_stream_new (GIOStream  *base,
                                       GSocket    *socket,
                                       GError    **error);
 /* Make the WebSocket with this as the thread default, so that its first
- * reading source waits there (plexus-link-input-stream.h). */
+ * reading source waits there (plexus-link-input-stream.h); NULL when the
+ * process was out of descriptors. */
 GMainContext *plexus_link_stream_get_context (PlexusLinkStream *self);
 
 G_END_DECLS

@@ -1684,6 +1684,7 @@ server_upgrade_complete (SoupServerMessage *msg, gpointer user_data)
   g_autoptr(GSocket) socket = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *remote = describe_remote (msg);
+  GMainContext *waiting;
 
   g_signal_handlers_disconnect_by_func (msg, server_upgrade_complete, user_data);
   if (handler->removed)
@@ -1696,12 +1697,15 @@ server_upgrade_complete (SoupServerMessage *msg, gpointer user_data)
     g_io_stream_close (connection, NULL, NULL);
     return;
   }
-  g_main_context_push_thread_default (plexus_link_stream_get_context (PLEXUS_LINK_STREAM (stream)));
+  waiting = plexus_link_stream_get_context (PLEXUS_LINK_STREAM (stream));
+  if (waiting != NULL)
+    g_main_context_push_thread_default (waiting);
   ws = soup_websocket_connection_new (stream, soup_server_message_get_uri (msg),
                                       SOUP_WEBSOCKET_CONNECTION_SERVER,
                                       soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin"),
                                       PLEXUS_LINK_SUBPROTOCOL, NULL);
-  g_main_context_pop_thread_default (plexus_link_stream_get_context (PLEXUS_LINK_STREAM (stream)));
+  if (waiting != NULL)
+    g_main_context_pop_thread_default (waiting);
   link = plexus_link_new_server (ws, handler->identity, handler->static_key, remote);
   handler->callback (link, handler->user_data);
   plexus_link_start (link);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <sys/resource.h>
 #include <glib/gi18n.h>
 
 #include "plexus-daemon.h"
@@ -41,6 +42,22 @@ split_roles (gchar **values)
     }
   }
   return g_strv_builder_end (builder);
+}
+
+/* An accepted link holds two descriptors (its socket, and the eventfd of
+ * the context where its idle source waits), so a relay with a few hundred
+ * links would outgrow the usual soft limit of 1024. Nothing here uses
+ * select(), so the soft limit can be the hard one, as systemd advises. */
+static void
+raise_descriptor_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    g_debug ("cannot raise the descriptor limit to %llu", (unsigned long long) limit.rlim_max);
 }
 
 int
@@ -105,6 +122,7 @@ main (int argc, char **argv)
   if (roles != NULL)
     options.roles = split_roles (roles);
 
+  raise_descriptor_limit ();
   daemon = plexus_daemon_new ();
   if (!plexus_daemon_setup (daemon, &options, &error)) {
     g_printerr (_("plexusd: refusing to start: %s\n"), error->message);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "plexus-link.h"
 #include "plexus-test-fixture.h"
@@ -1699,6 +1701,157 @@ test_close (void)
   assert_all_closed ();
 }
 
+/* Many inbound links to a real plexusd ----------------------------------- */
+
+#define MANY_LINKS 100
+#define LOW_SOFT_LIMIT 64
+
+typedef struct {
+  guint ready;
+  guint failed;
+} ManyLinks;
+
+static void
+on_many_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ManyLinks *many = ((gpointer *) user_data)[0];
+  GPtrArray *links = ((gpointer *) user_data)[1];
+  g_autoptr(GError) error = NULL;
+  PlexusLink *link = plexus_link_connect_finish (SOUP_SESSION (source), result, &error);
+
+  g_free (user_data);
+  if (link == NULL) {
+    g_test_message ("a link failed: %s", error->message);
+    many->failed++;
+    return;
+  }
+  many->ready++;
+  g_ptr_array_add (links, link);
+}
+
+static gboolean
+all_links_closed (gconstpointer data)
+{
+  const GPtrArray *links = data;
+
+  for (guint i = 0; i < links->len; i++)
+    if (plexus_link_get_state (g_ptr_array_index (links, i)) != PLEXUS_LINK_STATE_CLOSED)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+many_settled (gconstpointer data)
+{
+  const ManyLinks *many = data;
+
+  return many->ready + many->failed == MANY_LINKS;
+}
+
+/* plexusd on loopback without a bus, started by prlimit(1) with
+ * `--nofile=@limit`; returns its ws:// URI once it listens. */
+static GSubprocess *
+start_limited_daemon (const gchar *limit, const gchar *state_dir, gchar **uri)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *option = g_strconcat ("--nofile=", limit, NULL);
+  GSubprocess *daemon;
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, "prlimit", option, "--", g_getenv ("PLEXUSD"),
+                                        "--bus", "none", "--listen", "127.0.0.1:0", "--state-dir", state_dir,
+                                        "--config", "/dev/null", NULL);
+  g_assert_no_error (error);
+  lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (daemon));
+  *uri = NULL;
+  while (*uri == NULL) {
+    g_autofree gchar *line = plexus_test_read_line (lines, TIMEOUT_MS);
+    const gchar *at;
+
+    g_assert_nonnull (line);
+    at = strstr (line, "listening on ws://");
+    if (at != NULL)
+      *uri = g_strdup (at + strlen ("listening on "));
+  }
+  return daemon;
+}
+
+static void
+open_many (SoupSession *session, const gchar *uri, guint n, ManyLinks *many, GPtrArray *links)
+{
+  many->ready = many->failed = 0;
+  for (guint i = 0; i < n; i++) {
+    g_autoptr(PlexusIdentity) identity = plexus_identity_new_ephemeral ();
+    PlexusNoiseKeypair *key = plexus_noise_keypair_new ();
+    gpointer *data = g_new (gpointer, 2);
+
+    data[0] = many;
+    data[1] = links;
+    plexus_link_connect_async (session, uri, identity, key, NULL, NULL, on_many_connected, data);
+    plexus_noise_keypair_free (key);
+  }
+}
+
+static void
+close_all (GPtrArray *links)
+{
+  for (guint i = 0; i < links->len; i++)
+    plexus_link_close (g_ptr_array_index (links, i), 1000, "done");
+  g_assert_true (plexus_test_wait_for (all_links_closed, links, 30000));
+  g_ptr_array_set_size (links, 0);
+}
+
+static void
+stop_daemon (GSubprocess *daemon, const gchar *state_dir)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (g_subprocess_get_identifier (daemon) == NULL);
+  g_subprocess_send_signal (daemon, SIGTERM);
+  g_assert_true (g_subprocess_wait (daemon, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (daemon));
+  g_assert_cmpint (g_subprocess_get_exit_status (daemon), ==, 0);
+  plexus_test_remove_tree (state_dir);
+}
+
+/* Each accepted link holds two descriptors (its socket and the eventfd
+ * of the context its idle source waits in): plexusd raises its soft
+ * descriptor limit to the hard one, or a relay would stop accepting at a
+ * few hundred links. Started here under a soft limit of 64, which 100
+ * links need three times over. */
+static void
+test_many_inbound (void)
+{
+  g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(SoupSession) session = soup_session_new_with_options ("max-conns", 4 * MANY_LINKS,
+                                                                  "max-conns-per-host", 4 * MANY_LINKS, NULL);
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *state_dir = g_dir_make_tmp ("plexus-many-XXXXXX", &error);
+  g_autofree gchar *limit = NULL;
+  g_autofree gchar *uri = NULL;
+  ManyLinks many = { 0, 0 };
+  struct rlimit saved;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  if (saved.rlim_max < 4 * MANY_LINKS) {
+    g_test_skip ("the hard descriptor limit is too low for this test");
+    return;
+  }
+  limit = g_strdup_printf ("%d:%llu", LOW_SOFT_LIMIT, (unsigned long long) saved.rlim_max);
+  daemon = start_limited_daemon (limit, state_dir, &uri);
+  open_many (session, uri, MANY_LINKS, &many, links);
+  g_assert_true (plexus_test_wait_for (many_settled, &many, 60000));
+  g_assert_cmpuint (many.failed, ==, 0);
+  g_assert_cmpuint (many.ready, ==, MANY_LINKS);
+  close_all (links);
+  stop_daemon (daemon, state_dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1719,6 +1872,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/link/send-queue", test_send_queue);
   g_test_add_func ("/plexus/link/close", test_close);
   g_test_add_func ("/plexus/link/write-failure", test_write_failure);
+  g_test_add_func ("/plexus/link/many-inbound", test_many_inbound);
 
   return g_test_run ();
 }
