@@ -320,7 +320,9 @@ plexus_link_input_stream_new (GInputStream *base, GSocket *socket, GError **erro
   self->base = G_POLLABLE_INPUT_STREAM (g_object_ref (base));
   self->socket = g_object_ref (socket);
   context = g_main_context_ref_thread_default ();
-  self->poll_set = plexus_poll_set_ref_for_context (context);
+  self->poll_set = plexus_poll_set_ref_for_context (context, error);
+  if (self->poll_set == NULL)
+    return NULL;
   self->watch_id = plexus_poll_set_add (self->poll_set, g_socket_get_fd (socket),
                                         on_socket_ready, dispatch_waiting, self, error);
   if (self->watch_id == 0)

@@ -32,7 +32,11 @@ link_stream_close (GIOStream *stream, GCancellable *cancellable, GError **error)
 {
   PlexusLinkStream *self = PLEXUS_LINK_STREAM (stream);
 
-  plexus_link_input_stream_detach (self->input);
+  if (self->input != NULL)
+    plexus_link_input_stream_detach (self->input);
+  /* Never made whole: the caller closes the connection itself. */
+  if (self->base == NULL)
+    return TRUE;
   return g_io_stream_close (self->base, cancellable, error);
 }
 
@@ -94,8 +98,10 @@ plexus_link_stream_new (GIOStream *base, GSocket *socket, GError **error)
   self = g_object_new (PLEXUS_TYPE_LINK_STREAM, NULL);
   self->base = g_object_ref (base);
   self->input = plexus_link_input_stream_new (g_io_stream_get_input_stream (base), socket, error);
-  if (self->input == NULL)
+  if (self->input == NULL) {
+    g_clear_object (&self->base);
     return NULL;
+  }
   return G_IO_STREAM (g_steal_pointer (&self));
 }
 

@@ -5,6 +5,7 @@
 
 #include "plexus-link.h"
 #include "plexus-link-stream.h"
+#include "plexus-listener.h"
 
 /**
  * SECTION:plexus-link
@@ -1689,8 +1690,13 @@ server_upgrade_complete (SoupServerMessage *msg, gpointer user_data)
   g_signal_handlers_disconnect_by_func (msg, server_upgrade_complete, user_data);
   if (handler->removed)
     return;
-  socket = g_object_ref (soup_server_message_get_socket (msg));
   connection = soup_server_message_steal_connection (msg);
+  socket = plexus_listener_find_socket (connection);
+  if (socket == NULL) {
+    g_warning ("Cannot accept a link from %s: its connection has no socket", remote != NULL ? remote : "?");
+    g_io_stream_close (connection, NULL, NULL);
+    return;
+  }
   stream = plexus_link_stream_new (connection, socket, &error);
   if (stream == NULL) {
     g_warning ("Cannot accept a link from %s: %s", remote != NULL ? remote : "?", error->message);

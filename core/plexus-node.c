@@ -5,6 +5,7 @@
 
 #include "plexus-node.h"
 #include "plexus-json.h"
+#include "plexus-listener.h"
 
 /**
  * SECTION:plexus-node
@@ -63,6 +64,7 @@ struct _PlexusNode {
   gint64              started_at;   /* monotonic µs, for /health */
   PlexusContext      *context;
   SoupServer         *server;
+  PlexusListener     *listener;
   SoupSession        *session;
   PlexusNoiseKeypair *static_key;
   gchar              *address;
@@ -647,8 +649,8 @@ plexus_node_listen (PlexusNode *self, const gchar *host_port, GError **error)
   g_autoptr(GInetAddress) inet = NULL;
   g_autoptr(GSocketAddress) socket_address = NULL;
   g_autoptr(GError) local_error = NULL;
-  g_autoslist(GUri) uris = NULL;
   g_autofree gchar *bound_host = NULL;
+  GInetSocketAddress *bound;
   guint16 port;
 
   g_return_val_if_fail (PLEXUS_IS_NODE (self), FALSE);
@@ -663,23 +665,17 @@ plexus_node_listen (PlexusNode *self, const gchar *host_port, GError **error)
     return FALSE;
   }
   socket_address = g_inet_socket_address_new (inet, port);
-  if (!soup_server_listen (self->server, socket_address, 0, &local_error)) {
+  self->listener = plexus_listener_new (self->server, socket_address, &local_error);
+  if (self->listener == NULL) {
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
                  "cannot listen on %s: %s", host_port, local_error->message);
     return FALSE;
   }
-
-  uris = soup_server_get_uris (self->server);
-  if (uris == NULL) {
-    g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_FAILED,
-                 "cannot listen on %s: the server reports no address", host_port);
-    return FALSE;
-  }
-  /* soup reports http://; the node's address is the WebSocket URI. */
-  bound_host = g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6
-               ? g_strdup_printf ("[%s]", g_uri_get_host (uris->data))
-               : g_strdup (g_uri_get_host (uris->data));
-  self->address = g_strdup_printf ("ws://%s:%d/", bound_host, g_uri_get_port (uris->data));
+  bound = G_INET_SOCKET_ADDRESS (plexus_listener_get_address (self->listener));
+  bound_host = g_inet_address_to_string (g_inet_socket_address_get_address (bound));
+  self->address = g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6
+                  ? g_strdup_printf ("ws://[%s]:%u/", bound_host, g_inet_socket_address_get_port (bound))
+                  : g_strdup_printf ("ws://%s:%u/", bound_host, g_inet_socket_address_get_port (bound));
   g_message ("listening on %s", self->address);
   return TRUE;
 }
@@ -723,6 +719,7 @@ plexus_node_shutdown (PlexusNode *self, gboolean wait)
   gint64 deadline;
 
   self->stopping = TRUE;
+  g_clear_object (&self->listener);
   if (self->server != NULL)
     soup_server_disconnect (self->server);
   g_clear_pointer (&self->address, g_free);
@@ -1882,6 +1879,7 @@ plexus_node_dispose (GObject *object)
   /* Handler data may hold references to the node. */
   if (self->handlers != NULL)
     g_hash_table_remove_all (self->handlers);
+  g_clear_object (&self->listener);
   g_clear_object (&self->server);
   g_clear_object (&self->session);
   g_clear_object (&self->context);

@@ -100,18 +100,25 @@ static GSourceFuncs poll_set_source_funcs = {
 };
 
 static PlexusPollSet *
-poll_set_new (GMainContext *context)
+poll_set_new (GMainContext *context, GError **error)
 {
-  PlexusPollSet *self = g_new0 (PlexusPollSet, 1);
+  gint epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  PlexusPollSet *self;
 
+  if (epoll_fd < 0) {
+    gint saved = errno;
+
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 _("Cannot make an epoll descriptor: %s"), g_strerror (saved));
+    return NULL;
+  }
+  self = g_new0 (PlexusPollSet, 1);
   self->ref_count = 1;
   self->context = g_main_context_ref (context);
   self->watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->next_id = 1;
   g_queue_init (&self->scheduled);
-  self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
-  if (self->epoll_fd < 0)
-    g_error ("epoll_create1: %s", g_strerror (errno)); /* out of descriptors at start-up */
+  self->epoll_fd = epoll_fd;
   self->source = g_source_new (&poll_set_source_funcs, sizeof (PollSetSource));
   ((PollSetSource *) self->source)->set = self;
   g_source_set_static_name (self->source, "PlexusPollSet");
@@ -123,11 +130,13 @@ poll_set_new (GMainContext *context)
 /**
  * plexus_poll_set_ref_for_context:
  * @context: (nullable): a main context; %NULL for the global default
+ * @error: return location for a #GError
  *
- * Returns: (transfer full): the poll set of @context, made on first use
+ * Returns: (transfer full): the poll set of @context, made on first use;
+ *   %NULL with @error set when the process is out of descriptors
  */
 PlexusPollSet *
-plexus_poll_set_ref_for_context (GMainContext *context)
+plexus_poll_set_ref_for_context (GMainContext *context, GError **error)
 {
   PlexusPollSet *self;
 
@@ -140,8 +149,9 @@ plexus_poll_set_ref_for_context (GMainContext *context)
   if (self != NULL) {
     self->ref_count++;
   } else {
-    self = poll_set_new (context);
-    g_hash_table_insert (registry, context, self);
+    self = poll_set_new (context, error);
+    if (self != NULL)
+      g_hash_table_insert (registry, context, self);
   }
   G_UNLOCK (registry);
   return self;

@@ -20,7 +20,8 @@ typedef struct _PlexusPollSet PlexusPollSet;
 
 typedef void (*PlexusPollSetFunc) (gpointer user_data);
 
-PlexusPollSet *plexus_poll_set_ref_for_context (GMainContext *context);
+PlexusPollSet *plexus_poll_set_ref_for_context (GMainContext  *context,
+                                                GError       **error);
 PlexusPollSet *plexus_poll_set_ref (PlexusPollSet *self);
 void           plexus_poll_set_unref (PlexusPollSet *self);
 

@@ -354,7 +354,7 @@ static void
 test_close (void)
 {
   Pair pair = { 0, };
-  g_autoptr(PlexusPollSet) set = plexus_poll_set_ref_for_context (NULL);
+  g_autoptr(PlexusPollSet) set = plexus_poll_set_ref_for_context (NULL, NULL);
   g_autoptr(GError) error = NULL;
   guint before = plexus_poll_set_get_size (set);
 
@@ -388,7 +388,7 @@ static void
 test_close_async (void)
 {
   Pair pair = { 0, };
-  g_autoptr(PlexusPollSet) set = plexus_poll_set_ref_for_context (NULL);
+  g_autoptr(PlexusPollSet) set = plexus_poll_set_ref_for_context (NULL, NULL);
   guint before = plexus_poll_set_get_size (set);
   gboolean closed = FALSE;
 

@@ -1741,11 +1741,26 @@ all_links_closed (gconstpointer data)
 }
 
 static gboolean
+one_settled (gconstpointer data)
+{
+  const ManyLinks *many = data;
+
+  return many->ready + many->failed == 1;
+}
+
+static gboolean
 many_settled (gconstpointer data)
 {
   const ManyLinks *many = data;
 
   return many->ready + many->failed == MANY_LINKS;
+}
+
+static void
+on_drained (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
+  g_object_unref (source);
 }
 
 /* plexusd on loopback without a bus, started by prlimit(1) with
@@ -1760,6 +1775,9 @@ start_limited_daemon (const gchar *limit, const gchar *state_dir, gchar **uri)
   GSubprocess *daemon;
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  /* Running out of descriptors is warned about, and the memcheck run's
+   * G_DEBUG makes warnings fatal. */
+  g_subprocess_launcher_setenv (launcher, "G_DEBUG", "gc-friendly,fatal-criticals", TRUE);
   daemon = g_subprocess_launcher_spawn (launcher, &error, "prlimit", option, "--", g_getenv ("PLEXUSD"),
                                         "--bus", "none", "--listen", "127.0.0.1:0", "--state-dir", state_dir,
                                         "--config", "/dev/null", NULL);
@@ -1775,6 +1793,10 @@ start_limited_daemon (const gchar *limit, const gchar *state_dir, gchar **uri)
     if (at != NULL)
       *uri = g_strdup (at + strlen ("listening on "));
   }
+  /* The rest is drained, or plexusd would block writing to a full pipe. */
+  g_output_stream_splice_async (g_memory_output_stream_new_resizable (), G_INPUT_STREAM (lines),
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                                G_PRIORITY_DEFAULT, NULL, on_drained, NULL);
   return daemon;
 }
 
@@ -1852,6 +1874,39 @@ test_many_inbound (void)
   stop_daemon (daemon, state_dir);
 }
 
+/* Out of descriptors for good (the hard limit is 64 too), plexusd
+ * refuses what it cannot hold and keeps serving: once links go, a new
+ * one comes up. (A connection left in the listening backlog meanwhile
+ * gets no answer: this session gives up on those after 10 s.) libsoup's
+ * own listener would never accept again. */
+static void
+test_out_of_descriptors (void)
+{
+  g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(SoupSession) session = soup_session_new_with_options ("max-conns", 4 * MANY_LINKS,
+                                                                  "max-conns-per-host", 4 * MANY_LINKS,
+                                                                  "timeout", 10, NULL);
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *state_dir = g_dir_make_tmp ("plexus-many-XXXXXX", &error);
+  g_autofree gchar *uri = NULL;
+  ManyLinks many = { 0, 0 };
+
+  g_assert_no_error (error);
+  daemon = start_limited_daemon ("64:64", state_dir, &uri);
+  open_many (session, uri, MANY_LINKS, &many, links);
+  g_assert_true (plexus_test_wait_for (many_settled, &many, 60000));
+  g_assert_cmpuint (many.failed, >, 0);
+  g_assert_cmpuint (many.ready, >, 0);
+  close_all (links);
+
+  open_many (session, uri, 1, &many, links);
+  g_assert_true (plexus_test_wait_for (one_settled, &many, 30000));
+  g_assert_cmpuint (many.ready, ==, 1);
+  close_all (links);
+  stop_daemon (daemon, state_dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1873,6 +1928,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/link/close", test_close);
   g_test_add_func ("/plexus/link/write-failure", test_write_failure);
   g_test_add_func ("/plexus/link/many-inbound", test_many_inbound);
+  g_test_add_func ("/plexus/link/out-of-descriptors", test_out_of_descriptors);
 
   return g_test_run ();
 }
