@@ -187,9 +187,13 @@ link_input_create_source (GPollableInputStream *stream, GCancellable *cancellabl
   input->stream = g_object_ref (self);
   input->ready = self->readable;
   self->sources = g_slist_prepend (self->sources, input);
-  /* It may wait in our context, which runs only when scheduled. */
-  if (self->readable && self->watch_id != 0 && self->context != NULL)
+  /* Made to wait in our context (libsoup attaches it to the thread
+   * default, which we set), which runs only when scheduled. */
+  if (self->readable && self->watch_id != 0 && self->context != NULL &&
+      g_main_context_get_thread_default () == self->context)
     plexus_poll_set_schedule (self->poll_set, self->watch_id);
+  /* (A source waiting in our context sees its cancellation when the
+   * socket next has something; libsoup passes none.) */
   if (cancellable != NULL) {
     g_autoptr(GSource) cancelled = g_cancellable_source_new (cancellable);
 
@@ -285,7 +289,9 @@ plexus_link_input_stream_get_context (PlexusLinkInputStream *self)
 }
 
 /* A context costs an eventfd, and GLib aborts when it cannot make one.
- * A relay out of descriptors keeps the link and walks its source. */
+ * A relay out of descriptors keeps the link and walks its source. (Another
+ * thread could take the probed descriptor before GLib does: a window of
+ * two syscalls, only when the process is at its limit.) */
 static GMainContext *
 own_context_new (void)
 {

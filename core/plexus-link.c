@@ -1685,12 +1685,20 @@ server_upgrade_complete (SoupServerMessage *msg, gpointer user_data)
   g_autoptr(GSocket) socket = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *remote = describe_remote (msg);
+  g_autoptr(SoupServerMessage) held = NULL;
   GMainContext *waiting;
 
   g_signal_handlers_disconnect_by_func (msg, server_upgrade_complete, user_data);
   if (handler->removed)
     return;
+  /* Stealing the connection may drop the server's hold on the message,
+   * which is still read below. */
+  held = g_object_ref (msg);
   connection = soup_server_message_steal_connection (msg);
+  if (connection == NULL) {
+    g_warning ("Cannot accept a link from %s: the connection is gone", remote != NULL ? remote : "?");
+    return;
+  }
   socket = plexus_listener_find_socket (connection);
   if (socket == NULL) {
     g_warning ("Cannot accept a link from %s: its connection has no socket", remote != NULL ? remote : "?");

@@ -20,6 +20,10 @@ struct _PlexusListener {
 /* A process short of descriptors for long would otherwise say so four
  * times a second. */
 #define WARN_INTERVAL_US (60 * G_USEC_PER_SEC)
+/* Per dispatch, so that a full backlog does not starve the links, and an
+ * error that persists does not spin. */
+#define ACCEPTS_PER_DISPATCH 64
+#define ERRORS_PER_DISPATCH  16
 
 G_DEFINE_FINAL_TYPE (PlexusListener, plexus_listener, G_TYPE_OBJECT)
 
@@ -76,12 +80,15 @@ static gboolean
 on_incoming (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
   PlexusListener *self = user_data;
+  guint accepted = 0;
+  guint errors = 0;
 
-  for (;;) {
+  while (accepted < ACCEPTS_PER_DISPATCH) {
     g_autoptr(GError) error = NULL;
     g_autoptr(GSocket) client = g_socket_accept (self->socket, NULL, &error);
 
     if (client != NULL) {
+      accepted++;
       listener_hand_over (self, client);
       continue;
     }
@@ -100,9 +107,17 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer user_data)
       listener_pause (self);
       return G_SOURCE_REMOVE;
     }
-    /* Aborted by the peer before it was taken, and the like: the next. */
+    /* Aborted by the peer before it was taken, and the like: the next;
+     * but not for ever. */
     g_debug ("accept: %s", error->message);
+    if (++errors >= ERRORS_PER_DISPATCH) {
+      g_warning ("cannot accept connections for now: %s; trying again in %d ms",
+                 error->message, PLEXUS_LISTENER_RETRY_MS);
+      listener_pause (self);
+      return G_SOURCE_REMOVE;
+    }
   }
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -137,6 +152,10 @@ plexus_listener_new (SoupServer *server, GSocketAddress *address, GError **error
   if (self->socket == NULL)
     return NULL;
   g_socket_set_blocking (self->socket, FALSE);
+  /* As libsoup's listener: [::] is IPv6 only, so an IPv4 listener may
+   * share the port. */
+  if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+    g_socket_set_option (self->socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
   /* A relay's peers may all come back at once after a restart. */
   g_socket_set_listen_backlog (self->socket, SOMAXCONN);
   if (!g_socket_bind (self->socket, address, TRUE, error) || !g_socket_listen (self->socket, error))

@@ -41,11 +41,14 @@ typedef struct {
 G_LOCK_DEFINE_STATIC (registry);
 static GHashTable *registry;
 
+/* Scheduled watches only make the poll not wait: were this source ready
+ * from prepare, GLib would skip its check, and epoll would not be read
+ * while a watch keeps scheduling itself. */
 static gboolean
 poll_set_source_prepare (GSource *source, gint *timeout)
 {
-  *timeout = -1;
-  return !g_queue_is_empty (&((PollSetSource *) source)->set->scheduled);
+  *timeout = g_queue_is_empty (&((PollSetSource *) source)->set->scheduled) ? -1 : 0;
+  return FALSE;
 }
 
 /* The epoll descriptor is read in check, not dispatch, so that what its

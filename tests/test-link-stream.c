@@ -237,7 +237,8 @@ test_idle_cost (void)
   far_write (&pairs[42], "x");
   g_assert_true (plexus_test_wait_for (was_dispatched, &readers[42], TIMEOUT_MS));
   for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
-    g_assert_cmpuint (readers[i].dispatched, ==, i == 42 ? readers[42].dispatched : 0);
+    if (i != 42)
+      g_assert_cmpuint (readers[i].dispatched, ==, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (pairs); i++) {
     reader_stop (&readers[i]);
@@ -287,6 +288,9 @@ on_like_libsoup_input (GObject *stream, gpointer user_data)
     if (n <= 0)
       break;
     g_string_append_len (reader->read, buffer, n);
+    /* Where libsoup emits "message": the caller's default still. */
+    if (g_main_context_get_thread_default () != NULL)
+      reader->default_during = g_main_context_get_thread_default ();
   }
   like_libsoup_start (reader);
   return G_SOURCE_REMOVE;

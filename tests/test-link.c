@@ -1874,11 +1874,11 @@ test_many_inbound (void)
   stop_daemon (daemon, state_dir);
 }
 
-/* Out of descriptors for good (the hard limit is 64 too), plexusd
- * refuses what it cannot hold and keeps serving: once links go, a new
- * one comes up. (A connection left in the listening backlog meanwhile
- * gets no answer: this session gives up on those after 10 s.) libsoup's
- * own listener would never accept again. */
+/* Out of descriptors for good (the hard limit is 64 too), plexusd holds
+ * what it can and keeps serving: once links go, a new one comes up.
+ * (The others wait in the listening backlog, or are dropped when the
+ * link cannot be watched; this session gives up on the waiting ones
+ * after 10 s.) libsoup's own listener would never accept again. */
 static void
 test_out_of_descriptors (void)
 {
