@@ -255,6 +255,7 @@ typedef struct {
   guint         dispatched;
   GMainContext *attached_to;     /* where the last new source went */
   GMainContext *default_during;  /* the thread default in the read loop */
+  gboolean      ended;           /* a read saw the end */
 } LikeLibsoup;
 
 static gboolean on_like_libsoup_input (GObject *stream, gpointer user_data);
@@ -285,6 +286,8 @@ on_like_libsoup_input (GObject *stream, gpointer user_data)
     gchar buffer[5];
     gssize n = g_pollable_input_stream_read_nonblocking (input, buffer, sizeof buffer, NULL, &error);
 
+    if (n == 0)
+      reader->ended = TRUE;
     if (n <= 0)
       break;
     g_string_append_len (reader->read, buffer, n);
@@ -303,6 +306,12 @@ like_libsoup_dispatched (gconstpointer data)
 }
 
 static gboolean
+like_libsoup_ended (gconstpointer data)
+{
+  return ((const LikeLibsoup *) data)->ended;
+}
+
+static gboolean
 like_libsoup_read (gconstpointer data)
 {
   const LikeLibsoup *reader = data;
@@ -317,7 +326,7 @@ static void
 test_waiting_source (void)
 {
   Pair pair = { 0, };
-  LikeLibsoup reader = { &pair, NULL, g_string_new (NULL), 0, NULL, NULL };
+  LikeLibsoup reader = { &pair, NULL, g_string_new (NULL), 0, NULL, NULL, FALSE };
   GMainContext *own;
 
   pair_init (&pair);
@@ -344,6 +353,12 @@ test_waiting_source (void)
   g_assert_cmpuint (reader.dispatched, ==, 2);
   g_assert_null (reader.default_during);
   g_assert_true (reader.attached_to == own);
+  g_assert_null (g_main_context_get_thread_default ());
+
+  /* A hang-up wakes the waiting source too, and its read sees the end. */
+  g_socket_close (pair.socket, NULL);
+  g_assert_true (plexus_test_wait_for (like_libsoup_ended, &reader, TIMEOUT_MS));
+  g_assert_cmpuint (reader.dispatched, ==, 3);
   g_assert_null (g_main_context_get_thread_default ());
 
   g_source_destroy (reader.source);
