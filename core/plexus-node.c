@@ -80,7 +80,8 @@ struct _PlexusNode {
    * a context on each iteration, and a relay may wait on a request to
    * each of a thousand peers). */
   GSequence          *deadlines;        /* Request, by deadline */
-  GSource            *deadline_timer;   /* in the first request's context */
+  GSource            *deadline_timer;   /* in deadline_context */
+  GMainContext       *deadline_context;
   gint64              deadline_armed;   /* the timer's ready time; -1 when unarmed */
   guint64             request_serial;
   GHashTable         *bad_frames; /* peer ID → GArray of monotonic times (gint64) */
@@ -1348,9 +1349,10 @@ request_set_deadline (PlexusNode *self, Request *request, guint timeout_ms)
     self->deadline_timer = g_source_new (&deadline_timer_funcs, sizeof (DeadlineTimer));
     ((DeadlineTimer *) self->deadline_timer)->node = self;
     g_source_set_static_name (self->deadline_timer, "PlexusNode request deadlines");
+    self->deadline_context = g_main_context_ref (context);
     g_source_attach (self->deadline_timer, context);
   }
-  if (context != g_source_get_context (self->deadline_timer)) {
+  if (context != self->deadline_context) {
     request->timeout_source = g_timeout_source_new (timeout_ms);
     g_source_set_callback (request->timeout_source, on_request_timeout, request, NULL);
     g_source_attach (request->timeout_source, context);
@@ -2000,6 +2002,7 @@ plexus_node_finalize (GObject *object)
   if (self->deadline_timer != NULL)
     g_source_destroy (self->deadline_timer);
   g_clear_pointer (&self->deadline_timer, g_source_unref);
+  g_clear_pointer (&self->deadline_context, g_main_context_unref);
   g_clear_pointer (&self->deadlines, g_sequence_free);
   g_clear_pointer (&self->bad_frames, g_hash_table_unref);
   g_clear_pointer (&self->routes, g_hash_table_unref);
