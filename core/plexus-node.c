@@ -76,14 +76,6 @@ struct _PlexusNode {
 
   GHashTable         *handlers;   /* message type → Handler */
   GHashTable         *requests;   /* message ID → Request awaiting its answer */
-  /* Request deadlines: one timer for them all (GLib walks every source of
-   * a context on each iteration, and a relay may wait on a request to
-   * each of a thousand peers). */
-  GSequence          *deadlines;        /* Request, by deadline */
-  GSource            *deadline_timer;   /* in deadline_context */
-  GMainContext       *deadline_context;
-  gint64              deadline_armed;   /* the timer's ready time; -1 when unarmed */
-  guint64             request_serial;
   GHashTable         *bad_frames; /* peer ID → GArray of monotonic times (gint64) */
   GHashTable         *given;      /* peer ID → neighbour's peer ID, from plugins */
   GHashTable         *routes;     /* peer ID → Route found or learned, at most MAX_ROUTES */
@@ -131,10 +123,7 @@ typedef struct {
   gchar      *peer_id;
   PlexusLink *link;           /* the link it was sent on; NULL while a route is sought */
   PlexusEnvelope *envelope;   /* the request, until it is sent */
-  gint64      deadline;       /* monotonic µs; 0 for none */
-  guint64     serial;         /* orders equal deadlines */
-  GSequenceIter *deadline_iter;  /* in the node's deadlines, or NULL */
-  GSource    *timeout_source; /* a timer of its own, for a request made in another context */
+  GSource    *timeout_source;
   GSource    *cancel_source;
 } Request;
 
@@ -1030,8 +1019,6 @@ refuse_envelope (PlexusNode     *self,
 static void
 request_free (Request *request)
 {
-  if (request->deadline_iter != NULL)
-    g_sequence_remove (request->deadline_iter);
   if (request->timeout_source != NULL) {
     g_source_destroy (request->timeout_source);
     g_source_unref (request->timeout_source);
@@ -1260,108 +1247,16 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
 
 /* Requests ------------------------------------------------------------------ */
 
-static void
-request_time_out (Request *request)
+static gboolean
+on_request_timeout (gpointer user_data)
 {
+  Request *request = user_data;
+
   request_complete (request, NULL,
                     g_error_new (PLEXUS_ERROR, PLEXUS_ERROR_TIMED_OUT,
                                  "peer %s did not answer the '%s' request in time",
                                  request->peer_id, request->type));
-}
-
-static gboolean
-on_request_timeout (gpointer user_data)
-{
-  request_time_out (user_data);
   return G_SOURCE_REMOVE;
-}
-
-static gint
-compare_deadlines (gconstpointer a, gconstpointer b, gpointer user_data)
-{
-  const Request *x = a;
-  const Request *y = b;
-
-  if (x->deadline != y->deadline)
-    return x->deadline < y->deadline ? -1 : 1;
-  return x->serial < y->serial ? -1 : x->serial > y->serial;
-}
-
-/* Only ever earlier: moving the timer writes the context's wakeup, so a
- * head that went is found out when the timer fires. */
-static void
-deadlines_arm (PlexusNode *self)
-{
-  GSequenceIter *first = g_sequence_get_begin_iter (self->deadlines);
-  gint64 next;
-
-  if (g_sequence_iter_is_end (first))
-    return;
-  next = ((Request *) g_sequence_get (first))->deadline;
-  if (self->deadline_armed < 0 || next < self->deadline_armed) {
-    self->deadline_armed = next;
-    g_source_set_ready_time (self->deadline_timer, next);
-  }
-}
-
-typedef struct {
-  GSource     source;
-  PlexusNode *node;   /* the node destroys its timer first */
-} DeadlineTimer;
-
-static gboolean
-deadline_timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
-{
-  g_autoptr(PlexusNode) self = g_object_ref (((DeadlineTimer *) source)->node);
-  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func (g_free);
-  gint64 now = g_get_monotonic_time ();
-  GSequenceIter *iter;
-
-  self->deadline_armed = -1;
-  g_source_set_ready_time (source, -1);
-  for (iter = g_sequence_get_begin_iter (self->deadlines);
-       !g_sequence_iter_is_end (iter) && ((Request *) g_sequence_get (iter))->deadline <= now;
-       iter = g_sequence_iter_next (iter))
-    g_ptr_array_add (due, g_strdup (((Request *) g_sequence_get (iter))->id));
-  /* By ID, looked up again before each: a callback may complete others. */
-  for (guint i = 0; i < due->len; i++) {
-    Request *request = g_hash_table_lookup (self->requests, g_ptr_array_index (due, i));
-
-    if (request != NULL && request->deadline_iter != NULL && request->deadline <= now)
-      request_time_out (request);
-  }
-  if (self->deadline_timer != NULL)
-    deadlines_arm (self);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs deadline_timer_funcs = { NULL, NULL, deadline_timer_dispatch, NULL, NULL, NULL };
-
-/* Times @request out after @timeout_ms: on the node's timer when the
- * request's task lives in the node's context, on a timer of its own if
- * not. */
-static void
-request_set_deadline (PlexusNode *self, Request *request, guint timeout_ms)
-{
-  GMainContext *context = g_task_get_context (request->task);
-
-  if (self->deadline_timer == NULL) {
-    self->deadline_timer = g_source_new (&deadline_timer_funcs, sizeof (DeadlineTimer));
-    ((DeadlineTimer *) self->deadline_timer)->node = self;
-    g_source_set_static_name (self->deadline_timer, "PlexusNode request deadlines");
-    self->deadline_context = g_main_context_ref (context);
-    g_source_attach (self->deadline_timer, context);
-  }
-  if (context != self->deadline_context) {
-    request->timeout_source = g_timeout_source_new (timeout_ms);
-    g_source_set_callback (request->timeout_source, on_request_timeout, request, NULL);
-    g_source_attach (request->timeout_source, context);
-    return;
-  }
-  request->deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  request->serial = self->request_serial++;
-  request->deadline_iter = g_sequence_insert_sorted (self->deadlines, request, compare_deadlines, NULL);
-  deadlines_arm (self);
 }
 
 static gboolean
@@ -1650,8 +1545,11 @@ plexus_node_request_envelope_async (PlexusNode          *self,
   request->id = g_strdup (plexus_envelope_get_id (envelope));
   request->type = g_strdup (plexus_envelope_get_message_type (envelope));
   request->peer_id = g_strdup (plexus_envelope_get_to (envelope));
-  if (timeout_ms > 0)
-    request_set_deadline (self, request, timeout_ms);
+  if (timeout_ms > 0) {
+    request->timeout_source = g_timeout_source_new (timeout_ms);
+    g_source_set_callback (request->timeout_source, on_request_timeout, request, NULL);
+    g_source_attach (request->timeout_source, g_task_get_context (request->task));
+  }
   if (cancellable != NULL) {
     request->cancel_source = g_cancellable_source_new (cancellable);
     g_source_set_callback (request->cancel_source, (GSourceFunc) G_CALLBACK (on_request_cancelled),
@@ -1999,11 +1897,6 @@ plexus_node_finalize (GObject *object)
   g_clear_pointer (&self->dialers, g_ptr_array_unref);
   g_clear_pointer (&self->handlers, g_hash_table_unref);
   g_clear_pointer (&self->requests, g_hash_table_unref);
-  if (self->deadline_timer != NULL)
-    g_source_destroy (self->deadline_timer);
-  g_clear_pointer (&self->deadline_timer, g_source_unref);
-  g_clear_pointer (&self->deadline_context, g_main_context_unref);
-  g_clear_pointer (&self->deadlines, g_sequence_free);
   g_clear_pointer (&self->bad_frames, g_hash_table_unref);
   g_clear_pointer (&self->routes, g_hash_table_unref);
   g_clear_pointer (&self->given, g_hash_table_unref);
@@ -2100,8 +1993,6 @@ plexus_node_init (PlexusNode *self)
   self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, handler_free);
   /* Requests are completed, not just dropped: the table does not own them. */
   self->requests = g_hash_table_new (g_str_hash, g_str_equal);
-  self->deadlines = g_sequence_new (NULL);
-  self->deadline_armed = -1;
   self->bad_frames = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) g_array_unref);
   self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, route_free);

@@ -327,116 +327,6 @@ test_timeout (void)
   g_assert_cmpint (elapsed_ms, <, TIMEOUT_MS);
 }
 
-/* Many requests waiting ------------------------------------------------- */
-
-#define WAITING 50
-#define CANCELLED 10
-
-typedef struct {
-  PlexusNode *node;
-  GArray     *order;       /* (element-type guint) indices, as they ended */
-  gint64      started;
-  guint       timeout_ms[WAITING + CANCELLED];
-  gint64      ended_ms[WAITING + CANCELLED];
-  gint        code[WAITING + CANCELLED];
-  guint       done;
-} Waiting;
-
-typedef struct {
-  Waiting *waiting;
-  guint    index;
-} WaitingOne;
-
-static void
-on_waiting_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  WaitingOne *one = user_data;
-  Waiting *waiting = one->waiting;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PlexusEnvelope) answer = plexus_node_request_finish (waiting->node, result, &error);
-
-  g_assert_null (answer);
-  g_assert_nonnull (error);
-  waiting->code[one->index] = error->domain == PLEXUS_ERROR ? error->code : -error->code - 1;
-  waiting->ended_ms[one->index] = (g_get_monotonic_time () - waiting->started) / 1000;
-  g_array_append_val (waiting->order, one->index);
-  waiting->done++;
-  g_free (one);
-}
-
-static gboolean
-all_waiting_done (gconstpointer data)
-{
-  const Waiting *waiting = data;
-
-  return waiting->done == WAITING + CANCELLED;
-}
-
-/* Sources attached to the default context, found by ID. */
-static guint
-count_sources (void)
-{
-  GSource *probe = g_idle_source_new ();
-  guint top = g_source_attach (probe, NULL);
-  guint n = 0;
-
-  g_source_destroy (probe);
-  g_source_unref (probe);
-  for (guint id = 1; id < top; id++)
-    if (g_main_context_find_source_by_id (NULL, id) != NULL)
-      n++;
-  return n;
-}
-
-/* Requests nobody answers end at their own deadlines, in deadline order
- * whatever the order they were made in, or when cancelled; while they
- * wait they cost the main loop one timer, not a source each. */
-static void
-test_many_waiting (void)
-{
-  g_autoptr(Pair) pair = pair_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Waiting waiting = { pair->a, g_array_new (FALSE, FALSE, sizeof (guint)), 0, { 0 }, { 0 }, { 0 }, 0 };
-  guint handled = 0;
-  guint before;
-  guint during;
-
-  plexus_node_register_handler (pair->b, "test.silent", handle_silently, &handled, NULL);
-  before = count_sources ();
-  waiting.started = g_get_monotonic_time ();
-  for (guint i = 0; i < WAITING + CANCELLED; i++) {
-    WaitingOne *one = g_new0 (WaitingOne, 1);
-
-    one->waiting = &waiting;
-    one->index = i;
-    /* The later made, the sooner due; the cancelled ones last of all. */
-    waiting.timeout_ms[i] = i < WAITING ? 400 + (WAITING - i) * 10 : 5000;
-    plexus_node_request_async (pair->a, peer_id_of (pair->context_b), "test.silent", NULL,
-                               waiting.timeout_ms[i], i < WAITING ? NULL : cancellable,
-                               on_waiting_done, one);
-  }
-  during = count_sources ();
-  /* The node's timer, and one source per cancellable request. */
-  g_assert_cmpuint (during, <=, before + 1 + CANCELLED);
-
-  g_cancellable_cancel (cancellable);
-  g_assert_true (plexus_test_wait_for (all_waiting_done, &waiting, TIMEOUT_MS));
-  for (guint i = 0; i < CANCELLED; i++) {
-    guint index = g_array_index (waiting.order, guint, i);
-
-    g_assert_cmpuint (index, >=, WAITING);
-    g_assert_cmpint (waiting.code[index], ==, -G_IO_ERROR_CANCELLED - 1);
-  }
-  for (guint i = CANCELLED; i < WAITING + CANCELLED; i++) {
-    guint index = g_array_index (waiting.order, guint, i);
-
-    g_assert_cmpuint (index, ==, WAITING - 1 - (i - CANCELLED));
-    g_assert_cmpint (waiting.code[index], ==, PLEXUS_ERROR_TIMED_OUT);
-    g_assert_cmpint (waiting.ended_ms[index], >=, waiting.timeout_ms[index]);
-  }
-  g_array_unref (waiting.order);
-}
-
 static void
 test_not_found (void)
 {
@@ -961,7 +851,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/node/ping", test_ping);
   g_test_add_func ("/plexus/node/unknown-type", test_unknown_type);
   g_test_add_func ("/plexus/node/timeout", test_timeout);
-  g_test_add_func ("/plexus/node/many-waiting", test_many_waiting);
   g_test_add_func ("/plexus/node/not-found", test_not_found);
   g_test_add_func ("/plexus/node/expired-and-no-route", test_expired_and_no_route);
   g_test_add_func ("/plexus/node/bad-frames", test_bad_frames);
