@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -18,6 +19,13 @@ struct _PlexusLinkInputStream {
    * a read that would block. Starts set, as the HTTP layer may already
    * hold bytes that came with the upgrade request. */
   gboolean              readable;
+  /* The HTTP layer's buffer is empty (its read would block once): from
+   * then on reads go to the socket itself, many frames at a time. */
+  gboolean              direct;
+  /* What a socket read brought beyond what its caller asked for. */
+  guint8               *pending;
+  gsize                 pending_start;
+  gsize                 pending_end;
   GSList               *sources;   /* our live sources (they hold us) */
   GMainContext         *context;   /* where idle sources wait; NULL when
                                     * out of descriptors: they stay in the
@@ -40,12 +48,20 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PlexusLinkInputStream, plexus_link_input_stream, 
                                G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
                                                       plexus_link_input_stream_pollable_iface_init))
 
+/* A read socket-side can be skipped when the socket is known drained
+ * and nothing is left over from the last one. */
+static gboolean
+has_input (PlexusLinkInputStream *self)
+{
+  return self->readable || self->pending != NULL;
+}
+
 static void
 set_readable (PlexusLinkInputStream *self, gboolean readable)
 {
   self->readable = readable;
   for (GSList *l = self->sources; l != NULL; l = l->next)
-    ((LinkInputSource *) l->data)->ready = readable;
+    ((LinkInputSource *) l->data)->ready = has_input (self);
 }
 
 /* From the poll set's check: take note, and have the waiting source run. */
@@ -173,7 +189,9 @@ link_input_can_poll (GPollableInputStream *stream)
 static gboolean
 link_input_is_readable (GPollableInputStream *stream)
 {
-  return g_pollable_input_stream_is_readable (PLEXUS_LINK_INPUT_STREAM (stream)->base);
+  PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (stream);
+
+  return self->pending != NULL || g_pollable_input_stream_is_readable (self->base);
 }
 
 static GSource *
@@ -185,11 +203,11 @@ link_input_create_source (GPollableInputStream *stream, GCancellable *cancellabl
 
   g_source_set_static_name (source, "PlexusLinkInputStream");
   input->stream = g_object_ref (self);
-  input->ready = self->readable;
+  input->ready = has_input (self);
   self->sources = g_slist_prepend (self->sources, input);
   /* Made to wait in our context (libsoup attaches it to the thread
    * default, which we set), which runs only when scheduled. */
-  if (self->readable && self->watch_id != 0 && self->context != NULL &&
+  if (input->ready && self->watch_id != 0 && self->context != NULL &&
       g_main_context_get_thread_default () == self->context)
     plexus_poll_set_schedule (self->poll_set, self->watch_id);
   /* (A source waiting in our context sees its cancellation when the
@@ -203,6 +221,67 @@ link_input_create_source (GPollableInputStream *stream, GCancellable *cancellabl
   return source;
 }
 
+/* A socket read's room: 16 frames of a 512-byte signal, sealed. */
+#define PLEXUS_LINK_INPUT_CHUNK 16384
+
+/* Hands out what the last socket read left over. */
+static gsize
+take_pending (PlexusLinkInputStream *self, void *buffer, gsize count)
+{
+  gsize n = MIN (count, self->pending_end - self->pending_start);
+
+  memcpy (buffer, self->pending + self->pending_start, n);
+  self->pending_start += n;
+  if (self->pending_start == self->pending_end)
+    g_clear_pointer (&self->pending, g_free);
+  return n;
+}
+
+/* The socket is drained. Inside our source's callback, what libsoup does
+ * next is make its new source, which should wait in our context. */
+static void
+drained (PlexusLinkInputStream *self)
+{
+  set_readable (self, FALSE);
+  if (self->dispatching && !self->context_pushed && self->context != NULL) {
+    g_main_context_push_thread_default (self->context);
+    self->context_pushed = TRUE;
+  }
+}
+
+/* Reads the socket with room for many frames: a busy link needs one
+ * syscall for all that came since the last, not one per frame (libsoup
+ * asks for 1 KiB at a time). A read that comes back short has emptied
+ * the socket, and edge triggering reports whatever comes after it, so
+ * the read that would only find it empty is skipped. */
+static gssize
+read_socket (PlexusLinkInputStream *self, void *buffer, gsize count, GError **error)
+{
+  gchar chunk[PLEXUS_LINK_INPUT_CHUNK];
+  gssize n;
+
+  if (count >= sizeof chunk) {
+    n = g_socket_receive_with_blocking (self->socket, buffer, count, FALSE, NULL, error);
+    if (n > 0 && (gsize) n < count)
+      set_readable (self, FALSE);
+    return n;
+  }
+  n = g_socket_receive_with_blocking (self->socket, chunk, sizeof chunk, FALSE, NULL, error);
+  if (n <= 0)
+    return n;
+  if ((gsize) n > count) {
+    self->pending = g_memdup2 (chunk + count, n - count);
+    self->pending_start = 0;
+    self->pending_end = n - count;
+  }
+  /* Not drained() yet: libsoup handles these bytes first, in the
+   * caller's context. */
+  if ((gsize) n < sizeof chunk)
+    set_readable (self, FALSE);
+  memcpy (buffer, chunk, MIN ((gsize) n, count));
+  return MIN ((gsize) n, count);
+}
+
 static gssize
 link_input_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize count, GError **error)
 {
@@ -210,18 +289,24 @@ link_input_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize c
   GError *local_error = NULL;
   gssize n;
 
-  n = g_pollable_input_stream_read_nonblocking (self->base, buffer, count, NULL, &local_error);
+  if (self->pending != NULL)
+    return take_pending (self, buffer, count);
+  /* Drained, and no edge since: only a syscall would say so again. */
+  if (!self->readable && self->direct) {
+    drained (self);
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "no data left on the link");
+    return -1;
+  }
+  if (self->direct)
+    n = read_socket (self, buffer, count, &local_error);
+  else
+    n = g_pollable_input_stream_read_nonblocking (self->base, buffer, count, NULL, &local_error);
   if (n < 0) {
     /* Only a read that would block shows the socket drained; after it,
      * the next edge of the poll set says more has come. */
     if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-      set_readable (self, FALSE);
-      /* Drained inside our source's callback: what libsoup does next is
-       * make its new source, which should wait in our context. */
-      if (self->dispatching && !self->context_pushed && self->context != NULL) {
-        g_main_context_push_thread_default (self->context);
-        self->context_pushed = TRUE;
-      }
+      self->direct = TRUE;
+      drained (self);
     }
     g_propagate_error (error, local_error);
   }
@@ -244,6 +329,8 @@ link_input_read (GInputStream *stream, void *buffer, gsize count, GCancellable *
 {
   PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (stream);
 
+  if (self->pending != NULL)
+    return take_pending (self, buffer, count);
   return g_input_stream_read (G_INPUT_STREAM (self->base), buffer, count, cancellable, error);
 }
 
@@ -354,6 +441,7 @@ plexus_link_input_stream_finalize (GObject *object)
   PlexusLinkInputStream *self = PLEXUS_LINK_INPUT_STREAM (object);
 
   g_assert (self->sources == NULL);
+  g_free (self->pending);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->poll_set, plexus_poll_set_unref);
   g_clear_object (&self->socket);

@@ -125,6 +125,12 @@ poll_set_new (GMainContext *context, GError **error)
   self->source = g_source_new (&poll_set_source_funcs, sizeof (PollSetSource));
   ((PollSetSource *) self->source)->set = self;
   g_source_set_static_name (self->source, "PlexusPollSet");
+  /* GLib takes a dispatched source's descriptors out of the poll and puts
+   * them back afterwards unless it may recurse, and each change writes
+   * the context's wakeup: two writes, a read and an extra poll on every
+   * busy iteration. The dispatch is safe to re-enter: each scheduled
+   * watch is popped once, by whichever dispatch gets to it. */
+  g_source_set_can_recurse (self->source, TRUE);
   self->tag = g_source_add_unix_fd (self->source, self->epoll_fd, G_IO_IN);
   g_source_attach (self->source, context);
   return self;

@@ -186,6 +186,72 @@ test_readiness (void)
   pair_clear (&pair);
 }
 
+/* Reads take from the socket in large pieces, and hand them out in the
+ * small ones the caller asks for. A piece left over keeps the source
+ * ready; a read that came back short stands for the one that would find
+ * the socket empty, and whatever comes after it still wakes the source. */
+static void
+test_batched_reads (void)
+{
+  Pair pair = { 0, };
+  Reader reader;
+  GPollableInputStream *input;
+  g_autoptr(GString) sent = g_string_new (NULL);
+  g_autoptr(GString) read = NULL;
+  g_autoptr(GError) error = NULL;
+  gchar buffer[1000];
+  gboolean end;
+
+  pair_init (&pair);
+  input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (pair.stream));
+  reader_start (&reader, &pair);
+  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+  read = drain (&pair, &end);
+  g_assert_cmpuint (read->len, ==, 0);
+
+  /* Less than a socket read's worth (the read comes back short), then
+   * more than one (it does not). */
+  for (guint round = 0; round < 2; round++) {
+    g_string_truncate (sent, 0);
+    for (guint i = 0; sent->len < (round == 0 ? 3000 : 40000); i++)
+      g_string_append_printf (sent, "frame %u;", i);
+    far_write (&pair, sent->str);
+    reader.dispatched = 0;
+    g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+    g_assert_cmpint (g_pollable_input_stream_read_nonblocking (input, buffer, sizeof buffer, NULL, &error), ==,
+                     sizeof buffer);
+    g_assert_no_error (error);
+    g_assert_cmpmem (buffer, sizeof buffer, sent->str, sizeof buffer);
+
+    /* Not read to the end: the source runs again, with nothing new sent. */
+    reader.dispatched = 0;
+    g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+    g_string_free (read, TRUE);
+    read = drain (&pair, &end);
+    g_assert_false (end);
+    g_assert_cmpmem (read->str, read->len, sent->str + sizeof buffer, sent->len - sizeof buffer);
+    reader.dispatched = 0;
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_assert_cmpuint (reader.dispatched, ==, 0);
+  }
+
+  /* Short reads from here on; each time, the next thing sent is seen. */
+  for (guint i = 0; i < 3; i++) {
+    g_autofree gchar *text = g_strdup_printf ("short %u", i);
+
+    reader.dispatched = 0;
+    far_write (&pair, text);
+    g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+    g_string_free (read, TRUE);
+    read = drain (&pair, &end);
+    g_assert_cmpstr (read->str, ==, text);
+  }
+
+  reader_stop (&reader);
+  pair_clear (&pair);
+}
+
 /* How many descriptors an iteration of the default context polls: one
  * iteration by hand, without blocking. */
 static gint
@@ -458,6 +524,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/plexus/link-stream/readiness", test_readiness);
+  g_test_add_func ("/plexus/link-stream/batched-reads", test_batched_reads);
   g_test_add_func ("/plexus/link-stream/idle-cost", test_idle_cost);
   g_test_add_func ("/plexus/link-stream/waiting-source", test_waiting_source);
   g_test_add_func ("/plexus/link-stream/close", test_close);
