@@ -7,6 +7,7 @@
 
 #include "plexus-link-input-stream.h"
 #include "plexus-poll-set.h"
+#include "plexus-pollable.h"
 
 struct _PlexusLinkInputStream {
   GInputStream          parent_instance;
@@ -145,38 +146,14 @@ link_input_source_finalize (GSource *source)
   g_object_unref (self->stream);
 }
 
-static gboolean
-link_input_source_closure_callback (GObject *stream, gpointer data)
-{
-  GClosure *closure = data;
-  GValue param = G_VALUE_INIT;
-  GValue result_value = G_VALUE_INIT;
-  gboolean result;
-
-  g_value_init (&result_value, G_TYPE_BOOLEAN);
-  g_value_init (&param, G_TYPE_OBJECT);
-  g_value_set_object (&param, stream);
-  g_closure_invoke (closure, &result_value, 1, &param, NULL);
-  result = g_value_get_boolean (&result_value);
-  g_value_unset (&result_value);
-  g_value_unset (&param);
-  return result;
-}
-
 static GSourceFuncs link_input_source_funcs = {
   link_input_source_prepare,
   link_input_source_check,
   link_input_source_dispatch,
   link_input_source_finalize,
-  (GSourceFunc) link_input_source_closure_callback,
+  (GSourceFunc) plexus_pollable_closure_callback,
   NULL,
 };
-
-static gboolean
-cancelled_dummy (GCancellable *cancellable, gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
 
 /* GPollableInputStream ----------------------------------------------- */
 
@@ -212,12 +189,7 @@ link_input_create_source (GPollableInputStream *stream, GCancellable *cancellabl
     plexus_poll_set_schedule (self->poll_set, self->watch_id);
   /* (A source waiting in our context sees its cancellation when the
    * socket next has something; libsoup passes none.) */
-  if (cancellable != NULL) {
-    g_autoptr(GSource) cancelled = g_cancellable_source_new (cancellable);
-
-    g_source_set_callback (cancelled, G_SOURCE_FUNC (cancelled_dummy), NULL, NULL);
-    g_source_add_child_source (source, cancelled);
-  }
+  plexus_pollable_source_add_cancellable (source, cancellable);
   return source;
 }
 

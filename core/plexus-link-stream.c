@@ -2,13 +2,15 @@
 #include "config.h"
 
 #include "plexus-link-input-stream.h"
+#include "plexus-link-output-stream.h"
 #include "plexus-link-stream.h"
 
 struct _PlexusLinkStream {
   GIOStream              parent_instance;
 
-  GIOStream             *base;
-  PlexusLinkInputStream *input;
+  GIOStream              *base;
+  PlexusLinkInputStream  *input;
+  PlexusLinkOutputStream *output;
 };
 
 G_DEFINE_FINAL_TYPE (PlexusLinkStream, plexus_link_stream, G_TYPE_IO_STREAM)
@@ -22,16 +24,19 @@ link_stream_get_input_stream (GIOStream *stream)
 static GOutputStream *
 link_stream_get_output_stream (GIOStream *stream)
 {
-  return g_io_stream_get_output_stream (PLEXUS_LINK_STREAM (stream)->base);
+  return G_OUTPUT_STREAM (PLEXUS_LINK_STREAM (stream)->output);
 }
 
-/* The watch goes first: once the socket is closed its number may be
- * another socket's. */
+/* What waits to be sent goes out first (libsoup closes right after its
+ * close frame), and the watch goes before the socket closes: then its
+ * number may be another socket's. */
 static gboolean
 link_stream_close (GIOStream *stream, GCancellable *cancellable, GError **error)
 {
   PlexusLinkStream *self = PLEXUS_LINK_STREAM (stream);
 
+  if (self->output != NULL)
+    plexus_link_output_stream_stop (self->output);
   if (self->input != NULL)
     plexus_link_input_stream_detach (self->input);
   /* Never made whole: the caller closes the connection itself. */
@@ -91,12 +96,19 @@ GIOStream *
 plexus_link_stream_new (GIOStream *base, GSocket *socket, GError **error)
 {
   g_autoptr(PlexusLinkStream) self = NULL;
+  g_autoptr(GMainContext) context = NULL;
+  g_autoptr(PlexusPollSet) poll_set = NULL;
 
   g_return_val_if_fail (G_IS_IO_STREAM (base), NULL);
   g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
 
+  context = g_main_context_ref_thread_default ();
+  poll_set = plexus_poll_set_ref_for_context (context, error);
+  if (poll_set == NULL)
+    return NULL;
   self = g_object_new (PLEXUS_TYPE_LINK_STREAM, NULL);
   self->base = g_object_ref (base);
+  self->output = plexus_link_output_stream_new (socket, poll_set);
   self->input = plexus_link_input_stream_new (g_io_stream_get_input_stream (base), socket, error);
   if (self->input == NULL) {
     g_clear_object (&self->base);
@@ -110,6 +122,8 @@ plexus_link_stream_dispose (GObject *object)
 {
   PlexusLinkStream *self = PLEXUS_LINK_STREAM (object);
 
+  if (self->output != NULL)
+    plexus_link_output_stream_stop (self->output);
   if (self->input != NULL)
     plexus_link_input_stream_detach (self->input);
   G_OBJECT_CLASS (plexus_link_stream_parent_class)->dispose (object);
@@ -121,6 +135,7 @@ plexus_link_stream_finalize (GObject *object)
   PlexusLinkStream *self = PLEXUS_LINK_STREAM (object);
 
   g_clear_object (&self->input);
+  g_clear_object (&self->output);
   g_clear_object (&self->base);
   G_OBJECT_CLASS (plexus_link_stream_parent_class)->finalize (object);
 }

@@ -8,7 +8,8 @@ G_BEGIN_DECLS
 /* An accepted link's connection as libsoup's WebSocket sees it: the
  * stolen HTTP connection, with a PlexusLinkInputStream for reading so that
  * idle links cost the main loop almost nothing (see
- * plexus-link-input-stream.h). Writing goes straight to the connection.
+ * plexus-link-input-stream.h), and a PlexusLinkOutputStream for writing,
+ * which sends what an iteration wrote at once.
  * Closing it stops the watch, then closes the connection, in the calling
  * thread. Private to the daemon. */
 

@@ -30,7 +30,14 @@ struct _PlexusPollSet {
   GHashTable   *watches;     /* watch ID -> Watch */
   guint         next_id;
   GQueue        scheduled;   /* watch IDs whose dispatch is due */
+  GQueue        deferred;    /* Deferred work for the end of a dispatch */
 };
+
+typedef struct {
+  PlexusPollSetFunc func;
+  gpointer          user_data;
+  GDestroyNotify    destroy;
+} Deferred;
 
 typedef struct {
   GSource        source;
@@ -41,13 +48,19 @@ typedef struct {
 G_LOCK_DEFINE_STATIC (registry);
 static GHashTable *registry;
 
+static gboolean
+has_work (PlexusPollSet *self)
+{
+  return !g_queue_is_empty (&self->scheduled) || !g_queue_is_empty (&self->deferred);
+}
+
 /* Scheduled watches only make the poll not wait: were this source ready
  * from prepare, GLib would skip its check, and epoll would not be read
  * while a watch keeps scheduling itself. */
 static gboolean
 poll_set_source_prepare (GSource *source, gint *timeout)
 {
-  *timeout = g_queue_is_empty (&((PollSetSource *) source)->set->scheduled) ? -1 : 0;
+  *timeout = has_work (((PollSetSource *) source)->set) ? 0 : -1;
   return FALSE;
 }
 
@@ -61,7 +74,7 @@ poll_set_source_check (GSource *source)
   gint n;
 
   if ((g_source_query_unix_fd (source, self->tag) & G_IO_IN) == 0)
-    return !g_queue_is_empty (&self->scheduled);
+    return has_work (self);
   do {
     n = epoll_wait (self->epoll_fd, events, EVENTS_PER_CALL, 0);
     for (gint i = 0; i < n; i++) {
@@ -73,12 +86,30 @@ poll_set_source_check (GSource *source)
         watch->note (watch->user_data);
     }
   } while (n == EVENTS_PER_CALL || (n < 0 && errno == EINTR));
-  return !g_queue_is_empty (&self->scheduled);
+  return has_work (self);
+}
+
+static void
+run_deferred (PlexusPollSet *self)
+{
+  guint due = g_queue_get_length (&self->deferred);
+
+  while (due-- > 0) {
+    Deferred *deferred = g_queue_pop_head (&self->deferred);
+
+    if (deferred == NULL)
+      break;
+    deferred->func (deferred->user_data);
+    if (deferred->destroy != NULL)
+      deferred->destroy (deferred->user_data);
+    g_free (deferred);
+  }
 }
 
 /* Only the watches scheduled before it began: one that schedules itself
  * again runs in the next iteration, so a busy one cannot starve the
- * context. */
+ * context. Then what they deferred (and anything deferred since the last
+ * dispatch). */
 static gboolean
 poll_set_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
@@ -95,6 +126,7 @@ poll_set_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_d
     watch->scheduled = FALSE;
     watch->dispatch (watch->user_data);
   }
+  run_deferred (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -121,6 +153,7 @@ poll_set_new (GMainContext *context, GError **error)
   self->watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->next_id = 1;
   g_queue_init (&self->scheduled);
+  g_queue_init (&self->deferred);
   self->epoll_fd = epoll_fd;
   self->source = g_source_new (&poll_set_source_funcs, sizeof (PollSetSource));
   ((PollSetSource *) self->source)->set = self;
@@ -191,6 +224,9 @@ plexus_poll_set_unref (PlexusPollSet *self)
   g_source_unref (self->source);
   close (self->epoll_fd);
   g_queue_clear (&self->scheduled);
+  /* Each holds a reference to its owner, which holds one to the set: the
+   * set cannot go while any is left. */
+  g_assert (g_queue_is_empty (&self->deferred));
   g_hash_table_unref (self->watches);
   g_main_context_unref (self->context);
   g_free (self);
@@ -265,6 +301,33 @@ plexus_poll_set_schedule (PlexusPollSet *self, guint watch_id)
     return;
   watch->scheduled = TRUE;
   g_queue_push_tail (&self->scheduled, GUINT_TO_POINTER (watch_id));
+}
+
+/**
+ * plexus_poll_set_defer:
+ * @self: a poll set
+ * @func: the work
+ * @user_data: for @func
+ * @destroy: (nullable): frees @user_data after @func ran
+ *
+ * Runs @func once, at the end of the set's current dispatch, or in the
+ * context's next iteration (without waiting in its poll) when no dispatch
+ * is running. Work that many watches' dispatches produce is done once for
+ * all of them: a link's writes in one iteration go out in one send().
+ */
+void
+plexus_poll_set_defer (PlexusPollSet *self, PlexusPollSetFunc func, gpointer user_data, GDestroyNotify destroy)
+{
+  Deferred *deferred;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (func != NULL);
+
+  deferred = g_new (Deferred, 1);
+  deferred->func = func;
+  deferred->user_data = user_data;
+  deferred->destroy = destroy;
+  g_queue_push_tail (&self->deferred, deferred);
 }
 
 /**

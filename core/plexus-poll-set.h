@@ -33,6 +33,10 @@ guint          plexus_poll_set_add (PlexusPollSet     *self,
                                     GError           **error);
 void           plexus_poll_set_schedule (PlexusPollSet *self,
                                          guint          watch_id);
+void           plexus_poll_set_defer (PlexusPollSet     *self,
+                                      PlexusPollSetFunc  func,
+                                      gpointer           user_data,
+                                      GDestroyNotify     destroy);
 void           plexus_poll_set_remove (PlexusPollSet *self,
                                        guint          watch_id,
                                        gboolean       fd_still_open);

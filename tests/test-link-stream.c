@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "plexus-link-input-stream.h"
+#include "plexus-link-output-stream.h"
 #include "plexus-link-stream.h"
 #include "plexus-poll-set.h"
 #include "plexus-test-fixture.h"
@@ -433,6 +434,164 @@ test_waiting_source (void)
   pair_clear (&pair);
 }
 
+/* What the far end has received so far, without waiting. */
+static GString *
+far_read_all (Pair *pair)
+{
+  GString *read = g_string_new (NULL);
+
+  for (;;) {
+    g_autoptr(GError) error = NULL;
+    gchar buffer[65536];
+    gssize n = g_socket_receive_with_blocking (pair->socket, buffer, sizeof buffer, FALSE, NULL, &error);
+
+    if (n <= 0)
+      break;
+    g_string_append_len (read, buffer, n);
+  }
+  return read;
+}
+
+static gssize
+stream_write (Pair *pair, const gchar *text, gsize length, GError **error)
+{
+  GPollableOutputStream *output = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (pair->stream));
+
+  return g_pollable_output_stream_write_nonblocking (output, text, length, NULL, error);
+}
+
+/* What is written in one iteration goes out together at its end, in
+ * order; nothing is sent before. */
+static void
+test_coalesced_writes (void)
+{
+  Pair pair = { 0, };
+  g_autoptr(GString) sent = g_string_new (NULL);
+  g_autoptr(GString) received = NULL;
+
+  pair_init (&pair);
+  for (guint i = 0; i < 10; i++) {
+    g_autoptr(GError) error = NULL;
+    g_autofree gchar *frame = g_strdup_printf ("frame %u;", i);
+
+    g_assert_cmpint (stream_write (&pair, frame, strlen (frame), &error), ==, strlen (frame));
+    g_assert_no_error (error);
+    g_string_append (sent, frame);
+  }
+  received = far_read_all (&pair);
+  g_assert_cmpuint (received->len, ==, 0);
+  /* The next iteration does not wait to send it. */
+  g_assert_true (g_main_context_iteration (NULL, FALSE));
+  g_string_free (received, TRUE);
+  received = far_read_all (&pair);
+  g_assert_cmpstr (received->str, ==, sent->str);
+  pair_clear (&pair);
+}
+
+static gboolean
+on_room_again (GObject *stream, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+count_is_set (gconstpointer data)
+{
+  return *(const guint *) data > 0;
+}
+
+/* A peer that does not read: writes are taken until the high-water mark,
+ * then would block; once the peer reads, the stream's source runs and
+ * everything arrives, in order. */
+static void
+test_back_pressure (void)
+{
+  Pair pair = { 0, };
+  GPollableOutputStream *output;
+  g_autoptr(GString) sent = g_string_new (NULL);
+  g_autoptr(GString) received = g_string_new (NULL);
+  g_autoptr(GSource) source = NULL;
+  gchar chunk[4096];
+  guint room = 0;
+  gint64 deadline;
+
+  pair_init (&pair);
+  output = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (pair.stream));
+  for (guint i = 0;; i++) {
+    g_autoptr(GError) error = NULL;
+    gssize n;
+
+    memset (chunk, 'a' + i % 26, sizeof chunk);
+    n = stream_write (&pair, chunk, sizeof chunk, &error);
+    if (n < 0) {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+      break;
+    }
+    g_assert_cmpint (n, ==, sizeof chunk);
+    g_string_append_len (sent, chunk, n);
+    /* Let the deferred sends run, so the socket's buffer fills too. */
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_assert_cmpuint (sent->len, <, 64 * 1024 * 1024);
+  }
+  g_assert_false (g_pollable_output_stream_is_writable (output));
+  g_assert_cmpuint (sent->len, >=, PLEXUS_LINK_OUTPUT_HIGH_WATER);
+
+  source = g_pollable_output_stream_create_source (output, NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_room_again), &room, NULL);
+  g_source_attach (source, NULL);
+  /* Nothing is lost: the far end reads, and the rest follows. */
+  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  while (received->len < sent->len && g_get_monotonic_time () < deadline) {
+    g_autoptr(GString) more = far_read_all (&pair);
+
+    g_string_append_len (received, more->str, more->len);
+    g_main_context_iteration (NULL, FALSE);
+  }
+  g_assert_true (plexus_test_wait_for (count_is_set, &room, TIMEOUT_MS));
+  g_assert_true (g_pollable_output_stream_is_writable (output));
+  g_assert_cmpuint (received->len, ==, sent->len);
+  g_assert_true (memcmp (received->str, sent->str, sent->len) == 0);
+  g_source_destroy (source);
+  pair_clear (&pair);
+}
+
+/* The socket's error is told by the next write. */
+static void
+test_write_error (void)
+{
+  Pair pair = { 0, };
+  g_autoptr(GError) error = NULL;
+
+  pair_init (&pair);
+  g_socket_close (pair.socket, NULL);
+  g_assert_cmpint (stream_write (&pair, "lost", 4, &error), ==, 4);
+  g_assert_no_error (error);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpint (stream_write (&pair, "told", 4, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  pair_clear (&pair);
+}
+
+/* Closing sends what waits (libsoup closes right after its close frame). */
+static void
+test_close_sends (void)
+{
+  Pair pair = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) received = NULL;
+
+  pair_init (&pair);
+  g_assert_cmpint (stream_write (&pair, "goodbye", 7, &error), ==, 7);
+  g_assert_true (g_io_stream_close (pair.stream, NULL, &error));
+  g_assert_no_error (error);
+  received = far_read_all (&pair);
+  g_assert_cmpstr (received->str, ==, "goodbye");
+  pair_clear (&pair);
+}
+
 /* Closing the stream stops the watch before the socket closes, and the
  * poll set goes with the last stream. */
 static void
@@ -527,6 +686,10 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/link-stream/batched-reads", test_batched_reads);
   g_test_add_func ("/plexus/link-stream/idle-cost", test_idle_cost);
   g_test_add_func ("/plexus/link-stream/waiting-source", test_waiting_source);
+  g_test_add_func ("/plexus/link-stream/coalesced-writes", test_coalesced_writes);
+  g_test_add_func ("/plexus/link-stream/back-pressure", test_back_pressure);
+  g_test_add_func ("/plexus/link-stream/write-error", test_write_error);
+  g_test_add_func ("/plexus/link-stream/close-sends", test_close_sends);
   g_test_add_func ("/plexus/link-stream/close", test_close);
   g_test_add_func ("/plexus/link-stream/close-async", test_close_async);
   g_test_add_func ("/plexus/link-stream/reused-descriptor", test_reused_descriptor);
