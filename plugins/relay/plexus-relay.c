@@ -45,11 +45,12 @@ typedef struct {
   gboolean warned;   /* logged since it last had a full bucket */
 } Bucket;
 
+/* One allocation: the strings follow the struct. */
 typedef struct {
-  gchar  *id;
-  gchar  *from;
-  gchar  *to;
-  gint64  expires;   /* monotonic µs */
+  const gchar *id;
+  const gchar *from;
+  const gchar *to;
+  gint64       expires;   /* monotonic µs */
 } Answerable;
 
 typedef struct {
@@ -96,41 +97,33 @@ held_free (gpointer data)
 }
 
 static void
-answerable_free (gpointer data)
-{
-  Answerable *answerable = data;
-
-  g_free (answerable->id);
-  g_free (answerable->from);
-  g_free (answerable->to);
-  g_free (answerable);
-}
-
-static void
 drop_oldest_answerable (PlexusRelay *self)
 {
   Answerable *oldest = g_queue_pop_head (&self->answerable_order);
 
   if (g_hash_table_lookup (self->answerable, oldest->id) == oldest)
     g_hash_table_remove (self->answerable, oldest->id);
-  answerable_free (oldest);
+  g_free (oldest);
 }
 
 /* @id went from @from to @to through here: its answer may come back. */
 static void
 remember_answerable (PlexusRelay *self, const gchar *id, const gchar *from, const gchar *to, gint64 now)
 {
+  gsize id_size = strlen (id) + 1, from_size = strlen (from) + 1, to_size = strlen (to) + 1;
   Answerable *answerable;
+  gchar *strings;
 
   if (g_queue_get_length (&self->answerable_order) >= ANSWERABLE_MAX)
     drop_oldest_answerable (self);
-  answerable = g_new0 (Answerable, 1);
-  answerable->id = g_strdup (id);
-  answerable->from = g_strdup (from);
-  answerable->to = g_strdup (to);
+  answerable = g_malloc (sizeof (Answerable) + id_size + from_size + to_size);
+  strings = (gchar *) (answerable + 1);
+  answerable->id = memcpy (strings, id, id_size);
+  answerable->from = memcpy (strings + id_size, from, from_size);
+  answerable->to = memcpy (strings + id_size + from_size, to, to_size);
   answerable->expires = now + (gint64) ANSWERABLE_SECONDS * G_USEC_PER_SEC;
   g_queue_push_tail (&self->answerable_order, answerable);
-  g_hash_table_replace (self->answerable, answerable->id, answerable);
+  g_hash_table_replace (self->answerable, (gpointer) answerable->id, answerable);
 }
 
 /* Whether @id from @from to @to answers a signal relayed here; each
