@@ -19,7 +19,10 @@
  * server). An attempt that fails or goes unacknowledged for
  * attempt_timeout_ms makes room for the next path in the list, wrapping
  * round to the first, until the message's deadline. The first
- * acknowledgement completes it; later ones are ignored. The recipient
+ * acknowledgement completes it. The other attempts still out then trail
+ * until their own time is up: a later acknowledgement gives their path's
+ * latency, and silence to the end shows a path that took the message on
+ * and lost it (in a race, the slower path is judged too). The recipient
  * delivers each (sender, ID) once: note_received() remembers what arrived
  * for dedupe_ttl_ms, at most dedupe_capacity pairs; when full it refuses
  * new arrivals rather than forget one early. */
@@ -46,6 +49,13 @@ typedef struct {
   gint64              planned;    /* when fill_race last ran */
 } Pending;
 
+/* Attempts still out after their message was acknowledged. */
+typedef struct {
+  gchar  *id;
+  gchar   to[PLEXUS_DELIVERY_PEER_ID_LENGTH + 1];
+  GArray *attempts;   /* of Attempt */
+} Trailing;
+
 typedef struct {
   gchar  *key;
   gint64  expires;
@@ -56,6 +66,7 @@ struct _PlexusDelivery {
 
   PlexusDeliveryConfig config;
   GHashTable          *pending;  /* id → Pending */
+  GHashTable          *trailing; /* id → Trailing */
   GQueue               sends;
   GQueue               events;
   GHashTable          *seen;     /* "from\nid" → Seen (in seen_order) */
@@ -131,6 +142,16 @@ pending_free (gpointer data)
 }
 
 static void
+trailing_free (gpointer data)
+{
+  Trailing *trailing = data;
+
+  g_free (trailing->id);
+  g_array_unref (trailing->attempts);
+  g_free (trailing);
+}
+
+static void
 seen_free (gpointer data)
 {
   Seen *seen = data;
@@ -147,6 +168,7 @@ plexus_delivery_finalize (GObject *object)
   PlexusDeliveryEvent *event;
 
   g_hash_table_unref (self->pending);
+  g_hash_table_unref (self->trailing);
   while ((send = g_queue_pop_head (&self->sends)) != NULL) {
     plexus_delivery_send_clear (send);
     g_free (send);
@@ -170,6 +192,7 @@ static void
 plexus_delivery_init (PlexusDelivery *self)
 {
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_free);
+  self->trailing = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, trailing_free);
   /* Values are owned by seen_order. */
   self->seen = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&self->sends);
@@ -202,19 +225,26 @@ path_equal (const PlexusDeliveryPath *a, const PlexusDeliveryPath *b)
 }
 
 static void
-emit (PlexusDelivery *self, PlexusDeliveryEventType type, Pending *pending, const PlexusDeliveryPath *path,
-      gint64 latency_ms, const gchar *reason)
+emit_for (PlexusDelivery *self, PlexusDeliveryEventType type, const gchar *id, const gchar *to,
+          const PlexusDeliveryPath *path, gint64 latency_ms, const gchar *reason)
 {
   PlexusDeliveryEvent *event = g_new0 (PlexusDeliveryEvent, 1);
 
   event->type = type;
-  event->id = g_strdup (pending->id);
-  memcpy (event->to, pending->to, sizeof event->to);
+  event->id = g_strdup (id);
+  g_strlcpy (event->to, to, sizeof event->to);
   if (path != NULL)
     event->path = *path;
   event->latency_ms = latency_ms;
   event->reason = g_strdup (reason);
   g_queue_push_tail (&self->events, event);
+}
+
+static void
+emit (PlexusDelivery *self, PlexusDeliveryEventType type, Pending *pending, const PlexusDeliveryPath *path,
+      gint64 latency_ms, const gchar *reason)
+{
+  emit_for (self, type, pending->id, pending->to, path, latency_ms, reason);
 }
 
 /* Starts attempts until @pending has its race width in flight, on paths
@@ -352,13 +382,37 @@ plexus_delivery_set_paths (PlexusDelivery *self, const gchar *id, const PlexusDe
 }
 
 static gint
-find_attempt (Pending *pending, const PlexusDeliveryPath *path)
+find_in (GArray *attempts, const PlexusDeliveryPath *path)
 {
-  for (guint i = 0; i < pending->attempts->len; i++) {
-    if (path_equal (&g_array_index (pending->attempts, Attempt, i).path, path))
+  for (guint i = 0; i < attempts->len; i++) {
+    if (path_equal (&g_array_index (attempts, Attempt, i).path, path))
       return (gint) i;
   }
   return -1;
+}
+
+static gint
+find_attempt (Pending *pending, const PlexusDeliveryPath *path)
+{
+  return find_in (pending->attempts, path);
+}
+
+/* The acknowledgement of a message delivered already, by a path whose
+ * attempt still trails. */
+static void
+trailing_acknowledged (PlexusDelivery *self, gint64 now_ms, const gchar *id, const gchar *from,
+                       const PlexusDeliveryPath *path)
+{
+  Trailing *trailing = id != NULL ? g_hash_table_lookup (self->trailing, id) : NULL;
+  gint index;
+
+  if (trailing == NULL || g_strcmp0 (from, trailing->to) != 0 || (index = find_in (trailing->attempts, path)) < 0)
+    return;
+  emit_for (self, PLEXUS_DELIVERY_EVENT_PATH_ACKNOWLEDGED, trailing->id, trailing->to, path,
+            now_ms - g_array_index (trailing->attempts, Attempt, index).started, NULL);
+  g_array_remove_index_fast (trailing->attempts, (guint) index);
+  if (trailing->attempts->len == 0)
+    g_hash_table_remove (self->trailing, id);
 }
 
 /**
@@ -370,8 +424,10 @@ find_attempt (Pending *pending, const PlexusDeliveryPath *path)
  *   counts
  * @path: the path the recipient says the message came by
  *
- * Completes a message: a %PLEXUS_DELIVERY_EVENT_DELIVERED event. An
- * acknowledgement of a message not in flight (a second one, a late one)
+ * Completes a message: a %PLEXUS_DELIVERY_EVENT_DELIVERED event. Its other
+ * attempts still out trail: an acknowledgement by one of those paths is a
+ * %PLEXUS_DELIVERY_EVENT_PATH_ACKNOWLEDGED event. Any other acknowledgement
+ * of a message not in flight (a second one by the same path, a late one)
  * is ignored.
  */
 void
@@ -386,11 +442,25 @@ plexus_delivery_acknowledged (PlexusDelivery *self, gint64 now_ms, const gchar *
   g_return_if_fail (path != NULL);
 
   pending = id != NULL ? g_hash_table_lookup (self->pending, id) : NULL;
-  if (pending == NULL || g_strcmp0 (from, pending->to) != 0)
+  if (pending == NULL) {
+    trailing_acknowledged (self, now_ms, id, from, path);
+    return;
+  }
+  if (g_strcmp0 (from, pending->to) != 0)
     return;
   index = find_attempt (pending, path);
   started = index >= 0 ? g_array_index (pending->attempts, Attempt, index).started : pending->submitted;
   emit (self, PLEXUS_DELIVERY_EVENT_DELIVERED, pending, path, now_ms - started, NULL);
+  if (index >= 0)
+    g_array_remove_index_fast (pending->attempts, (guint) index);
+  if (pending->attempts->len > 0) {
+    Trailing *trailing = g_new0 (Trailing, 1);
+
+    trailing->id = g_strdup (pending->id);
+    memcpy (trailing->to, pending->to, sizeof trailing->to);
+    trailing->attempts = g_array_ref (pending->attempts);
+    g_hash_table_replace (self->trailing, trailing->id, trailing);
+  }
   g_hash_table_remove (self->pending, id);
 }
 
@@ -419,7 +489,9 @@ attempt_failed (PlexusDelivery *self, Pending *pending, guint index, gint64 now,
  * @path: the path its attempt was on
  * @reason: why it failed (the relay refused it, the link went...)
  *
- * Ends an attempt early; the next path is tried at once.
+ * Ends an attempt early; the next path is tried at once. After the
+ * message was delivered, a trailing attempt just ends: the path said
+ * something, so it is not silent.
  */
 void
 plexus_delivery_path_failed (PlexusDelivery *self, gint64 now_ms, const gchar *id,
@@ -432,7 +504,17 @@ plexus_delivery_path_failed (PlexusDelivery *self, gint64 now_ms, const gchar *i
   g_return_if_fail (path != NULL);
 
   pending = id != NULL ? g_hash_table_lookup (self->pending, id) : NULL;
-  if (pending == NULL || (index = find_attempt (pending, path)) < 0)
+  if (pending == NULL) {
+    Trailing *trailing = id != NULL ? g_hash_table_lookup (self->trailing, id) : NULL;
+
+    if (trailing != NULL && (index = find_in (trailing->attempts, path)) >= 0) {
+      g_array_remove_index_fast (trailing->attempts, (guint) index);
+      if (trailing->attempts->len == 0)
+        g_hash_table_remove (self->trailing, id);
+    }
+    return;
+  }
+  if ((index = find_attempt (pending, path)) < 0)
     return;
   attempt_failed (self, pending, (guint) index, now_ms, reason);
 }
@@ -442,7 +524,8 @@ plexus_delivery_path_failed (PlexusDelivery *self, gint64 now_ms, const gchar *i
  * @self: a #PlexusDelivery
  * @now_ms: the current time, monotonic milliseconds
  *
- * Fails the attempts and the messages whose time is up.
+ * Fails the attempts and the messages whose time is up, and ends the
+ * trailing attempts whose time is up (%PLEXUS_DELIVERY_EVENT_PATH_SILENT).
  */
 void
 plexus_delivery_tick (PlexusDelivery *self, gint64 now_ms)
@@ -478,6 +561,22 @@ plexus_delivery_tick (PlexusDelivery *self, gint64 now_ms)
     emit (self, PLEXUS_DELIVERY_EVENT_FAILED, pending, NULL, 0, reason);
     g_hash_table_remove (self->pending, pending->id);
   }
+  g_hash_table_iter_init (&iter, self->trailing);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Trailing *trailing = value;
+
+    for (guint i = trailing->attempts->len; i > 0; i--) {
+      Attempt *attempt = &g_array_index (trailing->attempts, Attempt, i - 1);
+
+      if (attempt->deadline > now_ms)
+        continue;
+      emit_for (self, PLEXUS_DELIVERY_EVENT_PATH_SILENT, trailing->id, trailing->to, &attempt->path, 0,
+                "no acknowledgement in time, while another path delivered the message");
+      g_array_remove_index_fast (trailing->attempts, i - 1);
+    }
+    if (trailing->attempts->len == 0)
+      g_hash_table_iter_remove (&iter);
+  }
 }
 
 /**
@@ -485,7 +584,7 @@ plexus_delivery_tick (PlexusDelivery *self, gint64 now_ms)
  * @self: a #PlexusDelivery
  *
  * Returns: when plexus_delivery_tick() has something to do, or -1 if
- *   nothing is in flight
+ *   nothing is in flight or trailing
  */
 gint64
 plexus_delivery_next_deadline (PlexusDelivery *self)
@@ -517,6 +616,17 @@ plexus_delivery_next_deadline (PlexusDelivery *self)
     if (pending->attempts->len < MIN (pending->race, MAX (pending->n_paths, 1)) &&
         pending->planned + self->config.replan_ms < next)
       next = pending->planned + self->config.replan_ms;
+  }
+  g_hash_table_iter_init (&iter, self->trailing);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    GArray *attempts = ((Trailing *) value)->attempts;
+
+    for (guint i = 0; i < attempts->len; i++) {
+      gint64 deadline = g_array_index (attempts, Attempt, i).deadline;
+
+      if (next < 0 || deadline < next)
+        next = deadline;
+    }
   }
   return next;
 }
@@ -556,6 +666,21 @@ plexus_delivery_get_n_pending (PlexusDelivery *self)
 {
   g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), 0);
   return g_hash_table_size (self->pending);
+}
+
+/**
+ * plexus_delivery_is_trailing:
+ * @self: a #PlexusDelivery
+ * @id: a message
+ *
+ * Returns: whether @id was delivered and attempts on other paths are
+ *   still out (their outcome is still to come as events)
+ */
+gboolean
+plexus_delivery_is_trailing (PlexusDelivery *self, const gchar *id)
+{
+  g_return_val_if_fail (PLEXUS_IS_DELIVERY (self), FALSE);
+  return id != NULL && g_hash_table_contains (self->trailing, id);
 }
 
 /**

@@ -75,11 +75,20 @@ typedef struct {
  * @PLEXUS_DELIVERY_EVENT_PATH_FAILED: an attempt failed (@reason); the
  *   message goes on by another path
  * @PLEXUS_DELIVERY_EVENT_FAILED: the message is given up (@reason)
+ * @PLEXUS_DELIVERY_EVENT_PATH_ACKNOWLEDGED: after the message was
+ *   delivered, an attempt still out on another path (a race's slower
+ *   path) was acknowledged too: @path and its @latency_ms
+ * @PLEXUS_DELIVERY_EVENT_PATH_SILENT: after the message was delivered, an
+ *   attempt still out on another path ran out of time without a word
+ *   (neither refused nor acknowledged): that path took the message on and
+ *   lost it (@reason)
  */
 typedef enum {
   PLEXUS_DELIVERY_EVENT_DELIVERED,
   PLEXUS_DELIVERY_EVENT_PATH_FAILED,
   PLEXUS_DELIVERY_EVENT_FAILED,
+  PLEXUS_DELIVERY_EVENT_PATH_ACKNOWLEDGED,
+  PLEXUS_DELIVERY_EVENT_PATH_SILENT,
 } PlexusDeliveryEventType;
 
 typedef struct {
@@ -131,6 +140,8 @@ gboolean plexus_delivery_pop_send (PlexusDelivery     *self,
 gboolean plexus_delivery_pop_event (PlexusDelivery      *self,
                                     PlexusDeliveryEvent *event);
 guint    plexus_delivery_get_n_pending (PlexusDelivery *self);
+gboolean plexus_delivery_is_trailing (PlexusDelivery *self,
+                                      const gchar    *id);
 
 /**
  * PlexusDeliveryArrival:

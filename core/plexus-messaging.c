@@ -75,6 +75,7 @@ typedef struct {
   GPtrArray    *refused;      /* relays that refused it (nullable) */
   GPtrArray    *answered;     /* relays that said they took it on: `held` (nullable) */
   GPtrArray    *silent;       /* relays that took it on in silence and did not deliver in time (nullable) */
+  gchar        *delivered_by; /* the relay of the path that delivered it, while others trail */
 } Outgoing;
 
 /* Some relay took @outgoing on (or may yet: one is still being asked). */
@@ -96,6 +97,7 @@ outgoing_free (gpointer data)
   g_clear_pointer (&outgoing->refused, g_ptr_array_unref);
   g_clear_pointer (&outgoing->answered, g_ptr_array_unref);
   g_clear_pointer (&outgoing->silent, g_ptr_array_unref);
+  g_free (outgoing->delivered_by);
   g_bytes_unref (outgoing->sealed);
   g_free (outgoing->to);
   g_free (outgoing);
@@ -418,8 +420,12 @@ on_tick (gpointer user_data)
   while (g_hash_table_iter_next (&iter, &key, &value)) {
     Outgoing *outgoing = value;
     PlexusDeliveryPath paths[MAX_PATHS];
-    guint n = build_paths (self, outgoing->to, outgoing->mode, paths, NULL);
+    guint n;
 
+    /* Delivered, with attempts trailing: no path is tried again. */
+    if (outgoing->delivered_by != NULL)
+      continue;
+    n = build_paths (self, outgoing->to, outgoing->mode, paths, NULL);
     plexus_delivery_set_paths (self->delivery, key, paths, n);
   }
   plexus_delivery_tick (self->delivery, now_ms ());
@@ -464,6 +470,33 @@ blame_silent_relays (PlexusMessaging *self, const gchar *id, const PlexusDeliver
   }
 }
 
+/* After @id was delivered, the attempt on @path trailed to its end
+ * without a word: a relay that took it on (it neither refused nor said
+ * it holds it) and lost it, where the path that delivered it did not. */
+static void
+blame_trailing_relay (PlexusMessaging *self, const gchar *id, const PlexusDeliveryPath *path)
+{
+  Outgoing *outgoing = g_hash_table_lookup (self->sealed, id);
+  PlexusProvider *provider = path_provider (self, path);
+  g_autofree gchar *why = NULL;
+
+  if (outgoing == NULL || provider == NULL || strcmp (path->relay, own_peer_id (self)) == 0 ||
+      has_relay (outgoing->refused, path->relay) || has_relay (outgoing->answered, path->relay))
+    return;
+  why = g_strdup_printf ("it took message %s on and did not deliver it within %d ms; %s did", id,
+                         RELAY_TIMEOUT_MS, outgoing->delivered_by != NULL ? outgoing->delivered_by : "another path");
+  g_message ("relay %s: %s", path->relay, why);
+  plexus_broker_report_failure (plexus_context_get_broker (self->context), provider, why);
+}
+
+/* Forgets @id once the engine has nothing more to tell of it. */
+static void
+forget_unless_trailing (PlexusMessaging *self, const gchar *id)
+{
+  if (!plexus_delivery_is_trailing (self->delivery, id))
+    g_hash_table_remove (self->sealed, id);
+}
+
 static void
 messaging_drain (PlexusMessaging *self)
 {
@@ -484,13 +517,28 @@ messaging_drain (PlexusMessaging *self)
     const gchar *kind = plexus_delivery_path_kind_to_string (event.path.kind);
 
     switch (event.type) {
-    case PLEXUS_DELIVERY_EVENT_DELIVERED:
+    case PLEXUS_DELIVERY_EVENT_DELIVERED: {
+      Outgoing *outgoing = g_hash_table_lookup (self->sealed, event.id);
+
       if (provider != NULL)
         plexus_broker_report_success (broker, provider, (gdouble) event.latency_ms);
       blame_silent_relays (self, event.id, &event.path);
-      g_hash_table_remove (self->sealed, event.id);
+      if (outgoing != NULL)
+        outgoing->delivered_by = g_strdup (event.path.relay);
+      forget_unless_trailing (self, event.id);
       g_signal_emit (self, signals[SIGNAL_DELIVERED], 0, event.id, event.to, kind, event.path.relay,
                      (gdouble) event.latency_ms);
+      break;
+    }
+    case PLEXUS_DELIVERY_EVENT_PATH_ACKNOWLEDGED:
+      /* A race's slower path: its latency counts too. */
+      if (provider != NULL)
+        plexus_broker_report_success (broker, provider, (gdouble) event.latency_ms);
+      forget_unless_trailing (self, event.id);
+      break;
+    case PLEXUS_DELIVERY_EVENT_PATH_SILENT:
+      blame_trailing_relay (self, event.id, &event.path);
+      forget_unless_trailing (self, event.id);
       break;
     case PLEXUS_DELIVERY_EVENT_PATH_FAILED:
       /* Not held against the relay: the recipient may be offline. But a

@@ -45,12 +45,12 @@ pop_events (PlexusDelivery *engine)
   PlexusDeliveryEvent event;
 
   while (plexus_delivery_pop_event (engine, &event)) {
-    const gchar *names[] = { "delivered", "path-failed", "failed" };
+    const gchar *names[] = { "delivered", "path-failed", "failed", "path-acknowledged", "path-silent" };
 
     g_string_append_printf (out, "%s%s %s", out->len > 0 ? " " : "", names[event.type], event.id);
     if (event.type != PLEXUS_DELIVERY_EVENT_FAILED)
       g_string_append_printf (out, " %s:%s", plexus_delivery_path_kind_to_string (event.path.kind), event.path.relay);
-    if (event.type == PLEXUS_DELIVERY_EVENT_DELIVERED)
+    if (event.type == PLEXUS_DELIVERY_EVENT_DELIVERED || event.type == PLEXUS_DELIVERY_EVENT_PATH_ACKNOWLEDGED)
       g_string_append_printf (out, " %" G_GINT64_FORMAT "ms", event.latency_ms);
     plexus_delivery_event_clear (&event);
   }
@@ -63,7 +63,8 @@ pop_events (PlexusDelivery *engine)
   G_STMT_START { g_autofree gchar *got = pop_events (engine); g_assert_cmpstr (got, ==, expected); } G_STMT_END
 
 /* Hybrid: the best peer path and the server at once; the first
- * acknowledgement wins, the second changes nothing. */
+ * acknowledgement wins, the second gives the slower path's latency and
+ * delivers nothing more. */
 static void
 test_race (void)
 {
@@ -76,10 +77,51 @@ test_race (void)
   ASSERT_SENDS (engine, "peer:" SUPER1 "#1 server:" SERVER "#2");
   plexus_delivery_acknowledged (engine, 1040, "m1", BOB, &paths[1]);
   ASSERT_EVENTS (engine, "delivered m1 server:" SERVER " 40ms");
-  plexus_delivery_acknowledged (engine, 1060, "m1", BOB, &paths[0]);
-  ASSERT_EVENTS (engine, "");
   g_assert_cmpuint (plexus_delivery_get_n_pending (engine), ==, 0);
+  g_assert_true (plexus_delivery_is_trailing (engine, "m1"));
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, 4000);
+  plexus_delivery_acknowledged (engine, 1060, "m1", BOB, &paths[0]);
+  ASSERT_EVENTS (engine, "path-acknowledged m1 peer:" SUPER1 " 60ms");
+  g_assert_false (plexus_delivery_is_trailing (engine, "m1"));
+  plexus_delivery_acknowledged (engine, 1070, "m1", BOB, &paths[0]);
+  plexus_delivery_tick (engine, 5000);
+  ASSERT_EVENTS (engine, "");
+  ASSERT_SENDS (engine, "");
   g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, -1);
+}
+
+/* The race's other path stays silent to the end of its attempt: it took
+ * the message on and lost it, which is told once, at that time. One that
+ * refuses after the delivery is not silent. Nothing is sent again. */
+static void
+test_race_trailing_silent (void)
+{
+  g_autoptr(PlexusDelivery) engine = plexus_delivery_new (NULL);
+  PlexusDeliveryPath paths[] = { path (PLEXUS_DELIVERY_PATH_PEER, SUPER1), path (PLEXUS_DELIVERY_PATH_SERVER, SERVER) };
+
+  g_assert_true (plexus_delivery_submit (engine, 0, "m1", BOB, paths, 2, 2, NULL));
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#1 server:" SERVER "#2");
+  plexus_delivery_acknowledged (engine, 30, "m1", BOB, &paths[1]);
+  ASSERT_EVENTS (engine, "delivered m1 server:" SERVER " 30ms");
+  plexus_delivery_tick (engine, 2999);
+  ASSERT_EVENTS (engine, "");
+  plexus_delivery_tick (engine, 3000);
+  ASSERT_EVENTS (engine, "path-silent m1 peer:" SUPER1);
+  ASSERT_SENDS (engine, "");
+  g_assert_false (plexus_delivery_is_trailing (engine, "m1"));
+  plexus_delivery_tick (engine, 6000);
+  ASSERT_EVENTS (engine, "");
+  g_assert_cmpint (plexus_delivery_next_deadline (engine), ==, -1);
+
+  g_assert_true (plexus_delivery_submit (engine, 10000, "m2", BOB, paths, 2, 2, NULL));
+  ASSERT_SENDS (engine, "peer:" SUPER1 "#1 server:" SERVER "#2");
+  plexus_delivery_acknowledged (engine, 10030, "m2", BOB, &paths[0]);
+  ASSERT_EVENTS (engine, "delivered m2 peer:" SUPER1 " 30ms");
+  plexus_delivery_path_failed (engine, 10500, "m2", &paths[1], "refused late");
+  g_assert_false (plexus_delivery_is_trailing (engine, "m2"));
+  plexus_delivery_tick (engine, 13000);
+  ASSERT_EVENTS (engine, "");
+  ASSERT_SENDS (engine, "");
 }
 
 /* One path at a time: a refusal moves on at once, silence after the
@@ -365,6 +407,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/plexus/delivery/race", test_race);
+  g_test_add_func ("/plexus/delivery/race-trailing-silent", test_race_trailing_silent);
   g_test_add_func ("/plexus/delivery/failover", test_failover);
   g_test_add_func ("/plexus/delivery/deadline", test_deadline);
   g_test_add_func ("/plexus/delivery/refusal-rests", test_refusal_rests);

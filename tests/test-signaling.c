@@ -615,6 +615,28 @@ relay_reputation (Peer *peer, const gchar *relay)
   return reputation;
 }
 
+/* Sends from @alice to @bob in @mode until @evil (a dropping relay)
+ * drops one; each arrives by @expected_path all the same. Returns the
+ * dropped message's ID. */
+static gchar *
+send_until_dropped (Peer *alice, Peer *bob, PlexusTestNode *evil, const gchar *mode, const gchar *expected_path)
+{
+  for (guint i = 0; i < 8; i++) {
+    g_autofree gchar *text = g_strdup_printf ("past a silent relay in %s mode, %u", mode, i);
+    g_autofree gchar *path = NULL;
+    g_autofree gchar *id = NULL;
+    g_autofree gchar *drop_line = NULL;
+
+    path = send_and_wait (alice, bob, mode, text, &id);
+    g_assert_cmpstr (path, ==, expected_path);
+    drop_line = g_strdup_printf ("dropping signal %s", id);
+    if (plexus_test_node_wait_for_log (evil, drop_line, 1000))
+      return g_steal_pointer (&id);
+  }
+  g_error ("the dropping super peer was never tried; the sender's log:\n%s", alice->node->log->str);
+  return NULL;
+}
+
 /* A relay answers `signal.relay` only to refuse it. One that takes a
  * message on and drops it is found out when another path delivers it:
  * the sender's broker holds it against the relay. Peer mode, two super
@@ -647,20 +669,7 @@ test_silent_relay (void)
   /* The dropping super peer claims the larger capacity, so it goes first;
    * each message still arrives, and the first it drops is held against
    * it. */
-  for (guint i = 0; i < 8 && dropped == NULL; i++) {
-    g_autofree gchar *text = g_strdup_printf ("past a silent relay %u", i);
-    g_autofree gchar *path = NULL;
-    g_autofree gchar *id = NULL;
-    g_autofree gchar *drop_line = NULL;
-
-    path = send_and_wait (&alice, &bob, "peer", text, &id);
-    g_assert_cmpstr (path, ==, "peer");
-    drop_line = g_strdup_printf ("dropping signal %s", id);
-    if (strstr (evil->log->str, drop_line) != NULL)
-      dropped = g_steal_pointer (&id);
-  }
-  if (dropped == NULL)
-    g_error ("the dropping super peer was never tried; Alice's log:\n%s", alice.node->log->str);
+  dropped = send_until_dropped (&alice, &bob, evil, "peer", "peer");
   {
     g_autofree gchar *blame = g_strdup_printf ("relay %s: it took message %s on and did not deliver it", evil_id,
                                                dropped);
@@ -669,6 +678,48 @@ test_silent_relay (void)
   }
   g_assert_cmpfloat (relay_reputation (&alice, evil_id), <, 1.0);
   g_assert_cmpfloat (relay_reputation (&alice, evil_id), >=, 0.0);
+
+  peer_clear (&alice);
+  peer_clear (&bob);
+  plexus_test_fixture_free (fixture);
+}
+
+/* Hybrid mode: the dropping super peer races the server. The server's
+ * copy arrives first, and the super peer's silence is told when its
+ * attempt's time is up: held against it as in peer mode. */
+static void
+test_silent_relay_hybrid (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  g_autofree gchar *config_path = g_build_filename (fixture->tmpdir, "evil.conf", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *evil_id = NULL;
+  g_autofree gchar *dropped = NULL;
+  g_autofree gchar *blame = NULL;
+  g_autofree gchar *server_blame = NULL;
+  PlexusTestNode *server, *evil;
+  Peer alice = { NULL, }, bob = { NULL, };
+
+  g_assert_true (g_file_set_contents (config_path, "[plugins]\ndisabled=signaling-relay\n[evil-relay]\nmode=drop\n",
+                                      -1, &error));
+  start_one_super (fixture, config_path, &server, &evil, &alice, &bob);
+  evil_id = plexus_dbus_manager_dup_peer_id (evil->manager);
+  g_assert_cmpfloat (relay_reputation (&alice, evil_id), ==, 1.0);
+  /* The server knows Bob: in the race below it delivers at once, long
+   * before the super peer's attempt runs out. */
+  {
+    g_autofree gchar *path = send_and_wait (&alice, &bob, "traditional", "the server knows Bob", NULL);
+
+    g_assert_cmpstr (path, ==, "server");
+  }
+
+  dropped = send_until_dropped (&alice, &bob, evil, "hybrid", "server");
+  blame = g_strdup_printf ("relay %s: it took message %s on and did not deliver it", evil_id, dropped);
+  g_assert_true (plexus_test_node_wait_for_log (alice.node, blame, WAIT_MS));
+  g_assert_cmpfloat (relay_reputation (&alice, evil_id), <, 1.0);
+  /* The server, which delivered, is not blamed. */
+  server_blame = g_strdup_printf ("relay %s: ", plexus_dbus_manager_get_peer_id (server->manager));
+  g_assert_null (strstr (alice.node->log->str, server_blame));
 
   peer_clear (&alice);
   peer_clear (&bob);
@@ -1268,6 +1319,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/signaling/server-without-bus", test_server_without_bus);
   g_test_add_func ("/plexus/signaling/hostile-relay", test_hostile_relay);
   g_test_add_func ("/plexus/signaling/silent-relay", test_silent_relay);
+  g_test_add_func ("/plexus/signaling/silent-relay-hybrid", test_silent_relay_hybrid);
   g_test_add_func ("/plexus/signaling/flood", test_flood);
   g_test_add_func ("/plexus/signaling/single-super", test_single_super);
   g_test_add_func ("/plexus/signaling/churn", test_churn);
