@@ -1493,6 +1493,20 @@ server_link_from (TestServer *server, PlexusIdentity *identity, Watch **watch)
   return FALSE;
 }
 
+typedef struct {
+  TestServer     *server;
+  PlexusIdentity *identity;
+  Watch          *watch;
+} LinkFromWait;
+
+static gboolean
+has_link_from (gconstpointer data)
+{
+  LinkFromWait *wait = (LinkFromWait *) data;
+
+  return server_link_from (wait->server, wait->identity, &wait->watch);
+}
+
 static void
 test_keepalive (void)
 {
@@ -1517,7 +1531,14 @@ test_keepalive (void)
   thread = g_thread_new ("frozen-peer", frozen_peer_thread, &peer);
   g_assert_true (plexus_test_wait_for (flag_is_set, &peer.linked, TIMEOUT_MS));
   frozen_at = g_get_monotonic_time ();
-  g_assert_true (server_link_from (server, frozen_identity, &frozen));
+  /* The peer is linked once it sent the handshake's last message; the
+   * server knows who it is once that message is read. */
+  {
+    LinkFromWait wait = { server, frozen_identity, NULL };
+
+    g_assert_true (plexus_test_wait_for (has_link_from, &wait, TIMEOUT_MS));
+    frozen = wait.watch;
+  }
   g_assert_true (plexus_test_wait_for (watch_is_ready, frozen, TIMEOUT_MS));
 
   assert_closed_with (frozen, PLEXUS_LINK_CLOSE_PEER_SILENT);
