@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -23,6 +24,10 @@ struct _PlexusLinkInputStream {
   /* The HTTP layer's buffer is empty (its read would block once): from
    * then on reads go to the socket itself, many frames at a time. */
   gboolean              direct;
+  /* The peer closed or reset the connection: a read that comes back
+   * short may have stopped at the end, which no further edge reports, so
+   * reads are not skipped any more. */
+  gboolean              hung_up;
   /* What a socket read brought beyond what its caller asked for. */
   guint8               *pending;
   gsize                 pending_start;
@@ -67,10 +72,12 @@ set_readable (PlexusLinkInputStream *self, gboolean readable)
 
 /* From the poll set's check: take note, and have the waiting source run. */
 static void
-on_socket_ready (gpointer user_data)
+on_socket_ready (gpointer user_data, guint32 events)
 {
   PlexusLinkInputStream *self = user_data;
 
+  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
+    self->hung_up = TRUE;
   set_readable (self, TRUE);
   if (self->context != NULL)
     plexus_poll_set_schedule (self->poll_set, self->watch_id);
@@ -225,7 +232,9 @@ drained (PlexusLinkInputStream *self)
  * syscall for all that came since the last, not one per frame (libsoup
  * asks for 1 KiB at a time). A read that comes back short has emptied
  * the socket, and edge triggering reports whatever comes after it, so
- * the read that would only find it empty is skipped. */
+ * the read that would only find it empty is skipped. Not once the peer
+ * hung up: a read stops short at the end of the stream, and the edge
+ * that told of it is gone. */
 static gssize
 read_socket (PlexusLinkInputStream *self, void *buffer, gsize count, GError **error)
 {
@@ -234,7 +243,7 @@ read_socket (PlexusLinkInputStream *self, void *buffer, gsize count, GError **er
 
   if (count >= sizeof chunk) {
     n = g_socket_receive_with_blocking (self->socket, buffer, count, FALSE, NULL, error);
-    if (n > 0 && (gsize) n < count)
+    if (n > 0 && (gsize) n < count && !self->hung_up)
       set_readable (self, FALSE);
     return n;
   }
@@ -248,7 +257,7 @@ read_socket (PlexusLinkInputStream *self, void *buffer, gsize count, GError **er
   }
   /* Not drained() yet: libsoup handles these bytes first, in the
    * caller's context. */
-  if ((gsize) n < sizeof chunk)
+  if ((gsize) n < sizeof chunk && !self->hung_up)
     set_readable (self, FALSE);
   memcpy (buffer, chunk, MIN ((gsize) n, count));
   return MIN ((gsize) n, count);

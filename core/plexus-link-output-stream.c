@@ -197,7 +197,13 @@ link_output_write_nonblocking (GPollableOutputStream *stream, const void *buffer
   if (self->queued == NULL)
     self->queued = g_byte_array_sized_new (MAX (count, 4096));
   g_byte_array_append (self->queued, buffer, count);
-  if (!self->flush_due && self->room == NULL) {
+  if (self->room != NULL)
+    return count;
+  /* Outside the poll set's dispatch (a timer, D-Bus, a shutdown that
+   * runs no further iteration) nothing else is coming to share the send. */
+  if (!plexus_poll_set_is_dispatching (self->poll_set))
+    flush (self);
+  else if (!self->flush_due) {
     self->flush_due = TRUE;
     plexus_poll_set_defer (self->poll_set, deferred_flush, g_object_ref (self), g_object_unref);
   }

@@ -9,10 +9,11 @@ G_BEGIN_DECLS
 
 /* The writing half of an accepted link's connection. libsoup writes each
  * WebSocket frame as soon as it is queued, one send() per frame; this
- * stream keeps what is written during a main loop iteration and sends it
- * at the end of the poll set's dispatch (plexus_poll_set_defer()), so a
- * relay that passes several signals to one link in one iteration sends
- * them at once.
+ * stream keeps what is written during the poll set's dispatch (where a
+ * relay handles what its links bring) and sends it at the end of it
+ * (plexus_poll_set_defer()), so a relay that passes several signals to
+ * one link in one iteration sends them at once. A write from anywhere
+ * else goes out at once.
  *
  * A write is taken whole while less than PLEXUS_LINK_OUTPUT_HIGH_WATER
  * bytes wait; beyond that it would block, and the stream's pollable

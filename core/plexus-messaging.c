@@ -104,6 +104,8 @@ outgoing_free (gpointer data)
 }
 
 static void messaging_drain (PlexusMessaging *self);
+static void attempt_failed (PlexusMessaging *self, const gchar *id, const PlexusDeliveryPath *path,
+                            const gchar *reason);
 
 static const gchar *
 own_peer_id (PlexusMessaging *self)
@@ -323,8 +325,7 @@ on_relay_answer (GObject *source, GAsyncResult *result, gpointer user_data)
      * it; a recipient it does not know is no fault of the relay's. */
     if (provider != NULL && strstr (error->message, ": " PLEXUS_ENVELOPE_CODE_NO_ROUTE ":") == NULL)
       plexus_broker_report_failure (plexus_context_get_broker (call->self->context), provider, error->message);
-    plexus_delivery_path_failed (call->self->delivery, now_ms (), call->id, &call->path, error->message);
-    messaging_drain (call->self);
+    attempt_failed (call->self, call->id, &call->path, error->message);
   }
   relay_call_free (call);
 }
@@ -336,10 +337,8 @@ on_deliver_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
 
   if (!plexus_messenger_send_finish (PLEXUS_MESSENGER (source), result, &error) && call->self->delivery != NULL &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    plexus_delivery_path_failed (call->self->delivery, now_ms (), call->id, &call->path, error->message);
-    messaging_drain (call->self);
-  }
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    attempt_failed (call->self, call->id, &call->path, error->message);
   relay_call_free (call);
 }
 
@@ -480,8 +479,10 @@ blame_trailing_relay (PlexusMessaging *self, const gchar *id, const PlexusDelive
   PlexusProvider *provider = path_provider (self, path);
   g_autofree gchar *why = NULL;
 
+  /* One in silent was held against at the delivery already. */
   if (outgoing == NULL || provider == NULL || strcmp (path->relay, own_peer_id (self)) == 0 ||
-      has_relay (outgoing->refused, path->relay) || has_relay (outgoing->answered, path->relay))
+      has_relay (outgoing->refused, path->relay) || has_relay (outgoing->answered, path->relay) ||
+      has_relay (outgoing->silent, path->relay))
     return;
   why = g_strdup_printf ("it took message %s on and did not deliver it within %d ms; %s did", id,
                          RELAY_TIMEOUT_MS, outgoing->delivered_by != NULL ? outgoing->delivered_by : "another path");
@@ -495,6 +496,21 @@ forget_unless_trailing (PlexusMessaging *self, const gchar *id)
 {
   if (!plexus_delivery_is_trailing (self->delivery, id))
     g_hash_table_remove (self->sealed, id);
+}
+
+/* The attempt at @id by @path failed (refused, or could not be sent).
+ * After the message was delivered that ends a trailing attempt without an
+ * event, which may be the last thing the engine had to tell of it. */
+static void
+attempt_failed (PlexusMessaging *self, const gchar *id, const PlexusDeliveryPath *path, const gchar *reason)
+{
+  Outgoing *outgoing;
+
+  plexus_delivery_path_failed (self->delivery, now_ms (), id, path, reason);
+  outgoing = g_hash_table_lookup (self->sealed, id);
+  if (outgoing != NULL && outgoing->delivered_by != NULL)
+    forget_unless_trailing (self, id);
+  messaging_drain (self);
 }
 
 static void

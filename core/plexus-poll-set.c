@@ -14,7 +14,7 @@
 #define EVENTS_PER_CALL 64
 
 typedef struct {
-  PlexusPollSetFunc note;
+  PlexusPollSetNoteFunc note;
   PlexusPollSetFunc dispatch;
   gpointer          user_data;
   gint              fd;
@@ -31,6 +31,7 @@ struct _PlexusPollSet {
   guint         next_id;
   GQueue        scheduled;   /* watch IDs whose dispatch is due */
   GQueue        deferred;    /* Deferred work for the end of a dispatch */
+  guint         dispatching; /* depth of our source's dispatch */
 };
 
 typedef struct {
@@ -83,7 +84,7 @@ poll_set_source_check (GSource *source)
       Watch *watch = g_hash_table_lookup (self->watches, GUINT_TO_POINTER ((guint) events[i].data.u32));
 
       if (watch != NULL)
-        watch->note (watch->user_data);
+        watch->note (watch->user_data, events[i].events);
     }
   } while (n == EVENTS_PER_CALL || (n < 0 && errno == EINTR));
   return has_work (self);
@@ -117,6 +118,7 @@ poll_set_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_d
   g_autoptr(PlexusPollSet) self = plexus_poll_set_ref (((PollSetSource *) source)->set);
   guint due = g_queue_get_length (&self->scheduled);
 
+  self->dispatching++;
   while (due-- > 0) {
     guint id = GPOINTER_TO_UINT (g_queue_pop_head (&self->scheduled));
     Watch *watch = g_hash_table_lookup (self->watches, GUINT_TO_POINTER (id));
@@ -127,6 +129,7 @@ poll_set_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_d
     watch->dispatch (watch->user_data);
   }
   run_deferred (self);
+  self->dispatching--;
   return G_SOURCE_CONTINUE;
 }
 
@@ -161,8 +164,9 @@ poll_set_new (GMainContext *context, GError **error)
   /* GLib takes a dispatched source's descriptors out of the poll and puts
    * them back afterwards unless it may recurse, and each change writes
    * the context's wakeup: two writes, a read and an extra poll on every
-   * busy iteration. The dispatch is safe to re-enter: each scheduled
-   * watch is popped once, by whichever dispatch gets to it. */
+   * busy iteration. Nothing in the daemon iterates the main context from
+   * inside a dispatch; if something did, a nested dispatch would run the
+   * watches scheduled so far, each once, and the outer one what is left. */
   g_source_set_can_recurse (self->source, TRUE);
   self->tag = g_source_add_unix_fd (self->source, self->epoll_fd, G_IO_IN);
   g_source_attach (self->source, context);
@@ -236,7 +240,7 @@ plexus_poll_set_unref (PlexusPollSet *self)
  * plexus_poll_set_add:
  * @self: a poll set
  * @fd: a socket, which must stay open until plexus_poll_set_remove()
- * @note: told when @fd becomes readable or hangs up
+ * @note: told, with the events, when @fd becomes readable or hangs up
  * @dispatch: runs when the watch is scheduled
  * @user_data: for @note and @dispatch
  * @error: return location for an error
@@ -246,7 +250,7 @@ plexus_poll_set_unref (PlexusPollSet *self)
 guint
 plexus_poll_set_add (PlexusPollSet     *self,
                      gint               fd,
-                     PlexusPollSetFunc  note,
+                     PlexusPollSetNoteFunc note,
                      PlexusPollSetFunc  dispatch,
                      gpointer           user_data,
                      GError           **error)
@@ -353,6 +357,20 @@ plexus_poll_set_remove (PlexusPollSet *self, guint watch_id, gboolean fd_still_o
   if (fd_still_open && epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL) < 0)
     g_warning ("Cannot stop watching socket %d: %s", watch->fd, g_strerror (errno));
   g_hash_table_remove (self->watches, GUINT_TO_POINTER (watch_id));
+}
+
+/**
+ * plexus_poll_set_is_dispatching:
+ * @self: a poll set
+ *
+ * Returns: whether the set's source is running its watches (work
+ *   deferred now runs at the end of that)
+ */
+gboolean
+plexus_poll_set_is_dispatching (PlexusPollSet *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->dispatching > 0;
 }
 
 /**

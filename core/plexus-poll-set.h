@@ -19,6 +19,8 @@ G_BEGIN_DECLS
 typedef struct _PlexusPollSet PlexusPollSet;
 
 typedef void (*PlexusPollSetFunc) (gpointer user_data);
+/* @events: what epoll reported (EPOLLIN, EPOLLRDHUP, EPOLLHUP, EPOLLERR) */
+typedef void (*PlexusPollSetNoteFunc) (gpointer user_data, guint32 events);
 
 PlexusPollSet *plexus_poll_set_ref_for_context (GMainContext  *context,
                                                 GError       **error);
@@ -27,7 +29,7 @@ void           plexus_poll_set_unref (PlexusPollSet *self);
 
 guint          plexus_poll_set_add (PlexusPollSet     *self,
                                     gint               fd,
-                                    PlexusPollSetFunc  note,
+                                    PlexusPollSetNoteFunc note,
                                     PlexusPollSetFunc  dispatch,
                                     gpointer           user_data,
                                     GError           **error);
@@ -41,6 +43,7 @@ void           plexus_poll_set_remove (PlexusPollSet *self,
                                        guint          watch_id,
                                        gboolean       fd_still_open);
 guint          plexus_poll_set_get_size (PlexusPollSet *self);
+gboolean       plexus_poll_set_is_dispatching (PlexusPollSet *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PlexusPollSet, plexus_poll_set_unref)
 

@@ -133,6 +133,23 @@ context_pending (gconstpointer data)
   return g_main_context_pending (NULL);
 }
 
+/* A pair with a reader whose first dispatch is over: the stream starts
+ * out readable (the HTTP layer may hold bytes), and the first read finds
+ * nothing. */
+static void
+start_drained (Pair *pair, Reader *reader)
+{
+  g_autoptr(GString) read = NULL;
+  gboolean end;
+
+  pair_init (pair);
+  reader_start (reader, pair);
+  g_assert_true (plexus_test_wait_for (was_dispatched, reader, TIMEOUT_MS));
+  read = drain (pair, &end);
+  g_assert_cmpuint (read->len, ==, 0);
+  g_assert_false (end);
+}
+
 /* A source is ready when data comes, and not once it is read. */
 static void
 test_readiness (void)
@@ -203,12 +220,9 @@ test_batched_reads (void)
   gchar buffer[1000];
   gboolean end;
 
-  pair_init (&pair);
+  start_drained (&pair, &reader);
   input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (pair.stream));
-  reader_start (&reader, &pair);
-  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
-  read = drain (&pair, &end);
-  g_assert_cmpuint (read->len, ==, 0);
+  read = g_string_new (NULL);
 
   /* Less than a socket read's worth (the read comes back short), then
    * more than one (it does not). */
@@ -249,6 +263,31 @@ test_batched_reads (void)
     g_assert_cmpstr (read->str, ==, text);
   }
 
+  reader_stop (&reader);
+  pair_clear (&pair);
+}
+
+/* The peer's last words and its end come together: the read that takes
+ * the words comes back short, and the end must still be seen (no later
+ * edge tells of it). */
+static void
+test_end_after_data (void)
+{
+  Pair pair = { 0, };
+  Reader reader;
+  g_autoptr(GString) read = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean end;
+
+  start_drained (&pair, &reader);
+  far_write (&pair, "last words");
+  g_assert_true (g_socket_shutdown (pair.socket, FALSE, TRUE, &error));
+  g_assert_no_error (error);
+  reader.dispatched = 0;
+  g_assert_true (plexus_test_wait_for (was_dispatched, &reader, TIMEOUT_MS));
+  read = drain (&pair, &end);
+  g_assert_cmpstr (read->str, ==, "last words");
+  g_assert_true (end);
   reader_stop (&reader);
   pair_clear (&pair);
 }
@@ -460,31 +499,79 @@ stream_write (Pair *pair, const gchar *text, gsize length, GError **error)
   return g_pollable_output_stream_write_nonblocking (output, text, length, NULL, error);
 }
 
-/* What is written in one iteration goes out together at its end, in
- * order; nothing is sent before. */
+static gboolean
+flag_is_set (gconstpointer data)
+{
+  return *(const gboolean *) data;
+}
+
+typedef struct {
+  Pair    *pair;
+  GString *sent;
+  gsize    seen_during;   /* what the far end had when the writes were done */
+  gboolean done;
+} WritingReader;
+
+/* Runs inside the poll set's dispatch, as a relay's handling does. */
+static gboolean
+on_input_write (GObject *stream, gpointer user_data)
+{
+  WritingReader *writer = user_data;
+  gchar buffer[64];
+  g_autoptr(GString) received = NULL;
+
+  while (g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream), buffer, sizeof buffer, NULL,
+                                                   NULL) > 0)
+    ;
+  for (guint i = 0; i < 10 && !writer->done; i++) {
+    g_autoptr(GError) error = NULL;
+    g_autofree gchar *frame = g_strdup_printf ("frame %u;", i);
+
+    g_assert_cmpint (stream_write (writer->pair, frame, strlen (frame), &error), ==, strlen (frame));
+    g_assert_no_error (error);
+    g_string_append (writer->sent, frame);
+  }
+  received = far_read_all (writer->pair);
+  writer->seen_during = received->len;
+  writer->done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* What is written during the poll set's dispatch goes out together at
+ * its end, in order; nothing is sent before. A write from anywhere else
+ * goes out at once. */
 static void
 test_coalesced_writes (void)
 {
   Pair pair = { 0, };
-  g_autoptr(GString) sent = g_string_new (NULL);
+  WritingReader writer = { &pair, g_string_new (NULL), 0, FALSE };
   g_autoptr(GString) received = NULL;
+  g_autoptr(GSource) source = NULL;
+  g_autoptr(GError) error = NULL;
+  GMainContext *own;
 
   pair_init (&pair);
-  for (guint i = 0; i < 10; i++) {
-    g_autoptr(GError) error = NULL;
-    g_autofree gchar *frame = g_strdup_printf ("frame %u;", i);
-
-    g_assert_cmpint (stream_write (&pair, frame, strlen (frame), &error), ==, strlen (frame));
-    g_assert_no_error (error);
-    g_string_append (sent, frame);
-  }
+  own = plexus_link_stream_get_context (PLEXUS_LINK_STREAM (pair.stream));
+  g_assert_nonnull (own);
+  source = g_pollable_input_stream_create_source (
+    G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (pair.stream)), NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_input_write), &writer, NULL);
+  g_source_attach (source, own);
+  far_write (&pair, "go");
+  g_assert_true (plexus_test_wait_for (flag_is_set, &writer.done, TIMEOUT_MS));
+  g_assert_cmpuint (writer.seen_during, ==, 0);
   received = far_read_all (&pair);
-  g_assert_cmpuint (received->len, ==, 0);
-  /* The next iteration does not wait to send it. */
-  g_assert_true (g_main_context_iteration (NULL, FALSE));
+  g_assert_cmpstr (received->str, ==, writer.sent->str);
+
+  g_assert_cmpint (stream_write (&pair, "at once", 7, &error), ==, 7);
+  g_assert_no_error (error);
   g_string_free (received, TRUE);
   received = far_read_all (&pair);
-  g_assert_cmpstr (received->str, ==, sent->str);
+  g_assert_cmpstr (received->str, ==, "at once");
+  /* Gone before its context, which goes with the stream. */
+  g_source_destroy (source);
+  g_clear_pointer (&source, g_source_unref);
+  g_string_free (writer.sent, TRUE);
   pair_clear (&pair);
 }
 
@@ -575,18 +662,42 @@ test_write_error (void)
   pair_clear (&pair);
 }
 
-/* Closing sends what waits (libsoup closes right after its close frame). */
+static gboolean
+on_input_write_and_close (GObject *stream, gpointer user_data)
+{
+  WritingReader *writer = user_data;
+  g_autoptr(GError) error = NULL;
+  gchar buffer[64];
+
+  while (g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream), buffer, sizeof buffer, NULL,
+                                                   NULL) > 0)
+    ;
+  g_assert_cmpint (stream_write (writer->pair, "goodbye", 7, &error), ==, 7);
+  g_assert_true (g_io_stream_close (writer->pair->stream, NULL, &error));
+  g_assert_no_error (error);
+  writer->done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Closing sends what waits: libsoup closes right after its close frame,
+ * inside the dispatch that wrote it. */
 static void
 test_close_sends (void)
 {
   Pair pair = { 0, };
-  g_autoptr(GError) error = NULL;
+  WritingReader writer = { &pair, NULL, 0, FALSE };
   g_autoptr(GString) received = NULL;
+  GSource *source;
 
   pair_init (&pair);
-  g_assert_cmpint (stream_write (&pair, "goodbye", 7, &error), ==, 7);
-  g_assert_true (g_io_stream_close (pair.stream, NULL, &error));
-  g_assert_no_error (error);
+  source = g_pollable_input_stream_create_source (
+    G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (pair.stream)), NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_input_write_and_close), &writer, NULL);
+  g_source_attach (source, plexus_link_stream_get_context (PLEXUS_LINK_STREAM (pair.stream)));
+  far_write (&pair, "go");
+  g_assert_true (plexus_test_wait_for (flag_is_set, &writer.done, TIMEOUT_MS));
+  g_source_destroy (source);
+  g_source_unref (source);
   received = far_read_all (&pair);
   g_assert_cmpstr (received->str, ==, "goodbye");
   pair_clear (&pair);
@@ -619,12 +730,6 @@ on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_assert_true (g_io_stream_close_finish (G_IO_STREAM (source), result, &error));
   g_assert_no_error (error);
   *(gboolean *) user_data = TRUE;
-}
-
-static gboolean
-flag_is_set (gconstpointer data)
-{
-  return *(const gboolean *) data;
 }
 
 /* libsoup closes asynchronously; that happens on this thread too. */
@@ -684,6 +789,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/plexus/link-stream/readiness", test_readiness);
   g_test_add_func ("/plexus/link-stream/batched-reads", test_batched_reads);
+  g_test_add_func ("/plexus/link-stream/end-after-data", test_end_after_data);
   g_test_add_func ("/plexus/link-stream/idle-cost", test_idle_cost);
   g_test_add_func ("/plexus/link-stream/waiting-source", test_waiting_source);
   g_test_add_func ("/plexus/link-stream/coalesced-writes", test_coalesced_writes);
