@@ -199,7 +199,9 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
   Conn *conn = user_data;
   gsize length;
   const gchar *data = g_bytes_get_data (frame, &length);
-  g_autoptr(PlexusEnvelope) envelope = plexus_envelope_decode ((const guint8 *) data, length, NULL, NULL);
+  g_autoptr(PlexusEnvelope) envelope = plexus_envelope_decode_with ((const guint8 *) data, length,
+                                                                    plexus_link_get_envelope_encoding (link),
+                                                                    NULL, NULL);
   const gchar *type;
 
   if (envelope == NULL)
@@ -221,7 +223,7 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
     g_autoptr(PlexusEnvelope) answer = plexus_envelope_new_error (envelope, conn->id,
                                                                   PLEXUS_ENVELOPE_CODE_UNKNOWN_TYPE,
                                                                   "a benchmark connection handles nothing");
-    g_autoptr(GBytes) bytes = plexus_envelope_encode (answer, NULL);
+    g_autoptr(GBytes) bytes = plexus_envelope_encode_with (answer, plexus_link_get_envelope_encoding (link), NULL);
 
     if (bytes != NULL)
       plexus_link_send (link, bytes, NULL);
@@ -410,12 +412,14 @@ send_one (Bench *bench, Conn *from, Conn *to, gint64 now)
 
     g_autoptr(GBytes) sealed = g_bytes_new (payload, strlen (payload));
 
+    envelope = plexus_envelope_new ("signal.relay", from->id, bench->relay_id, NULL);
+    /* The members in the order the protocol writes them. */
     json_object_set_string_member (body, "to", to->id);
+    json_object_set_string_member (body, "id", plexus_envelope_get_id (envelope));
     json_object_set_string_member (body, "path", label);
-    envelope = plexus_envelope_new ("signal.relay", from->id, bench->relay_id, body);
+    plexus_envelope_set_body (envelope, body);
     plexus_envelope_set_attachment (envelope, sealed);
-    json_object_set_string_member (plexus_envelope_get_body (envelope), "id", plexus_envelope_get_id (envelope));
-    bytes = plexus_envelope_encode (envelope, NULL);
+    bytes = plexus_envelope_encode_with (envelope, plexus_link_get_envelope_encoding (from->link), NULL);
     plexus_link_send (from->link, bytes, NULL);
   }
   bench->sent++;

@@ -65,6 +65,21 @@ typedef enum {
 } PlexusProviderKind;
 
 /**
+ * PlexusEnvelopeEncoding:
+ * @PLEXUS_ENVELOPE_ENCODING_JSON: every envelope is JSON, as links of
+ *   protocol version 1 carry them
+ * @PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS: signals (`signal.relay` and
+ *   `signal.deliver` of the usual shape) travel in the compact binary
+ *   form, everything else as JSON, as links of version 2 carry them
+ *
+ * The wire forms a link's version allows (doc/protocol.md, "Envelope").
+ */
+typedef enum {
+  PLEXUS_ENVELOPE_ENCODING_JSON,
+  PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS,
+} PlexusEnvelopeEncoding;
+
+/**
  * PlexusPluginState:
  * @PLEXUS_PLUGIN_STATE_AVAILABLE: found on disk, not loaded (yet)
  * @PLEXUS_PLUGIN_STATE_DISABLED: turned off by configuration

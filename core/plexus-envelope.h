@@ -8,6 +8,8 @@
 #include <glib-object.h>
 #include <json-glib/json-glib.h>
 
+#include "plexus-enums.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -59,6 +61,19 @@ G_BEGIN_DECLS
  * The longest message type, in characters.
  */
 #define PLEXUS_ENVELOPE_MAX_TYPE_LENGTH 64
+
+/**
+ * PLEXUS_ENVELOPE_COMPACT_RELAY:
+ *
+ * The first byte of a `signal.relay` envelope in the compact form.
+ */
+#define PLEXUS_ENVELOPE_COMPACT_RELAY 0x01
+/**
+ * PLEXUS_ENVELOPE_COMPACT_DELIVER:
+ *
+ * The first byte of a `signal.deliver` envelope in the compact form.
+ */
+#define PLEXUS_ENVELOPE_COMPACT_DELIVER 0x02
 
 /**
  * PLEXUS_ENVELOPE_CODE_BAD_JSON:
@@ -180,6 +195,14 @@ PlexusEnvelope *plexus_envelope_decode (const guint8 *data,
                                         gsize         length,
                                         const gchar **error_code,
                                         GError      **error);
+GBytes         *plexus_envelope_encode_with (PlexusEnvelope         *self,
+                                             PlexusEnvelopeEncoding  encoding,
+                                             GError                **error);
+PlexusEnvelope *plexus_envelope_decode_with (const guint8           *data,
+                                             gsize                   length,
+                                             PlexusEnvelopeEncoding  encoding,
+                                             const gchar           **error_code,
+                                             GError                **error);
 
 /* Checks a node makes before acting on or passing on an envelope; both
  * fail with the protocol error code "expired". */

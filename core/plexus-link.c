@@ -39,6 +39,7 @@ struct _PlexusLink {
   PlexusNoiseKeypair      *static_key;
   gchar                   *expected_peer_id;
   PlexusLinkDirection      direction;
+  guint                    version;   /* of the link protocol: 1 or 2 */
   PlexusLinkState          state;
   gchar                   *remote_address;
   GDateTime               *created;
@@ -912,6 +913,14 @@ plexus_link_send (PlexusLink *self, GBytes *frame, GError **error)
 
 /* Life cycle ----------------------------------------------------------- */
 
+/* What the link's version is called on the wire; also its Noise
+ * prologue. */
+static const gchar *
+link_subprotocol (PlexusLink *self)
+{
+  return self->version == 1 ? PLEXUS_LINK_SUBPROTOCOL_V1 : PLEXUS_LINK_SUBPROTOCOL;
+}
+
 static PlexusLink *
 link_new (SoupWebsocketConnection  *ws,
           PlexusIdentity           *identity,
@@ -924,6 +933,7 @@ link_new (SoupWebsocketConnection  *ws,
   self->identity = g_object_ref (identity);
   self->static_key = plexus_noise_keypair_copy (static_key);
   self->direction = direction;
+  self->version = g_strcmp0 (soup_websocket_connection_get_protocol (ws), PLEXUS_LINK_SUBPROTOCOL) == 0 ? 2 : 1;
   /* A WebSocket message is one Noise message, so nothing larger is read;
    * libsoup closes the connection with 1009 instead. */
   soup_websocket_connection_set_max_incoming_payload_size (ws, PLEXUS_LINK_MAX_MESSAGE);
@@ -936,7 +946,8 @@ link_new (SoupWebsocketConnection  *ws,
 
 /**
  * plexus_link_new_client:
- * @ws: an open WebSocket this node dialed, with subprotocol plexus.v1
+ * @ws: an open WebSocket this node dialed, with subprotocol plexus.v2 or
+ *   plexus.v1
  * @identity: this node's identity
  * @static_key: this node's Noise static key (copied)
  * @expected_peer_id: (nullable): the peer ID the other end must prove, if
@@ -973,7 +984,8 @@ plexus_link_new_client (SoupWebsocketConnection  *ws,
 
 /**
  * plexus_link_new_server:
- * @ws: an open WebSocket another node dialed, with subprotocol plexus.v1
+ * @ws: an open WebSocket another node dialed, with subprotocol plexus.v2
+ *   or plexus.v1
  * @identity: this node's identity
  * @static_key: this node's Noise static key (copied)
  * @remote_address: (nullable): the peer's `HOST:PORT`, for display
@@ -1027,8 +1039,8 @@ plexus_link_start (PlexusLink *self)
 
   self->handshake = plexus_noise_handshake_new (self->direction == PLEXUS_LINK_DIRECTION_OUTBOUND,
                                                 plexus_noise_keypair_get_private_key (self->static_key),
-                                                (const guint8 *) PLEXUS_LINK_PROLOGUE,
-                                                strlen (PLEXUS_LINK_PROLOGUE));
+                                                (const guint8 *) link_subprotocol (self),
+                                                strlen (link_subprotocol (self)));
   if (self->direction == PLEXUS_LINK_DIRECTION_OUTBOUND)
     write_handshake_message (self, NULL);
 }
@@ -1165,6 +1177,33 @@ plexus_link_get_direction (PlexusLink *self)
 {
   g_return_val_if_fail (PLEXUS_IS_LINK (self), PLEXUS_LINK_DIRECTION_OUTBOUND);
   return self->direction;
+}
+
+/**
+ * plexus_link_get_version:
+ * @self: a #PlexusLink
+ *
+ * Returns: the version of the link protocol the two nodes agreed on: 2,
+ *   or 1 with a node that speaks only that
+ */
+guint
+plexus_link_get_version (PlexusLink *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_LINK (self), 1);
+  return self->version;
+}
+
+/**
+ * plexus_link_get_envelope_encoding:
+ * @self: a #PlexusLink
+ *
+ * Returns: the wire forms of envelopes the link's version allows
+ */
+PlexusEnvelopeEncoding
+plexus_link_get_envelope_encoding (PlexusLink *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_LINK (self), PLEXUS_ENVELOPE_ENCODING_JSON);
+  return self->version >= 2 ? PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS : PLEXUS_ENVELOPE_ENCODING_JSON;
 }
 
 /**
@@ -1495,7 +1534,7 @@ plexus_link_connect_async (SoupSession              *session,
   g_autoptr(GUri) request_uri = NULL;
   g_autoptr(SoupMessage) message = NULL;
   g_autoptr(GError) error = NULL;
-  const gchar *protocols[] = { PLEXUS_LINK_SUBPROTOCOL, NULL };
+  const gchar *protocols[] = { PLEXUS_LINK_SUBPROTOCOL, PLEXUS_LINK_SUBPROTOCOL_V1, NULL };
   const gchar *fragment;
   const gchar *path;
   ConnectData *data;
@@ -1631,7 +1670,8 @@ offers_subprotocol (SoupServerMessage *msg)
   if (offered == NULL)
     return FALSE;
   tokens = g_strsplit_set (offered, ", ", -1);
-  return g_strv_contains ((const gchar * const *) tokens, PLEXUS_LINK_SUBPROTOCOL);
+  return g_strv_contains ((const gchar * const *) tokens, PLEXUS_LINK_SUBPROTOCOL) ||
+         g_strv_contains ((const gchar * const *) tokens, PLEXUS_LINK_SUBPROTOCOL_V1);
 }
 
 /* libsoup accepts a WebSocket that offers no subprotocol at all; a link
@@ -1644,7 +1684,7 @@ server_early_handler (SoupServer        *server,
                       gpointer           user_data)
 {
   static const gchar refusal[] = "Plexus node links need the WebSocket subprotocol "
-                                 PLEXUS_LINK_SUBPROTOCOL "\n";
+                                 PLEXUS_LINK_SUBPROTOCOL " or " PLEXUS_LINK_SUBPROTOCOL_V1 "\n";
 
   if (offers_subprotocol (msg))
     return;
@@ -1717,7 +1757,9 @@ server_upgrade_complete (SoupServerMessage *msg, gpointer user_data)
   ws = soup_websocket_connection_new (stream, soup_server_message_get_uri (msg),
                                       SOUP_WEBSOCKET_CONNECTION_SERVER,
                                       soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin"),
-                                      PLEXUS_LINK_SUBPROTOCOL, NULL);
+                                      soup_message_headers_get_one (soup_server_message_get_response_headers (msg),
+                                                                    "Sec-WebSocket-Protocol"),
+                                      NULL);
   if (waiting != NULL)
     g_main_context_pop_thread_default (waiting);
   link = plexus_link_new_server (ws, handler->identity, handler->static_key, remote);
@@ -1732,7 +1774,9 @@ server_handler (SoupServer        *server,
                 GHashTable        *query,
                 gpointer           user_data)
 {
-  const gchar *protocols[] = { PLEXUS_LINK_SUBPROTOCOL, NULL };
+  /* libsoup picks the first of the dialer's offers that is here: the
+   * dialer's preference. */
+  const gchar *protocols[] = { PLEXUS_LINK_SUBPROTOCOL, PLEXUS_LINK_SUBPROTOCOL_V1, NULL };
 
   /* No extension is offered back: ciphertext does not compress, and
    * permessage-deflate would let a peer have small messages inflate into
@@ -1755,7 +1799,8 @@ server_handler (SoupServer        *server,
  * @destroy: (nullable): frees @user_data when the handler is removed
  *
  * Accepts node links on @server: WebSocket requests for @path that offer
- * the subprotocol plexus.v1. Others are refused with 400 Bad Request.
+ * the subprotocol plexus.v2 or plexus.v1. Others are refused with 400 Bad
+ * Request.
  * @callback may configure the link and connect its signals; it must take a
  * reference to keep it.
  */

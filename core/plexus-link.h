@@ -9,23 +9,26 @@
 G_BEGIN_DECLS
 
 /* One authenticated, encrypted link between two nodes: a WebSocket with
- * subprotocol plexus.v1 carrying a Noise XX handshake, then one Noise
- * transport message per WebSocket message. doc/protocol.md, "Node links",
+ * subprotocol plexus.v2 or plexus.v1 carrying a Noise XX handshake, then
+ * one Noise transport message per WebSocket message. doc/protocol.md, "Node links",
  * is the specification. Private to the daemon. */
 
 /**
  * PLEXUS_LINK_SUBPROTOCOL:
  *
- * The WebSocket subprotocol of this version of the link protocol.
+ * The WebSocket subprotocol of the newest version of the link protocol,
+ * the one a node offers first.
  */
-#define PLEXUS_LINK_SUBPROTOCOL "plexus.v1"
+#define PLEXUS_LINK_SUBPROTOCOL "plexus.v2"
 /**
- * PLEXUS_LINK_PROLOGUE:
+ * PLEXUS_LINK_SUBPROTOCOL_V1:
  *
- * The Noise prologue: both sides must agree on it for the handshake to
- * succeed, so it binds the handshake to the negotiated version.
+ * The subprotocol of version 1, still spoken: envelopes are all JSON.
  */
-#define PLEXUS_LINK_PROLOGUE "plexus.v1"
+#define PLEXUS_LINK_SUBPROTOCOL_V1 "plexus.v1"
+/* The Noise prologue is the negotiated subprotocol: both sides must agree
+ * on it for the handshake to succeed, so it binds the handshake to the
+ * version and a downgrade by whoever stands between them fails. */
 /**
  * PLEXUS_LINK_SIGNATURE_CONTEXT:
  *
@@ -108,8 +111,9 @@ typedef enum {
 #define PLEXUS_TYPE_LINK (plexus_link_get_type ())
 G_DECLARE_FINAL_TYPE (PlexusLink, plexus_link, PLEXUS, LINK, GObject)
 
-/* @ws must be open with subprotocol plexus.v1. Nothing happens on it until
- * plexus_link_start(), so settings and signal handlers can come first. */
+/* @ws must be open with subprotocol plexus.v2 or plexus.v1. Nothing
+ * happens on it until plexus_link_start(), so settings and signal handlers
+ * can come first. */
 PlexusLink          *plexus_link_new_client (SoupWebsocketConnection *ws,
                                              PlexusIdentity          *identity,
                                              const PlexusNoiseKeypair *static_key,
@@ -143,6 +147,8 @@ void                 plexus_link_set_max_queued_bytes (PlexusLink *self,
 
 PlexusLinkState      plexus_link_get_state (PlexusLink *self);
 PlexusLinkDirection  plexus_link_get_direction (PlexusLink *self);
+guint                plexus_link_get_version (PlexusLink *self);
+PlexusEnvelopeEncoding plexus_link_get_envelope_encoding (PlexusLink *self);
 const gchar         *plexus_link_get_peer_id (PlexusLink *self);
 const gchar         *plexus_link_get_remote_address (PlexusLink *self);
 GDateTime           *plexus_link_get_created (PlexusLink *self);

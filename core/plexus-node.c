@@ -899,7 +899,7 @@ send_envelope (PlexusLink *link, PlexusEnvelope *envelope)
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) error = NULL;
 
-  bytes = plexus_envelope_encode (envelope, &error);
+  bytes = plexus_envelope_encode_with (envelope, plexus_link_get_envelope_encoding (link), &error);
   if (bytes == NULL) {
     g_warning ("cannot send a '%s' message to %s: %s", plexus_envelope_get_message_type (envelope),
                plexus_link_get_peer_id (link), error->message);
@@ -1184,7 +1184,7 @@ on_link_frame (PlexusLink *link, GBytes *frame, gpointer user_data)
   gsize length;
   const guint8 *data = g_bytes_get_data (frame, &length);
 
-  envelope = plexus_envelope_decode (data, length, &code, &error);
+  envelope = plexus_envelope_decode_with (data, length, plexus_link_get_envelope_encoding (link), &code, &error);
   if (envelope == NULL) {
     refuse_frame (self, link, data, length, code, error->message);
     return;
@@ -1422,7 +1422,7 @@ request_send (Request *request, PlexusLink *link)
    * there, and the node lets go of it before this returns. */
   g_autoptr(PlexusLink) keep = g_object_ref (link);
 
-  bytes = plexus_envelope_encode (envelope, &error);
+  bytes = plexus_envelope_encode_with (envelope, plexus_link_get_envelope_encoding (link), &error);
   if (bytes == NULL || !plexus_link_send (link, bytes, &error)) {
     g_prefix_error (&error, "cannot send the '%s' request to %s: ", request->type, request->peer_id);
     request_complete (request, NULL, g_steal_pointer (&error));
@@ -1628,7 +1628,8 @@ messenger_unregister_handler (PlexusMessenger *messenger, const gchar *type)
 static gboolean
 send_on_link (PlexusLink *link, PlexusEnvelope *envelope, GError **error)
 {
-  g_autoptr(GBytes) bytes = plexus_envelope_encode (envelope, error);
+  g_autoptr(GBytes) bytes = plexus_envelope_encode_with (envelope, plexus_link_get_envelope_encoding (link),
+                                                          error);
 
   if (bytes == NULL || !plexus_link_send (link, bytes, error)) {
     g_prefix_error (error, "cannot send the '%s' message to %s: ",

@@ -131,6 +131,9 @@ assert_same (PlexusEnvelope *a, PlexusEnvelope *b)
   g_assert_cmpint (plexus_envelope_get_ts (a), ==, plexus_envelope_get_ts (b));
   g_assert_cmpstr (plexus_envelope_get_re (a), ==, plexus_envelope_get_re (b));
   g_assert_true (json_object_equal (plexus_envelope_get_body (a), plexus_envelope_get_body (b)));
+  g_assert_true ((plexus_envelope_get_attachment (a) == NULL) == (plexus_envelope_get_attachment (b) == NULL));
+  g_assert_true (plexus_envelope_get_attachment (a) == NULL ||
+                 g_bytes_equal (plexus_envelope_get_attachment (a), plexus_envelope_get_attachment (b)));
 }
 
 /* Encodes, decodes, and checks nothing changed, down to the bytes. */
@@ -748,6 +751,299 @@ test_not_utf8 (void)
   g_assert_cmpuint (g_bytes_get_size (plexus_envelope_get_attachment (envelope)), ==, 2);
 }
 
+/* Compact signals ----------------------------------------------------------- */
+
+/* A compact signal built byte by byte, as doc/protocol.md lays it out. */
+static GBytes *
+compact_frame (guint8 form, guint8 ttl, guint64 ts, const gchar * const *strings, const gchar *attachment,
+               gssize attachment_length)
+{
+  GByteArray *frame = g_byte_array_new ();
+
+  g_byte_array_append (frame, &form, 1);
+  g_byte_array_append (frame, &ttl, 1);
+  for (gint shift = 56; shift >= 0; shift -= 8) {
+    guint8 byte = (guint8) (ts >> shift);
+
+    g_byte_array_append (frame, &byte, 1);
+  }
+  for (guint i = 0; i < 7; i++) {
+    guint8 length = (guint8) strlen (strings[i]);
+
+    g_byte_array_append (frame, &length, 1);
+    g_byte_array_append (frame, (const guint8 *) strings[i], length);
+  }
+  g_byte_array_append (frame, (const guint8 *) attachment,
+                       (guint) (attachment_length < 0 ? strlen (attachment) : (gsize) attachment_length));
+  return g_byte_array_free_to_bytes (frame);
+}
+
+static PlexusEnvelope *
+new_relay_signal (void)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GBytes) sealed = g_bytes_new_static ("\0sealed", 7);
+  PlexusEnvelope *envelope = plexus_envelope_new ("signal.relay", PEER_ID, "", NULL);
+
+  plexus_envelope_set_id (envelope, "sig-1");
+  plexus_envelope_set_ts (envelope, 1764064000123);
+  plexus_envelope_set_ttl (envelope, 7);
+  json_object_set_string_member (body, "to", OTHER_PEER_ID);
+  json_object_set_string_member (body, "id", "sig-1");
+  json_object_set_string_member (body, "path", "server:" OTHER_PEER_ID);
+  plexus_envelope_set_body (envelope, body);
+  plexus_envelope_set_attachment (envelope, sealed);
+  return envelope;
+}
+
+static GBytes *
+encode_compact_ok (PlexusEnvelope *envelope)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *bytes = plexus_envelope_encode_with (envelope, PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (bytes);
+  return bytes;
+}
+
+static PlexusEnvelope *
+decode_compact_ok (GBytes *bytes)
+{
+  g_autoptr(GError) error = NULL;
+  const gchar *code = "unset";
+  gsize length;
+  const guint8 *data = g_bytes_get_data (bytes, &length);
+  PlexusEnvelope *envelope = plexus_envelope_decode_with (data, length, PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS,
+                                                          &code, &error);
+
+  g_assert_no_error (error);
+  g_assert_null (code);
+  return envelope;
+}
+
+static void
+test_compact_round_trip (void)
+{
+  const gchar * const relay_strings[] = {
+    "sig-1", PEER_ID, "", "", OTHER_PEER_ID, "sig-1", "server:" OTHER_PEER_ID
+  };
+  const gchar * const deliver_strings[] = {
+    "sig-2", OTHER_PEER_ID, PEER_ID, "asked-1", "sig-1", "p\xc3\xa9", OTHER_PEER_ID
+  };
+  g_autoptr(PlexusEnvelope) relay = new_relay_signal ();
+  g_autoptr(PlexusEnvelope) deliver = plexus_envelope_new ("signal.deliver", OTHER_PEER_ID, PEER_ID, NULL);
+  g_autoptr(PlexusEnvelope) decoded = NULL;
+  g_autoptr(PlexusEnvelope) from_json = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) expected = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(GBytes) json = NULL;
+  g_autoptr(GBytes) sealed = g_bytes_new_static ("x", 1);
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  const gchar *code = NULL;
+  const guint8 *data;
+  gsize length;
+
+  /* Byte for byte as specified; the attachment holds a NUL byte, which
+   * does not matter there. */
+  bytes = encode_compact_ok (relay);
+  expected = compact_frame (PLEXUS_ENVELOPE_COMPACT_RELAY, 7, 1764064000123, relay_strings, "\0sealed", 7);
+  g_assert_true (g_bytes_equal (bytes, expected));
+  decoded = decode_compact_ok (bytes);
+  assert_same (relay, decoded);
+  again = encode_compact_ok (decoded);
+  g_assert_true (g_bytes_equal (bytes, again));
+  g_clear_object (&decoded);
+  g_clear_pointer (&again, g_bytes_unref);
+
+  /* With `re`, a recipient and a label that is not ASCII. */
+  plexus_envelope_set_id (deliver, "sig-2");
+  plexus_envelope_set_ts (deliver, 0);
+  plexus_envelope_set_ttl (deliver, 16);
+  plexus_envelope_set_re (deliver, "asked-1");
+  json_object_set_string_member (body, "id", "sig-1");
+  json_object_set_string_member (body, "path", "p\xc3\xa9");
+  json_object_set_string_member (body, "relay", OTHER_PEER_ID);
+  plexus_envelope_set_body (deliver, body);
+  plexus_envelope_set_attachment (deliver, sealed);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  g_clear_pointer (&expected, g_bytes_unref);
+  bytes = encode_compact_ok (deliver);
+  expected = compact_frame (PLEXUS_ENVELOPE_COMPACT_DELIVER, 16, 0, deliver_strings, "x", -1);
+  g_assert_true (g_bytes_equal (bytes, expected));
+  decoded = decode_compact_ok (bytes);
+  assert_same (deliver, decoded);
+  again = encode_compact_ok (decoded);
+  g_assert_true (g_bytes_equal (bytes, again));
+
+  /* Links of version 1 carry the same as JSON, and a reader of version 2
+   * takes that too. */
+  json = plexus_envelope_encode (deliver, &error);
+  g_assert_no_error (error);
+  data = g_bytes_get_data (json, &length);
+  g_assert_cmpint (data[0], ==, '{');
+  from_json = decode_compact_ok (json);
+  assert_same (deliver, from_json);
+
+  /* A reader of version 1 does not take the compact form. */
+  data = g_bytes_get_data (bytes, &length);
+  g_assert_null (plexus_envelope_decode (data, length, &code, &error));
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+  g_assert_cmpstr (code, ==, PLEXUS_ENVELOPE_CODE_BAD_JSON);
+}
+
+/* What has no compact form is written as JSON, on any link. */
+static void
+test_compact_only_for_signals (void)
+{
+  g_autofree gchar *long_label = g_strnfill (256, 'l');
+  g_autofree gchar *longest_label = g_strnfill (255, 'l');
+  g_autoptr(GBytes) sealed = g_bytes_new_static ("x", 1);
+
+  for (guint i = 0; i < 8; i++) {
+    g_autoptr(PlexusEnvelope) envelope = new_relay_signal ();
+    g_autoptr(JsonObject) body = json_object_new ();
+    g_autoptr(GBytes) bytes = NULL;
+    g_autoptr(PlexusEnvelope) decoded = NULL;
+    gboolean compact = FALSE;
+
+    switch (i) {
+    case 0:   /* the usual shape, for comparison */
+      compact = TRUE;
+      break;
+    case 1:   /* no attachment */
+      plexus_envelope_set_attachment (envelope, NULL);
+      break;
+    case 2:   /* members in another order */
+      json_object_set_string_member (body, "id", "sig-1");
+      json_object_set_string_member (body, "to", OTHER_PEER_ID);
+      json_object_set_string_member (body, "path", "direct");
+      plexus_envelope_set_body (envelope, body);
+      break;
+    case 3:   /* one more member */
+      json_object_set_string_member (plexus_envelope_get_body (envelope), "extra", "");
+      break;
+    case 4:   /* not a string */
+      json_object_set_int_member (plexus_envelope_get_body (envelope), "path", 1);
+      break;
+    case 5:   /* longer than a length byte holds */
+      json_object_set_string_member (plexus_envelope_get_body (envelope), "path", long_label);
+      break;
+    case 6:   /* the longest that fits */
+      json_object_set_string_member (plexus_envelope_get_body (envelope), "path", longest_label);
+      compact = TRUE;
+      break;
+    case 7:   /* another type with the same body */
+      plexus_envelope_set_message_type (envelope, "signal.other");
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+    bytes = encode_compact_ok (envelope);
+    g_test_message ("case %u: first byte %u", i, *(const guint8 *) g_bytes_get_data (bytes, NULL));
+    g_assert_cmpint (*(const guint8 *) g_bytes_get_data (bytes, NULL) == '{', !=, compact);
+    decoded = decode_compact_ok (bytes);
+    assert_same (envelope, decoded);
+  }
+
+  /* A `held` answer to a signal.relay is JSON. */
+  {
+    g_autoptr(PlexusEnvelope) request = new_relay_signal ();
+    g_autoptr(JsonObject) body = json_object_new ();
+    g_autoptr(PlexusEnvelope) held = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+
+    json_object_set_string_member (body, "status", "held");
+    held = plexus_envelope_new_reply (request, "signal.relay", OTHER_PEER_ID, body);
+    plexus_envelope_set_attachment (held, sealed);
+    bytes = encode_compact_ok (held);
+    g_assert_cmpint (*(const guint8 *) g_bytes_get_data (bytes, NULL), ==, '{');
+  }
+}
+
+static void
+assert_compact_fails (GBytes *bytes, const gchar *expected_code, const gchar *expected_text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PlexusEnvelope) envelope = NULL;
+  const gchar *code = NULL;
+  gsize length;
+  const guint8 *data = g_bytes_get_data (bytes, &length);
+
+  envelope = plexus_envelope_decode_with (data, length, PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS, &code, &error);
+  g_test_message ("%" G_GSIZE_FORMAT " bytes -> %s: %s", length, code, error != NULL ? error->message : "(none)");
+  g_assert_null (envelope);
+  g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+  g_assert_cmpstr (code, ==, expected_code);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_cmpuint (strlen (error->message), <, 512);
+  g_assert_nonnull (strstr (error->message, expected_text));
+}
+
+static void
+test_compact_rejects (void)
+{
+  static const struct {
+    guint8       form;
+    guint8       ttl;
+    guint64      ts;
+    const gchar *strings[7];
+    const gchar *attachment;
+    const gchar *why;
+  } cases[] = {
+    { 1, 17, 1, { "m1", PEER_ID, "", "", "t", "m1", "p" }, "x", "ttl: 17 is out of range" },
+    { 1, 8, G_GUINT64_CONSTANT (1) << 63, { "m1", PEER_ID, "", "", "t", "m1", "p" }, "x", "ts:" },
+    { 1, 8, 1, { "m 1", PEER_ID, "", "", "t", "m1", "p" }, "x", "id: 'm 1' is not a valid message ID" },
+    { 1, 8, 1, { "", PEER_ID, "", "", "t", "m1", "p" }, "x", "id: '' is not" },
+    { 1, 8, 1, { "m1", "nobody", "", "", "t", "m1", "p" }, "x", "from: 'nobody' is not a valid peer ID" },
+    { 2, 8, 1, { "m1", PEER_ID, "nobody", "", "i", "p", "r" }, "x", "to: 'nobody' is not" },
+    { 2, 8, 1, { "m1", PEER_ID, "", "a.b", "i", "p", "r" }, "x", "re: 'a.b' is not" },
+    { 2, 8, 1, { "m1", PEER_ID, "", "", "i", "\xff", "r" }, "x", "body.path is not valid UTF-8" },
+    { 1, 8, 1, { "m1", PEER_ID, "", "", "t", "m1", "p" }, "", "it has no attachment" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr(GBytes) bytes = compact_frame (cases[i].form, cases[i].ttl, cases[i].ts, cases[i].strings,
+                                             cases[i].attachment, -1);
+
+    assert_compact_fails (bytes, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, cases[i].why);
+  }
+
+  /* Cut short anywhere: in the header, before or inside a string. */
+  {
+    const gchar * const strings[] = { "m1", PEER_ID, "", "", "t", "m1", "p" };
+    g_autoptr(GBytes) whole = compact_frame (1, 8, 1, strings, "x", -1);
+    gsize length = g_bytes_get_size (whole);
+
+    for (gsize cut = 1; cut < length - 1; cut++) {
+      g_autoptr(GBytes) part = g_bytes_new_from_bytes (whole, 0, cut);
+
+      assert_compact_fails (part, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                            cut < 10 ? "shorter than its header" : "ends inside");
+    }
+  }
+
+  /* A NUL byte inside a string. */
+  {
+    static const guint8 with_nul[] = { 1, 8, 0, 0, 0, 0, 0, 0, 0, 1, 3, 'm', 0, '1' };
+
+    g_autoptr(GBytes) bytes = g_bytes_new_static (with_nul, sizeof with_nul);
+    assert_compact_fails (bytes, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, "id holds a NUL byte");
+  }
+
+  /* The size limit holds as for JSON, checked first. */
+  {
+    g_autofree guint8 *large = g_malloc0 (PLEXUS_ENVELOPE_MAX_SIZE + 1);
+    g_autoptr(GBytes) bytes = NULL;
+
+    large[0] = PLEXUS_ENVELOPE_COMPACT_RELAY;
+    bytes = g_bytes_new (large, PLEXUS_ENVELOPE_MAX_SIZE + 1);
+    assert_compact_fails (bytes, PLEXUS_ENVELOPE_CODE_TOO_LARGE, "more than the");
+  }
+}
+
 /* The code out parameter is optional, and reset on success. */
 static void
 test_error_code_optional (void)
@@ -1110,6 +1406,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/plexus/envelope/decode/depth-limit", test_depth_limit);
   g_test_add_func ("/plexus/envelope/decode/size-limit", test_size_limit);
   g_test_add_func ("/plexus/envelope/attachment", test_attachment);
+  g_test_add_func ("/plexus/envelope/compact/round-trip", test_compact_round_trip);
+  g_test_add_func ("/plexus/envelope/compact/only-for-signals", test_compact_only_for_signals);
+  g_test_add_func ("/plexus/envelope/compact/rejects", test_compact_rejects);
   g_test_add_func ("/plexus/envelope/decode/multiple-values", test_multiple_values);
   g_test_add_func ("/plexus/envelope/decode/not-utf8", test_not_utf8);
   g_test_add_func ("/plexus/envelope/decode/error-code-optional", test_error_code_optional);

@@ -588,13 +588,17 @@ test_handshake (void)
   port[strlen (port) - 1] = '\0';
   g_assert_true (g_str_has_prefix (plexus_link_get_remote_address (link), "127.0.0.1:"));
   g_assert_true (g_str_has_suffix (plexus_link_get_remote_address (link), port));
+  /* Both speak the newest version. */
   g_assert_cmpstr (soup_websocket_connection_get_protocol (plexus_link_get_websocket (link)), ==,
-                   "plexus.v1");
+                   "plexus.v2");
+  g_assert_cmpuint (plexus_link_get_version (link), ==, 2);
+  g_assert_cmpint (plexus_link_get_envelope_encoding (link), ==, PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS);
 
   accepted = server_last_link (server);
   g_assert_true (plexus_test_wait_for (watch_is_ready, accepted, TIMEOUT_MS));
   g_assert_cmpstr (plexus_link_get_peer_id (accepted->link), ==, plexus_identity_get_peer_id (identity));
   g_assert_cmpint (plexus_link_get_state (accepted->link), ==, PLEXUS_LINK_STATE_READY);
+  g_assert_cmpuint (plexus_link_get_version (accepted->link), ==, 2);
   g_assert_true (g_str_has_prefix (plexus_link_get_remote_address (accepted->link), "127.0.0.1:"));
   g_assert_cmpfloat (plexus_link_get_rtt_ms (accepted->link), >=, 0);
 
@@ -712,6 +716,22 @@ test_oversized_message (void)
   assert_all_closed ();
 }
 
+/* Runs a link over @raw's WebSocket, which must have agreed on
+ * @protocol, until it is ready. */
+static PlexusLink *
+link_over (Raw *raw, PlexusIdentity *identity, PlexusNoiseKeypair *key, const gchar *protocol, Watch **watch)
+{
+  PlexusLink *link;
+
+  g_assert_nonnull (raw->ws);
+  g_assert_cmpstr (soup_websocket_connection_get_protocol (raw->ws), ==, protocol);
+  link = plexus_link_new_client (raw->ws, identity, key, NULL);
+  *watch = watch_new (link);
+  plexus_link_start (link);
+  g_assert_true (plexus_test_wait_for (watch_is_ready, *watch, TIMEOUT_MS));
+  return link;
+}
+
 static void
 test_subprotocol (void)
 {
@@ -724,7 +744,9 @@ test_subprotocol (void)
   g_autoptr(Raw) other = NULL;
   g_autoptr(Raw) future = NULL;
   const gchar *other_protocols[] = { "chat", NULL };
-  const gchar *future_protocols[] = { "plexus.v2", "plexus.v1", NULL };
+  const gchar *future_protocols[] = { "plexus.v3", "plexus.v2", "plexus.v1", NULL };
+  const gchar *v1_protocols[] = { "plexus.v1", NULL };
+  const gchar *v2_protocols[] = { "plexus.v2", NULL };
   Watch *accepted;
 
   /* No subprotocol, or not ours: refused before the WebSocket opens. */
@@ -760,14 +782,60 @@ test_subprotocol (void)
     g_ptr_array_set_size (server->accepted, 0);
   }
 
-  /* A later node offers its version first and ours second. */
+  /* A node that speaks only version 1 links, and both sides keep to it:
+   * its prologue, and envelopes all JSON. */
+  {
+    g_autoptr(Raw) old = raw_connect (server->uri, v1_protocols);
+    g_autoptr(PlexusLink) old_link = NULL;
+    g_autoptr(Watch) old_watch = NULL;
+
+    old_link = link_over (old, identity, key, "plexus.v1", &old_watch);
+    accepted = server_last_link (server);
+    g_assert_true (plexus_test_wait_for (watch_is_ready, accepted, TIMEOUT_MS));
+    g_assert_cmpuint (plexus_link_get_version (old_link), ==, 1);
+    g_assert_cmpuint (plexus_link_get_version (accepted->link), ==, 1);
+    g_assert_cmpint (plexus_link_get_envelope_encoding (accepted->link), ==, PLEXUS_ENVELOPE_ENCODING_JSON);
+    plexus_link_close (old_link, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    assert_closed_with (accepted, SOUP_WEBSOCKET_CLOSE_NORMAL);
+    g_clear_pointer (&old_watch, watch_free);
+    g_ptr_array_set_size (server->accepted, 0);
+  }
+
+  /* The prologue is the version agreed on: a handshake that went on as
+   * version 1 on a version 2 WebSocket (a downgrade by someone between
+   * the two) fails. */
+  {
+    g_autoptr(Raw) downgraded = raw_connect (server->uri, v2_protocols);
+    g_autoptr(GByteArray) message = g_byte_array_new ();
+    g_autoptr(GByteArray) payload = g_byte_array_new ();
+    g_autoptr(GBytes) identity_payload = NULL;
+    g_autoptr(GError) error = NULL;
+    MessageCount count = { downgraded, 1 };
+    GBytes *message2;
+
+    g_assert_nonnull (downgraded->ws);
+    g_assert_cmpstr (soup_websocket_connection_get_protocol (downgraded->ws), ==, "plexus.v2");
+    downgraded->handshake = plexus_noise_handshake_new (TRUE, plexus_noise_keypair_get_private_key (downgraded->key),
+                                                        (const guint8 *) "plexus.v1", 9);
+    g_assert_true (plexus_noise_handshake_write_message (downgraded->handshake, NULL, 0, message, &error));
+    raw_send (downgraded, message->data, message->len);
+    g_assert_true (plexus_test_wait_for (raw_has_messages, &count, TIMEOUT_MS));
+    message2 = g_ptr_array_index (downgraded->messages, 0);
+    g_assert_false (plexus_noise_handshake_read_message (downgraded->handshake,
+                                                         g_bytes_get_data (message2, NULL),
+                                                         g_bytes_get_size (message2),
+                                                         payload, &error));
+    g_assert_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA);
+    soup_websocket_connection_close (downgraded->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    assert_closed_with (server_last_link (server), SOUP_WEBSOCKET_CLOSE_NORMAL);
+    g_assert_false (server_last_link (server)->ready);
+    g_ptr_array_set_size (server->accepted, 0);
+  }
+
+  /* A later node offers its version first and ours after it. */
   future = raw_connect (server->uri, future_protocols);
-  g_assert_nonnull (future->ws);
-  g_assert_cmpstr (soup_websocket_connection_get_protocol (future->ws), ==, "plexus.v1");
-  link = plexus_link_new_client (future->ws, identity, key, NULL);
-  watch = watch_new (link);
-  plexus_link_start (link);
-  g_assert_true (plexus_test_wait_for (watch_is_ready, watch, TIMEOUT_MS));
+  link = link_over (future, identity, key, "plexus.v2", &watch);
+  g_assert_cmpuint (plexus_link_get_version (link), ==, 2);
 
   /* A text message closes the link. */
   accepted = server_last_link (server);

@@ -447,6 +447,184 @@ test_bad_frames (void)
   g_signal_handlers_disconnect_by_data (link_a, received);
 }
 
+/* Signals in their two wire forms ------------------------------------------ */
+
+static PlexusEnvelope *
+handle_collect (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_object_ref (envelope));
+  return NULL;
+}
+
+static void
+on_frame_keep (PlexusLink *link, GBytes *frame, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_bytes_ref (frame));
+}
+
+typedef struct {
+  const GPtrArray *array;
+  guint            n;
+} Count;
+
+static gboolean
+has_n (gconstpointer data)
+{
+  const Count *count = data;
+
+  return count->array->len >= count->n;
+}
+
+static PlexusEnvelope *
+new_deliver_signal (const gchar *from, const gchar *to, const gchar *relay)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GBytes) sealed = g_bytes_new_static ("sealed\0signal", 13);
+  PlexusEnvelope *envelope = plexus_envelope_new ("signal.deliver", from, to, NULL);
+
+  json_object_set_string_member (body, "id", plexus_envelope_get_id (envelope));
+  json_object_set_string_member (body, "path", "server:é");
+  json_object_set_string_member (body, "relay", relay);
+  plexus_envelope_set_body (envelope, body);
+  plexus_envelope_set_attachment (envelope, sealed);
+  return envelope;
+}
+
+static void
+assert_same_signal (PlexusEnvelope *a, PlexusEnvelope *b)
+{
+  g_assert_cmpstr (plexus_envelope_get_message_type (a), ==, plexus_envelope_get_message_type (b));
+  g_assert_cmpstr (plexus_envelope_get_id (a), ==, plexus_envelope_get_id (b));
+  g_assert_cmpstr (plexus_envelope_get_from (a), ==, plexus_envelope_get_from (b));
+  g_assert_true (json_object_equal (plexus_envelope_get_body (a), plexus_envelope_get_body (b)));
+  g_assert_true (g_bytes_equal (plexus_envelope_get_attachment (a), plexus_envelope_get_attachment (b)));
+}
+
+static void
+on_websocket_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  *(SoupWebsocketConnection **) user_data = soup_session_websocket_connect_finish (SOUP_SESSION (source), result,
+                                                                                   &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+websocket_is_set (gconstpointer data)
+{
+  return *(SoupWebsocketConnection * const *) data != NULL;
+}
+
+static gboolean
+link_is_ready (gconstpointer data)
+{
+  return plexus_link_get_state ((PlexusLink *) data) == PLEXUS_LINK_STATE_READY;
+}
+
+typedef struct {
+  PlexusNode  *node;
+  const gchar *peer_id;
+} LinkQuery;
+
+static gboolean
+is_linked (gconstpointer data)
+{
+  const LinkQuery *query = data;
+
+  return plexus_node_get_link (query->node, query->peer_id) != NULL;
+}
+
+/* Between two nodes of this version a signal travels in the compact form;
+ * to a node that speaks only version 1, as JSON. Either form is read. */
+static void
+test_signal_forms (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autoptr(GPtrArray) handled = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GPtrArray) answers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(PlexusEnvelope) compact = NULL;
+  g_autoptr(PlexusEnvelope) json = NULL;
+  g_autoptr(PlexusEnvelope) to_old = NULL;
+  g_autoptr(PlexusLink) link_a = g_object_ref (pair->link_a);
+  g_autoptr(PlexusLink) link_b = g_object_ref (pair->link_b);
+  Count count = { handled, 1 };
+  const guint8 *data;
+  gsize length;
+
+  g_assert_cmpuint (plexus_link_get_version (link_a), ==, 2);
+  plexus_node_register_handler (pair->b, "signal.deliver", handle_collect, handled, NULL);
+  g_signal_connect (link_b, "frame", G_CALLBACK (on_frame_keep), frames);
+  g_signal_connect (link_a, "frame", G_CALLBACK (on_frame_collect), answers);
+
+  compact = new_deliver_signal (peer_id_of (pair->context_a), peer_id_of (pair->context_b),
+                                peer_id_of (pair->context_a));
+  plexus_messenger_send_async (PLEXUS_MESSENGER (pair->a), compact, NULL, NULL, NULL);
+  g_assert_true (plexus_test_wait_for (has_n, &count, TIMEOUT_MS));
+  data = g_bytes_get_data (g_ptr_array_index (frames, 0), &length);
+  g_assert_cmpuint (data[0], ==, PLEXUS_ENVELOPE_COMPACT_DELIVER);
+  assert_same_signal (compact, g_ptr_array_index (handled, 0));
+
+  /* A sender may still write one as JSON. */
+  json = new_deliver_signal (peer_id_of (pair->context_a), peer_id_of (pair->context_b),
+                             peer_id_of (pair->context_a));
+  send_envelope (link_a, json);
+  count.n = 2;
+  g_assert_true (plexus_test_wait_for (has_n, &count, TIMEOUT_MS));
+  data = g_bytes_get_data (g_ptr_array_index (frames, 1), &length);
+  g_assert_cmpuint (data[0], ==, '{');
+  assert_same_signal (json, g_ptr_array_index (handled, 1));
+
+  /* A broken compact signal is refused, by ID as far as it can be read:
+   * not at all here. The link stays. */
+  send_raw_len (link_a, "\002\010", 2);
+  g_assert_true (plexus_test_wait_for (has_frames, answers, TIMEOUT_MS));
+  g_assert_cmpstr (error_code_of (g_ptr_array_index (answers, 0)), ==, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE);
+  g_assert_nonnull (strstr (json_object_get_string_member (plexus_envelope_get_body (g_ptr_array_index (answers, 0)),
+                                                           "message"),
+                            "shorter than its header"));
+  g_assert_cmpuint (handled->len, ==, 2);
+
+  /* A node of version 1. */
+  {
+    g_autoptr(SoupSession) session = soup_session_new ();
+    g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, plexus_node_get_address (pair->b));
+    g_autoptr(SoupWebsocketConnection) ws = NULL;
+    g_autoptr(PlexusIdentity) identity = plexus_identity_new_ephemeral ();
+    g_autoptr(PlexusNoiseKeypair) key = plexus_noise_keypair_new ();
+    g_autoptr(PlexusLink) old = NULL;
+    g_autoptr(GPtrArray) old_frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+    g_autoptr(PlexusEnvelope) received = NULL;
+    const gchar *protocols[] = { "plexus.v1", NULL };
+    LinkQuery wait = { pair->b, plexus_identity_get_peer_id (identity) };
+    Count old_count = { old_frames, 1 };
+
+    soup_session_websocket_connect_async (session, message, NULL, (gchar **) protocols, G_PRIORITY_DEFAULT,
+                                          NULL, on_websocket_connected, &ws);
+    g_assert_true (plexus_test_wait_for (websocket_is_set, &ws, TIMEOUT_MS));
+    old = plexus_link_new_client (ws, identity, key, peer_id_of (pair->context_b));
+    g_signal_connect (old, "frame", G_CALLBACK (on_frame_keep), old_frames);
+    plexus_link_start (old);
+    g_assert_true (plexus_test_wait_for (link_is_ready, old, TIMEOUT_MS));
+    g_assert_true (plexus_test_wait_for (is_linked, &wait, TIMEOUT_MS));
+    g_assert_cmpuint (plexus_link_get_version (plexus_node_get_link (pair->b, wait.peer_id)), ==, 1);
+
+    to_old = new_deliver_signal (peer_id_of (pair->context_b), wait.peer_id, peer_id_of (pair->context_b));
+    plexus_messenger_send_async (PLEXUS_MESSENGER (pair->b), to_old, NULL, NULL, NULL);
+    g_assert_true (plexus_test_wait_for (has_n, &old_count, TIMEOUT_MS));
+    data = g_bytes_get_data (g_ptr_array_index (old_frames, 0), &length);
+    g_assert_cmpuint (data[0], ==, '{');
+    received = plexus_envelope_decode (data, length, NULL, NULL);
+    g_assert_nonnull (received);
+    assert_same_signal (to_old, received);
+    plexus_link_close (old, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  }
+
+  g_signal_handlers_disconnect_by_data (link_a, answers);
+  g_signal_handlers_disconnect_by_data (link_b, frames);
+}
+
 /* Routing: nodes in a line or a ring, in one process --------------------- */
 
 typedef struct {
@@ -470,19 +648,6 @@ on_mesh_link_added (PlexusNode *node, PlexusLink *link, gpointer user_data)
 
   mesh->live_links++;
   g_object_weak_ref (G_OBJECT (link), on_mesh_link_finalized, mesh);
-}
-
-typedef struct {
-  PlexusNode  *node;
-  const gchar *peer_id;
-} LinkQuery;
-
-static gboolean
-is_linked (gconstpointer data)
-{
-  const LinkQuery *query = data;
-
-  return plexus_node_get_link (query->node, query->peer_id) != NULL;
 }
 
 static const gchar *
@@ -854,6 +1019,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/node/not-found", test_not_found);
   g_test_add_func ("/plexus/node/expired-and-no-route", test_expired_and_no_route);
   g_test_add_func ("/plexus/node/bad-frames", test_bad_frames);
+  g_test_add_func ("/plexus/node/signal-forms", test_signal_forms);
   g_test_add_func ("/plexus/node/route-two-hops", test_route_two_hops);
   g_test_add_func ("/plexus/node/route-failover", test_route_failover);
   g_test_add_func ("/plexus/node/route-ttl", test_route_ttl);

@@ -9,12 +9,12 @@
 #include "fuzz-common.h"
 
 /* Every decrypted frame of a node link is an envelope from a peer that may
- * be hostile: plexus_envelope_decode() must turn any bytes into either a
- * valid envelope or a PLEXUS_ERROR_INVALID_DATA error with one of the
- * decoding error codes and a message fit to send back, and what it
- * accepts must be passed on unchanged: encoding it gives text (and the
- * attachment after a NUL byte) that decodes to the same envelope and
- * encodes to the same bytes.
+ * be hostile: plexus_envelope_decode_with() must turn any bytes into
+ * either a valid envelope or a PLEXUS_ERROR_INVALID_DATA error with one of
+ * the decoding error codes and a message fit to send back, and what it
+ * accepts must be passed on unchanged, in either wire form: encoding it
+ * gives bytes that decode to the same envelope and encode to the same
+ * bytes.
  *
  * Unlike fuzz-capabilities, nothing is filtered out: the decoder refuses
  * several top-level values before json-glib reads them, so json-glib's
@@ -65,8 +65,10 @@ check_same (PlexusEnvelope *a, PlexusEnvelope *b, const gchar *text)
               g_bytes_equal (plexus_envelope_get_attachment (a), plexus_envelope_get_attachment (b)), text);
 }
 
+/* Written in @encoding, @envelope reads back the same and writes the same
+ * bytes again. */
 static void
-check_accepted (PlexusEnvelope *envelope, size_t size)
+check_written (PlexusEnvelope *envelope, size_t size, PlexusEnvelopeEncoding encoding)
 {
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GBytes) bytes_again = NULL;
@@ -78,10 +80,7 @@ check_accepted (PlexusEnvelope *envelope, size_t size)
   const guint8 *data;
   const guint8 *nul;
 
-  check_valid (envelope);
-
-  /* What a node accepts it must be able to pass on. */
-  bytes = plexus_envelope_encode (envelope, &error);
+  bytes = plexus_envelope_encode_with (envelope, encoding, &error);
   if (bytes == NULL) {
     FUZZ_CHECK (size > ALWAYS_ENCODABLE_SIZE, error->message);
     fuzz_check_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_ARGUMENT, TRUE);
@@ -89,24 +88,41 @@ check_accepted (PlexusEnvelope *envelope, size_t size)
   }
   data = g_bytes_get_data (bytes, &length);
   FUZZ_CHECK (length <= PLEXUS_ENVELOPE_MAX_SIZE, "encoded too large");
-  /* JSON, then a NUL byte and the attachment if there is one. */
-  nul = memchr (data, '\0', length);
-  json_length = nul != NULL ? (gsize) (nul - data) : length;
-  FUZZ_CHECK ((nul != NULL) == (plexus_envelope_get_attachment (envelope) != NULL), "attachment lost or made up");
-  FUZZ_CHECK (nul == NULL || length - json_length - 1 == g_bytes_get_size (plexus_envelope_get_attachment (envelope)),
-              "attachment written wrong");
-  text = g_strndup ((const gchar *) data, json_length);
-  FUZZ_CHECK (g_utf8_validate (text, -1, NULL), "bad JSON written");
+  if (data[0] == PLEXUS_ENVELOPE_COMPACT_RELAY || data[0] == PLEXUS_ENVELOPE_COMPACT_DELIVER) {
+    FUZZ_CHECK (encoding == PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS, "compact form on a JSON link");
+    FUZZ_CHECK (plexus_envelope_get_attachment (envelope) != NULL, "compact form without an attachment");
+    text = g_strdup ("(compact)");
+  } else {
+    /* JSON, then a NUL byte and the attachment if there is one. */
+    nul = memchr (data, '\0', length);
+    json_length = nul != NULL ? (gsize) (nul - data) : length;
+    FUZZ_CHECK ((nul != NULL) == (plexus_envelope_get_attachment (envelope) != NULL), "attachment lost or made up");
+    FUZZ_CHECK (nul == NULL || length - json_length - 1 == g_bytes_get_size (plexus_envelope_get_attachment (envelope)),
+                "attachment written wrong");
+    text = g_strndup ((const gchar *) data, json_length);
+    FUZZ_CHECK (g_utf8_validate (text, -1, NULL), "bad JSON written");
+  }
 
-  again = plexus_envelope_decode (data, length, &code, &error);
+  again = plexus_envelope_decode_with (data, length, encoding, &code, &error);
   if (again == NULL) {
-    fprintf (stderr, "written JSON: %s\n", text);
+    fprintf (stderr, "written: %s\n", text);
     FUZZ_CHECK (again != NULL, error->message);
   }
   FUZZ_CHECK (code == NULL, "success with an error code");
   check_same (envelope, again, text);
-  bytes_again = plexus_envelope_encode (again, &error);
+  bytes_again = plexus_envelope_encode_with (again, encoding, &error);
   FUZZ_CHECK (bytes_again != NULL && g_bytes_equal (bytes, bytes_again), text);
+}
+
+static void
+check_accepted (PlexusEnvelope *envelope, size_t size)
+{
+  check_valid (envelope);
+
+  /* What a node accepts it must be able to pass on, to nodes of either
+   * version. */
+  check_written (envelope, size, PLEXUS_ENVELOPE_ENCODING_JSON);
+  check_written (envelope, size, PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS);
 
   /* The node's checks on what it received: whatever the values, they
    * decide without trouble. */
@@ -131,7 +147,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr(GError) error = NULL;
   const gchar *code = "unset";
 
-  envelope = plexus_envelope_decode (data, size, &code, &error);
+  /* As a link of version 2 reads: JSON, or a signal in the compact form. */
+  envelope = plexus_envelope_decode_with (data, size, PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS, &code, &error);
   if (envelope == NULL) {
     /* The message may go back to the peer in an error answer. */
     fuzz_check_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, TRUE);
