@@ -75,8 +75,6 @@
 #define MAX_COUNT PLEXUS_CAPABILITIES_MAX_COUNT
 /* Numbers with a fraction are kept to 1 / NUMBER_SCALE. */
 #define NUMBER_SCALE 1e6
-/* How much of a bad string an error message quotes. */
-#define QUOTE_MAX 64
 /* The document nests three levels deep; more is refused before json-glib
  * reads it, as for envelopes. */
 #define MAX_DEPTH 32
@@ -881,17 +879,6 @@ plexus_capabilities_to_string (PlexusCapabilities *self)
 
 #define PATH_OR_TOP(path) ((path)[0] != '\0' ? (path) : "top level")
 
-/* A bounded, printable quote of a string from the network. */
-static gchar *
-quote_string (const gchar *str)
-{
-  gsize len = strlen (str);
-  g_autofree gchar *head = g_strndup (str, MIN (len, QUOTE_MAX));
-  g_autofree gchar *escaped = g_strescape (head, NULL);
-
-  return g_strdup_printf ("'%s%s'", escaped, len > QUOTE_MAX ? "..." : "");
-}
-
 static const gchar *
 describe_json_type (JsonNode *node)
 {
@@ -954,7 +941,7 @@ check_members (JsonObject *object, const gchar *path, const gchar * const *allow
 
   for (GList *l = members; l != NULL; l = l->next) {
     if (!g_strv_contains (allowed, l->data)) {
-      g_autofree gchar *quoted = quote_string (l->data);
+      g_autofree gchar *quoted = plexus_json_quote (l->data);
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
                    "%s: unknown member %s", PATH_OR_TOP (path), quoted);
       return FALSE;
@@ -1080,7 +1067,7 @@ parse_roles (JsonNode *node, PlexusRole *roles, GError **error)
     if (name == NULL)
       return FALSE;
     if (!plexus_role_from_string (name, &role, NULL)) {
-      g_autofree gchar *quoted = quote_string (name);
+      g_autofree gchar *quoted = plexus_json_quote (name);
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
                    "%s: unknown role %s; expected standard, super, bootstrap or server",
                    path, quoted);
@@ -1155,7 +1142,7 @@ parse_services (PlexusCapabilities *self, JsonNode *node, GError **error)
     PlexusServiceCapability capability;
 
     if (!plexus_service_name_is_known (name)) {
-      g_autofree gchar *quoted = quote_string (name);
+      g_autofree gchar *quoted = plexus_json_quote (name);
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
                    "services: unknown service %s", quoted);
       return FALSE;
@@ -1289,7 +1276,7 @@ parse_attached (PlexusCapabilities *self, JsonNode *node, GError **error)
     if (id == NULL)
       return FALSE;
     if (!plexus_peer_id_is_valid (id)) {
-      g_autofree gchar *quoted = quote_string (id);
+      g_autofree gchar *quoted = plexus_json_quote (id);
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA, "%s: %s is not a peer ID", path, quoted);
       return FALSE;
     }
@@ -1327,7 +1314,7 @@ parse_network (PlexusCapabilities *self, JsonNode *node, GError **error)
     if (address == NULL)
       return FALSE;
     if (!plexus_capabilities_address_is_valid (address)) {
-      g_autofree gchar *quoted = quote_string (address);
+      g_autofree gchar *quoted = plexus_json_quote (address);
       g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
                    "network.address: %s is not a ws:// or wss:// URI others can dial", quoted);
       return FALSE;
@@ -1341,7 +1328,7 @@ parse_network (PlexusCapabilities *self, JsonNode *node, GError **error)
   if (nat == NULL)
     return FALSE;
   if (!plexus_capabilities_nat_is_valid (nat)) {
-    g_autofree gchar *quoted = quote_string (nat);
+    g_autofree gchar *quoted = plexus_json_quote (nat);
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
                  "network.nat: %s is not none, endpoint-independent, address-dependent or blocked",
                  quoted);
@@ -1388,7 +1375,7 @@ plexus_capabilities_new_from_json (JsonNode *node, GError **error)
   if (peer_id == NULL)
     return NULL;
   if (!plexus_peer_id_is_valid (peer_id)) {
-    g_autofree gchar *quoted = quote_string (peer_id);
+    g_autofree gchar *quoted = plexus_json_quote (peer_id);
     g_set_error (error, PLEXUS_ERROR, PLEXUS_ERROR_INVALID_DATA,
                  "peer_id: %s is not a valid peer ID", quoted);
     return NULL;

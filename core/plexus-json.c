@@ -55,14 +55,18 @@ utf8_head (const gchar *str, glong max)
   return g_strconcat (head, "...", NULL);
 }
 
-/* A bounded, printable quote of a string from the network. */
+/* A bounded, printable quote of a string from the network: its first
+ * QUOTE_MAX bytes, escaped into ASCII (g_strescape() writes every byte
+ * outside it as an octal escape), so whatever the bytes, UTF-8 or not,
+ * the quote is at most 4 * QUOTE_MAX + 5 bytes of ASCII. */
 gchar *
 plexus_json_quote (const gchar *str)
 {
-  g_autofree gchar *head = utf8_head (str, QUOTE_MAX);
+  gsize length = strlen (str);
+  g_autofree gchar *head = g_strndup (str, MIN (length, QUOTE_MAX));
   g_autofree gchar *escaped = g_strescape (head, NULL);
 
-  return g_strdup_printf ("'%s'", escaped);
+  return g_strdup_printf ("'%s%s'", escaped, length > QUOTE_MAX ? "..." : "");
 }
 
 /* The JSON grammar of RFC 8259 is left to json-glib, which follows it, but

@@ -1774,8 +1774,8 @@ server_handler (SoupServer        *server,
                 GHashTable        *query,
                 gpointer           user_data)
 {
-  /* libsoup picks the first of the dialer's offers that is here: the
-   * dialer's preference. */
+  /* libsoup answers with the first of these that the dialer offers: the
+   * newest both speak. */
   const gchar *protocols[] = { PLEXUS_LINK_SUBPROTOCOL, PLEXUS_LINK_SUBPROTOCOL_V1, NULL };
 
   /* No extension is offered back: ciphertext does not compress, and

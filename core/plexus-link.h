@@ -26,9 +26,8 @@ G_BEGIN_DECLS
  * The subprotocol of version 1, still spoken: envelopes are all JSON.
  */
 #define PLEXUS_LINK_SUBPROTOCOL_V1 "plexus.v1"
-/* The Noise prologue is the negotiated subprotocol: both sides must agree
- * on it for the handshake to succeed, so it binds the handshake to the
- * version and a downgrade by whoever stands between them fails. */
+/* The Noise prologue is the negotiated subprotocol: both sides must go on
+ * under the version agreed for the handshake to succeed. */
 /**
  * PLEXUS_LINK_SIGNATURE_CONTEXT:
  *

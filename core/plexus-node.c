@@ -1130,6 +1130,7 @@ static void
 forward_envelope (PlexusNode *self, PlexusLink *link, PlexusEnvelope *envelope)
 {
   const gchar *to = plexus_envelope_get_to (envelope);
+  g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *message = NULL;
   PlexusLink *next;
@@ -1156,10 +1157,20 @@ forward_envelope (PlexusNode *self, PlexusLink *link, PlexusEnvelope *envelope)
     refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_EXPIRED, error->message);
     return;
   }
+  /* A compact signal near the size limit is larger as JSON, and JSON is
+   * all a link of version 1 carries. */
+  bytes = plexus_envelope_encode_with (envelope, plexus_link_get_envelope_encoding (next), &error);
+  if (bytes == NULL) {
+    message = g_strdup_printf ("cannot pass it on to %s: %s", plexus_link_get_peer_id (next), error->message);
+    refuse_envelope (self, link, envelope, PLEXUS_ENVELOPE_CODE_TOO_LARGE, message);
+    return;
+  }
   /* Only what is passed on teaches the way back: refused envelopes with
    * made-up senders do not fill the table. */
   learn_route (self, plexus_envelope_get_from (envelope), plexus_link_get_peer_id (link));
-  send_envelope (next, envelope);
+  if (!plexus_link_send (next, bytes, &error))
+    g_debug ("cannot pass a '%s' message on to %s: %s", plexus_envelope_get_message_type (envelope),
+             plexus_link_get_peer_id (next), error->message);
 }
 
 /* doc/protocol.md, "Envelope", "Dispatch", "Routing", is what this

@@ -1002,6 +1002,9 @@ test_compact_rejects (void)
     { 2, 8, 1, { "m1", PEER_ID, "", "a.b", "i", "p", "r" }, "x", "re: 'a.b' is not" },
     { 2, 8, 1, { "m1", PEER_ID, "", "", "i", "\xff", "r" }, "x", "body.path is not valid UTF-8" },
     { 1, 8, 1, { "m1", PEER_ID, "", "", "t", "m1", "p" }, "", "it has no attachment" },
+    /* Header strings that are not ASCII, or not UTF-8, are quoted escaped. */
+    { 1, 8, 1, { "\xfc", PEER_ID, "", "", "t", "m1", "p" }, "x", "id: '\\374' is not" },
+    { 1, 8, 1, { "m1", PEER_ID, "\xc0\xc0", "", "t", "m1", "p" }, "x", "to: '\\300\\300' is not" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -1023,6 +1026,22 @@ test_compact_rejects (void)
       assert_compact_fails (part, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
                             cut < 10 ? "shorter than its header" : "ends inside");
     }
+  }
+
+  /* The longest strings of bytes outside ASCII make a short message. */
+  {
+    g_autofree gchar *long_bad = g_strnfill (255, '\xf0');
+    g_autofree gchar *long_ok = g_strnfill (255, 'a');
+    const gchar * const bad_id[] = { long_bad, PEER_ID, "", "", "t", "m1", "p" };
+    const gchar * const bad_re[] = { "m1", PEER_ID, "", long_bad, "t", "m1", "p" };
+    const gchar * const long_id[] = { long_ok, PEER_ID, "", "", "t", "m1", "p" };
+    g_autoptr(GBytes) bytes_id = compact_frame (1, 8, 1, bad_id, "x", -1);
+    g_autoptr(GBytes) bytes_re = compact_frame (1, 8, 1, bad_re, "x", -1);
+    g_autoptr(GBytes) bytes_long = compact_frame (1, 8, 1, long_id, "x", -1);
+
+    assert_compact_fails (bytes_id, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, "...' is not a valid message ID");
+    assert_compact_fails (bytes_re, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, "re: '\\360");
+    assert_compact_fails (bytes_long, PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE, "id: 'aaaa");
   }
 
   /* A NUL byte inside a string. */

@@ -747,6 +747,7 @@ test_subprotocol (void)
   const gchar *future_protocols[] = { "plexus.v3", "plexus.v2", "plexus.v1", NULL };
   const gchar *v1_protocols[] = { "plexus.v1", NULL };
   const gchar *v2_protocols[] = { "plexus.v2", NULL };
+  const gchar *oldest_first[] = { "plexus.v1", "plexus.v2", NULL };
   Watch *accepted;
 
   /* No subprotocol, or not ours: refused before the WebSocket opens. */
@@ -801,9 +802,8 @@ test_subprotocol (void)
     g_ptr_array_set_size (server->accepted, 0);
   }
 
-  /* The prologue is the version agreed on: a handshake that went on as
-   * version 1 on a version 2 WebSocket (a downgrade by someone between
-   * the two) fails. */
+  /* The prologue is the version agreed on: a dialer that goes on under
+   * version 1 on a version 2 WebSocket fails the handshake. */
   {
     g_autoptr(Raw) downgraded = raw_connect (server->uri, v2_protocols);
     g_autoptr(GByteArray) message = g_byte_array_new ();
@@ -829,6 +829,17 @@ test_subprotocol (void)
     soup_websocket_connection_close (downgraded->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
     assert_closed_with (server_last_link (server), SOUP_WEBSOCKET_CLOSE_NORMAL);
     g_assert_false (server_last_link (server)->ready);
+    g_ptr_array_set_size (server->accepted, 0);
+  }
+
+  /* The newest version both speak, whatever the order of the offer. */
+  {
+    g_autoptr(Raw) reversed = raw_connect (server->uri, oldest_first);
+
+    g_assert_nonnull (reversed->ws);
+    g_assert_cmpstr (soup_websocket_connection_get_protocol (reversed->ws), ==, "plexus.v2");
+    soup_websocket_connection_close (reversed->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    assert_closed_with (server_last_link (server), SOUP_WEBSOCKET_CLOSE_NORMAL);
     g_ptr_array_set_size (server->accepted, 0);
   }
 

@@ -618,6 +618,39 @@ test_signal_forms (void)
     received = plexus_envelope_decode (data, length, NULL, NULL);
     g_assert_nonnull (received);
     assert_same_signal (to_old, received);
+
+    /* A compact signal as large as a frame may be is larger as JSON: B
+     * cannot pass it on to the node of version 1, and says so. */
+    {
+      g_autoptr(PlexusEnvelope) largest = new_deliver_signal (peer_id_of (pair->context_a), wait.peer_id,
+                                                              peer_id_of (pair->context_a));
+      g_autoptr(GBytes) head = plexus_envelope_encode_with (largest, PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS, NULL);
+      gsize sealed_length = PLEXUS_ENVELOPE_MAX_SIZE - (g_bytes_get_size (head) - 13);
+      g_autofree gchar *filler = g_malloc0 (sealed_length);
+      g_autoptr(GBytes) sealed = g_bytes_new_take (g_steal_pointer (&filler), sealed_length);
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GError) error = NULL;
+      Count answer_count = { answers, 2 };
+      PlexusEnvelope *answer;
+
+      plexus_envelope_set_attachment (largest, sealed);
+      bytes = plexus_envelope_encode_with (largest, PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_bytes_get_size (bytes), ==, PLEXUS_ENVELOPE_MAX_SIZE);
+      plexus_link_send (link_a, bytes, &error);
+      g_assert_no_error (error);
+      g_assert_true (plexus_test_wait_for (has_n, &answer_count, TIMEOUT_MS));
+      answer = g_ptr_array_index (answers, 1);
+      g_assert_cmpstr (error_code_of (answer), ==, PLEXUS_ENVELOPE_CODE_TOO_LARGE);
+      g_assert_cmpstr (plexus_envelope_get_re (answer), ==, plexus_envelope_get_id (largest));
+      /* Nothing but the first signal reached it (a keepalive may have). */
+      for (guint i = 1; i < old_frames->len; i++) {
+        const guint8 *frame = g_bytes_get_data (g_ptr_array_index (old_frames, i), &length);
+        g_autoptr(PlexusEnvelope) other = plexus_envelope_decode (frame, length, NULL, NULL);
+
+        g_assert_true (other == NULL || g_strcmp0 (plexus_envelope_get_message_type (other), "signal.deliver") != 0);
+      }
+    }
     plexus_link_close (old, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
   }
 
