@@ -309,8 +309,11 @@ on_relay_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   if (answer != NULL || g_error_matches (error, PLEXUS_ERROR, PLEXUS_ERROR_TIMED_OUT)) {
     /* Taken on: with an answer (`held`: the wait is the recipient's, not
      * the relay's fault), or in silence (noted when the delivery engine
-     * gives up the attempt, note_silence()). */
-    if (outgoing != NULL && answer != NULL)
+     * gives up the attempt, note_silence()). Only the server holds
+     * signals: from a super peer, `held` is an excuse not believed. */
+    if (outgoing != NULL && answer != NULL && call->path.kind == PLEXUS_DELIVERY_PATH_SERVER &&
+        g_strcmp0 (json_object_get_string_member_with_default (plexus_envelope_get_body (answer), "status", NULL),
+                   "held") == 0)
       add_relay (&outgoing->answered, call->path.relay);
   } else {
     PlexusProvider *provider = path_provider (call->self, &call->path);

@@ -686,12 +686,14 @@ test_silent_relay (void)
 
 /* Hybrid mode: the dropping super peer races the server. The server's
  * copy arrives first, and the super peer's silence is told when its
- * attempt's time is up: held against it as in peer mode. */
+ * attempt's time is up: held against it as in peer mode. With @mode
+ * `hold` it says it holds each signal, which only the server may. */
 static void
-test_silent_relay_hybrid (void)
+silent_relay_hybrid (const gchar *mode)
 {
   PlexusTestFixture *fixture = plexus_test_fixture_new ();
   g_autofree gchar *config_path = g_build_filename (fixture->tmpdir, "evil.conf", NULL);
+  g_autofree gchar *config = g_strdup_printf ("[plugins]\ndisabled=signaling-relay\n[evil-relay]\nmode=%s\n", mode);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *evil_id = NULL;
   g_autofree gchar *dropped = NULL;
@@ -700,8 +702,7 @@ test_silent_relay_hybrid (void)
   PlexusTestNode *server, *evil;
   Peer alice = { NULL, }, bob = { NULL, };
 
-  g_assert_true (g_file_set_contents (config_path, "[plugins]\ndisabled=signaling-relay\n[evil-relay]\nmode=drop\n",
-                                      -1, &error));
+  g_assert_true (g_file_set_contents (config_path, config, -1, &error));
   start_one_super (fixture, config_path, &server, &evil, &alice, &bob);
   evil_id = plexus_dbus_manager_dup_peer_id (evil->manager);
   g_assert_cmpfloat (relay_reputation (&alice, evil_id), ==, 1.0);
@@ -724,6 +725,18 @@ test_silent_relay_hybrid (void)
   peer_clear (&alice);
   peer_clear (&bob);
   plexus_test_fixture_free (fixture);
+}
+
+static void
+test_silent_relay_hybrid (void)
+{
+  silent_relay_hybrid ("drop");
+}
+
+static void
+test_false_hold (void)
+{
+  silent_relay_hybrid ("hold");
 }
 
 /* The issue's load: a server, three super peers and six standard peers;
@@ -1320,6 +1333,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/signaling/hostile-relay", test_hostile_relay);
   g_test_add_func ("/plexus/signaling/silent-relay", test_silent_relay);
   g_test_add_func ("/plexus/signaling/silent-relay-hybrid", test_silent_relay_hybrid);
+  g_test_add_func ("/plexus/signaling/false-hold", test_false_hold);
   g_test_add_func ("/plexus/signaling/flood", test_flood);
   g_test_add_func ("/plexus/signaling/single-super", test_single_super);
   g_test_add_func ("/plexus/signaling/churn", test_churn);

@@ -9,7 +9,9 @@
  * `[evil-relay] mode`:
  *   tamper  alters one character of the sealed signal before delivering it;
  *   drop    throws the signal away;
- *   replay  delivers the signal twice.
+ *   replay  delivers the signal twice;
+ *   hold    throws the signal away and answers that it holds it, as only
+ *           the server may.
  * It claims a capacity of 1000 to be tried first.
  * With mode `off` (the default) it does nothing, so every node of a test
  * may load it. Never installed. */
@@ -68,6 +70,12 @@ on_relay (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope 
     deliver (self, to, id, altered_bytes, label);
   } else if (g_str_equal (self->mode, "drop")) {
     g_message ("dropping signal %s for %s", id, to);
+  } else if (g_str_equal (self->mode, "hold")) {
+    g_autoptr(JsonObject) answer = json_object_new ();
+
+    g_message ("dropping signal %s for %s, saying it is held", id, to);
+    json_object_set_string_member (answer, "status", "held");
+    return plexus_envelope_new_reply (envelope, "signal.relay", own_peer_id (self), answer);
   } else if (g_str_equal (self->mode, "replay")) {
     g_message ("delivering signal %s for %s twice", id, to);
     deliver (self, to, id, sealed, label);
