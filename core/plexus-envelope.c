@@ -16,7 +16,7 @@
 /**
  * SECTION:plexus-envelope
  * @title: PlexusEnvelope
- * @short_description: the JSON envelope of the node protocol
+ * @short_description: the envelope of the node protocol
  *
  * Every decrypted frame of a node link carries one envelope: a JSON object
  * that says what the message is (`type`), who sent it to whom (`from`,
@@ -24,11 +24,14 @@
  * what it answers (`re`) and its content (`body`), optionally followed by
  * a NUL byte and an attachment: bytes that travel beside the JSON, never
  * scanned, escaped or copied into it (a sealed signal that a relay passes
- * on without reading). doc/protocol.md,
- * section "Envelope", is the specification; this is its implementation,
- * without I/O: plexus_envelope_decode() turns the bytes of a frame into an
- * envelope, or into an error together with the protocol error code to
- * answer with, and plexus_envelope_encode() does the reverse.
+ * on without reading). On links of version 2 the signals a relay passes
+ * on travel in a compact binary form instead (%PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS).
+ * doc/protocol.md, section "Envelope", is the specification; this is its
+ * implementation, without I/O: plexus_envelope_decode_with() turns the
+ * bytes of a frame into an envelope, or into an error together with the
+ * protocol error code to answer with, and plexus_envelope_encode_with()
+ * does the reverse; plexus_envelope_decode() and plexus_envelope_encode()
+ * are the same for links of version 1, all JSON.
  *
  * Members are always written in the order
  * `v, type, id, from, to, ttl, ts, re, body`, so an envelope has one
