@@ -25,7 +25,8 @@
  * a NUL byte and an attachment: bytes that travel beside the JSON, never
  * scanned, escaped or copied into it (a sealed signal that a relay passes
  * on without reading). On links of version 2 the signals a relay passes
- * on travel in a compact binary form instead (%PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS).
+ * on travel in a compact binary form instead
+ * (%PLEXUS_ENVELOPE_ENCODING_COMPACT_SIGNALS).
  * doc/protocol.md, section "Envelope", is the specification; this is its
  * implementation, without I/O: plexus_envelope_decode_with() turns the
  * bytes of a frame into an envelope, or into an error together with the
