@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
 
 #include "plexus.h"
+#include "plexus-node.h"
+#include "plexus-swim-message.h"
 #include "plexus-test-fixture.h"
 
 /* The gossip plugin in real processes: a server and three super peers
@@ -463,6 +466,196 @@ test_attach (void)
   plexus_test_fixture_free (fixture);
 }
 
+/* A node of the test's own, in this process, linked to one daemon: it
+ * says to the group what a test needs said, in the order it needs. */
+typedef struct {
+  gchar         *state_dir;
+  PlexusContext *context;
+  PlexusNode    *node;
+  guint          live_links;
+} LocalNode;
+
+static void
+on_local_link_added (PlexusNode *node, PlexusLink *link, gpointer user_data)
+{
+  ((LocalNode *) user_data)->live_links++;
+}
+
+static void
+on_local_link_removed (PlexusNode *node, PlexusLink *link, gpointer user_data)
+{
+  ((LocalNode *) user_data)->live_links--;
+}
+
+static gboolean
+local_is_linked (gconstpointer data)
+{
+  return ((const LocalNode *) data)->live_links > 0;
+}
+
+static gboolean
+local_is_unlinked (gconstpointer data)
+{
+  return ((const LocalNode *) data)->live_links == 0;
+}
+
+static LocalNode *
+local_node_new (PlexusTestFixture *fixture, const gchar *address)
+{
+  LocalNode *local = g_new0 (LocalNode, 1);
+  g_autoptr(PlexusConfig) config = plexus_config_new ();
+  g_autoptr(PlexusIdentity) identity = plexus_identity_new_ephemeral ();
+  g_autoptr(PlexusBroker) broker = plexus_broker_new ();
+  const gchar * const bootstrap[] = { address, NULL };
+  g_autoptr(GError) error = NULL;
+
+  local->state_dir = g_build_filename (fixture->tmpdir, "local", NULL);
+  g_assert_cmpint (g_mkdir (local->state_dir, 0700), ==, 0);
+  plexus_config_set_override_list (config, "node", "bootstrap", bootstrap, &error);
+  g_assert_no_error (error);
+  local->context = plexus_context_new (config, identity, broker, local->state_dir);
+  local->node = plexus_node_new (local->context);
+  g_signal_connect (local->node, "link-added", G_CALLBACK (on_local_link_added), local);
+  g_signal_connect (local->node, "link-removed", G_CALLBACK (on_local_link_removed), local);
+  plexus_node_start (local->node);
+  g_assert_true (plexus_test_wait_for (local_is_linked, local, fixture->timeout_ms));
+  return local;
+}
+
+static void
+local_node_free (LocalNode *local, guint timeout_ms)
+{
+  plexus_node_stop (local->node);
+  /* Freed only once libsoup is done closing the link. */
+  g_assert_true (plexus_test_wait_for (local_is_unlinked, local, timeout_ms));
+  g_clear_object (&local->node);
+  g_clear_object (&local->context);
+  g_free (local->state_dir);
+  g_free (local);
+}
+
+static void
+on_local_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (plexus_messenger_send_finish (PLEXUS_MESSENGER (source), result, &error));
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Sends @message to @to and waits until it is on its way. */
+static void
+local_node_send_gossip (LocalNode *local, const gchar *to, PlexusSwimMessage *message, guint timeout_ms)
+{
+  g_autoptr(JsonObject) body = plexus_swim_message_to_json (message);
+  g_autoptr(PlexusEnvelope) envelope = NULL;
+  gboolean sent = FALSE;
+
+  envelope = plexus_envelope_new (plexus_swim_message_type_to_string (message->type),
+                                  plexus_identity_get_peer_id (plexus_context_get_identity (local->context)),
+                                  to, body);
+  plexus_messenger_send_async (PLEXUS_MESSENGER (local->node), envelope, NULL, on_local_sent, &sent);
+  g_assert_true (plexus_test_wait (&sent, timeout_ms));
+}
+
+/* Whether @om shows @peer_id with the roles of an advertisement, in any
+ * state. */
+static gboolean
+view_has_roles (gconstpointer data)
+{
+  const ViewWait *v = data;
+  g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", v->peer_id, NULL);
+  g_autoptr(GDBusInterface) iface = g_dbus_object_manager_get_interface (v->om, path, "org.plexus.Plexus1.Peer");
+
+  return iface != NULL && plexus_dbus_peer_get_roles (PLEXUS_DBUS_PEER (iface)) != NULL &&
+         plexus_dbus_peer_get_roles (PLEXUS_DBUS_PEER (iface))[0] != NULL;
+}
+
+/* A super peer may hear of a member's advertisement before it hears of
+ * the member (gossip brings both, in either order). Its attached standard
+ * peers must still get the advertisement with the member. A node of the
+ * test's own gives the super peer both, the advertisement first. */
+static void
+test_view_advertisement_first (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
+  const gchar *peer_args[] = { "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  PlexusTestNode *super;
+  PlexusTestNode *peer;
+  g_autofree gchar *peer_id = NULL;
+  g_autofree gchar *attached_line = NULL;
+  g_autoptr(GDBusObjectManager) super_om = NULL;
+  g_autoptr(GDBusObjectManager) peer_om = NULL;
+  g_autoptr(PlexusIdentity) member = plexus_identity_new_ephemeral ();
+  const gchar *member_id = plexus_identity_get_peer_id (member);
+  g_autoptr(PlexusCapabilities) caps = plexus_capabilities_new (member_id);
+  g_autoptr(PlexusSwimMessage) advertisement = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+  g_autoptr(PlexusSwimMessage) alive = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+  g_autofree guint8 *signed_data = NULL;
+  g_autoptr(GBytes) signature = NULL;
+  PlexusSwimUpdate *update;
+  LocalNode *local;
+  gsize length;
+
+  plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  super_args[3] = plexus_dbus_manager_get_address (((PlexusTestNode *) g_ptr_array_index (fixture->nodes, 0))->manager);
+  peer_args[1] = super_args[3];
+  super = plexus_test_fixture_add_node (fixture, super_args, &error);
+  g_assert_no_error (error);
+  peer = plexus_test_fixture_add_node (fixture, peer_args, &error);
+  g_assert_no_error (error);
+  peer_id = plexus_dbus_manager_dup_peer_id (peer->manager);
+  attached_line = g_strdup_printf ("standard peer %s attached", peer_id);
+  g_assert_true (plexus_test_node_wait_for_log (super, attached_line, DETECTION_TIMEOUT_MS));
+  super_om = plexus_dbus_object_manager_client_new_sync (super->connection,
+                                                         G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                                         "org.plexus.Plexus1", "/org/plexus/Plexus1", NULL, &error);
+  g_assert_no_error (error);
+  peer_om = plexus_dbus_object_manager_client_new_sync (peer->connection,
+                                                        G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                                        "org.plexus.Plexus1", "/org/plexus/Plexus1", NULL, &error);
+  g_assert_no_error (error);
+
+  /* The member's signed advertisement, then the member itself, in two
+   * messages: the super peer handles each on its own. */
+  plexus_capabilities_set_roles (caps, PLEXUS_ROLE_SUPER);
+  update = plexus_swim_message_add_update (advertisement);
+  update->is_advertisement = TRUE;
+  g_strlcpy (update->peer_id, member_id, sizeof update->peer_id);
+  update->version = 1;
+  update->capabilities = plexus_capabilities_to_string (caps);
+  signed_data = plexus_swim_advertisement_signed_data (member_id, update->version, update->capabilities, &length);
+  signature = plexus_identity_sign (member, signed_data, length);
+  g_assert_cmpuint (g_bytes_get_size (signature), ==, PLEXUS_SWIM_SIGNATURE_SIZE);
+  memcpy (update->signature, g_bytes_get_data (signature, NULL), PLEXUS_SWIM_SIGNATURE_SIZE);
+  update = plexus_swim_message_add_update (alive);
+  update->state = PLEXUS_SWIM_STATE_ALIVE;
+  g_strlcpy (update->peer_id, member_id, sizeof update->peer_id);
+  update->incarnation = 1;
+
+  local = local_node_new (fixture, plexus_dbus_manager_get_address (super->manager));
+  local_node_send_gossip (local, plexus_dbus_manager_get_peer_id (super->manager), advertisement, fixture->timeout_ms);
+  local_node_send_gossip (local, plexus_dbus_manager_get_peer_id (super->manager), alive, fixture->timeout_ms);
+
+  /* The super peer takes both; the standard peer learns the member with
+   * its roles from the super peer. */
+  {
+    ViewWait at_super = { super_om, member_id, NULL };
+    ViewWait at_peer = { peer_om, member_id, NULL };
+
+    g_assert_true (plexus_test_wait_for (view_has_roles, &at_super, fixture->timeout_ms));
+    g_assert_true (plexus_test_wait_for (view_has_roles, &at_peer, fixture->timeout_ms));
+  }
+
+  local_node_free (local, fixture->timeout_ms);
+  plexus_test_fixture_free (fixture);
+}
+
 /* The issue's scenario: one server, five super peers, ten standard peers.
  * Every standard peer attaches to two supers; a 1 s pause of a super is no
  * death; a killed super is declared dead by every group member, and every
@@ -595,6 +788,7 @@ main (int argc, char **argv)
   g_setenv ("PLEXUS_PLUGIN_PATH", plugin_dir, TRUE);
   g_test_add_func ("/plexus/gossip/group", test_group);
   g_test_add_func ("/plexus/gossip/attach", test_attach);
+  g_test_add_func ("/plexus/gossip/view-advertisement-first", test_view_advertisement_first);
   g_test_add_func ("/plexus/gossip/scale", test_scale);
   return g_test_run ();
 }

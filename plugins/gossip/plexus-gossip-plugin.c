@@ -414,8 +414,11 @@ drain (PlexusGossipPlugin *self)
         g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, event.peer_id, "forgotten", NULL);
     } else if (plexus_swim_get_member_state (self->swim, event.peer_id, &state, &incarnation)) {
       capabilities = plexus_swim_get_advertisement (self->swim, event.peer_id, &version);
+      /* A member's advertisement can come before the member does (gossip
+       * carries both, in any order): a member that joins brings the one
+       * held, or attached standard peers would never learn its roles. */
       view_add_member (self, event.peer_id, state, incarnation,
-                       event.type == PLEXUS_SWIM_EVENT_ADVERTISEMENT);
+                       event.type == PLEXUS_SWIM_EVENT_ADVERTISEMENT || event.type == PLEXUS_SWIM_EVENT_JOINED);
       if (event.type != PLEXUS_SWIM_EVENT_ADVERTISEMENT)
         g_message ("member %s is %s", event.peer_id, plexus_swim_state_to_string (state));
       g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, event.peer_id,
