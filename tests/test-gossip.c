@@ -597,25 +597,30 @@ local_node_send_gossip (LocalNode *local, const gchar *to, PlexusSwimMessage *me
   g_assert_true (plexus_test_wait (&sent, timeout_ms));
 }
 
-/* A super peer may hear of a member's advertisement before it hears of
- * the member (gossip brings both, in either order). Its attached standard
- * peers must still get the advertisement with the member. A node of the
- * test's own gives the super peer both, the advertisement first. */
-static void
-test_view_advertisement_first (void)
+/* A standard peer of @server's, attached to @super. */
+static PlexusTestNode *
+start_standard_peer (PlexusTestFixture *fixture, PlexusTestNode *server, PlexusTestNode *super)
 {
-  PlexusTestFixture *fixture = plexus_test_fixture_new ();
-  const gchar *server_args[] = { "--role", "server", NULL };
-  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
-  const gchar *peer_args[] = { "--server", NULL, NULL };
+  const gchar *peer_args[] = { "--server", plexus_dbus_manager_get_address (server->manager), NULL };
   g_autoptr(GError) error = NULL;
-  PlexusTestNode *super;
-  PlexusTestNode *peer;
+  PlexusTestNode *peer = plexus_test_fixture_add_node (fixture, peer_args, &error);
   g_autofree gchar *peer_id = NULL;
   g_autofree gchar *attached_line = NULL;
-  g_autoptr(GDBusObjectManager) super_om = NULL;
-  g_autoptr(GDBusObjectManager) peer_om = NULL;
-  g_autoptr(PlexusIdentity) member = plexus_identity_new_ephemeral ();
+
+  g_assert_no_error (error);
+  peer_id = plexus_dbus_manager_dup_peer_id (peer->manager);
+  attached_line = g_strdup_printf ("standard peer %s attached", peer_id);
+  g_assert_true (plexus_test_node_wait_for_log (super, attached_line, DETECTION_TIMEOUT_MS));
+  return peer;
+}
+
+/* Tells @super, from a node of the test's own, of a member that is not
+ * there (@member): its signed advertisement, then the member itself, in
+ * two messages, so that the super peer handles each on its own. Probes
+ * then find the member dead. Returns the node, to be freed. */
+static LocalNode *
+tell_of_member (PlexusTestFixture *fixture, PlexusTestNode *super, PlexusIdentity *member)
+{
   const gchar *member_id = plexus_identity_get_peer_id (member);
   g_autoptr(PlexusCapabilities) caps = plexus_capabilities_new (member_id);
   g_autoptr(PlexusSwimMessage) advertisement = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
@@ -626,28 +631,6 @@ test_view_advertisement_first (void)
   LocalNode *local;
   gsize length;
 
-  plexus_test_fixture_add_node (fixture, server_args, &error);
-  g_assert_no_error (error);
-  super_args[3] = plexus_dbus_manager_get_address (((PlexusTestNode *) g_ptr_array_index (fixture->nodes, 0))->manager);
-  peer_args[1] = super_args[3];
-  super = plexus_test_fixture_add_node (fixture, super_args, &error);
-  g_assert_no_error (error);
-  peer = plexus_test_fixture_add_node (fixture, peer_args, &error);
-  g_assert_no_error (error);
-  peer_id = plexus_dbus_manager_dup_peer_id (peer->manager);
-  attached_line = g_strdup_printf ("standard peer %s attached", peer_id);
-  g_assert_true (plexus_test_node_wait_for_log (super, attached_line, DETECTION_TIMEOUT_MS));
-  super_om = plexus_dbus_object_manager_client_new_sync (super->connection,
-                                                         G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
-                                                         "org.plexus.Plexus1", "/org/plexus/Plexus1", NULL, &error);
-  g_assert_no_error (error);
-  peer_om = plexus_dbus_object_manager_client_new_sync (peer->connection,
-                                                        G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
-                                                        "org.plexus.Plexus1", "/org/plexus/Plexus1", NULL, &error);
-  g_assert_no_error (error);
-
-  /* The member's signed advertisement, then the member itself, in two
-   * messages: the super peer handles each on its own. */
   plexus_capabilities_set_roles (caps, PLEXUS_ROLE_SUPER);
   update = plexus_swim_message_add_update (advertisement);
   update->is_advertisement = TRUE;
@@ -666,11 +649,87 @@ test_view_advertisement_first (void)
   local = local_node_new (fixture, plexus_dbus_manager_get_address (super->manager));
   local_node_send_gossip (local, plexus_dbus_manager_get_peer_id (super->manager), advertisement, fixture->timeout_ms);
   local_node_send_gossip (local, plexus_dbus_manager_get_peer_id (super->manager), alive, fixture->timeout_ms);
+  return local;
+}
+
+static GDBusObjectManager *
+object_manager_of (PlexusTestNode *node)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusObjectManager *om = plexus_dbus_object_manager_client_new_sync (node->connection,
+                                                                      G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                                                      "org.plexus.Plexus1", "/org/plexus/Plexus1",
+                                                                      NULL, &error);
+
+  g_assert_no_error (error);
+  return om;
+}
+
+/* A server and one super peer; a standard peer attached to it unless
+ * @peer is NULL. */
+static PlexusTestNode *
+start_super (PlexusTestFixture *fixture, PlexusTestNode **peer)
+{
+  const gchar *server_args[] = { "--role", "server", NULL };
+  const gchar *super_args[] = { "--role", "super", "--server", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  PlexusTestNode *server;
+  PlexusTestNode *super;
+
+  server = plexus_test_fixture_add_node (fixture, server_args, &error);
+  g_assert_no_error (error);
+  super_args[3] = plexus_dbus_manager_get_address (server->manager);
+  super = plexus_test_fixture_add_node (fixture, super_args, &error);
+  g_assert_no_error (error);
+  if (peer != NULL)
+    *peer = start_standard_peer (fixture, server, super);
+  return super;
+}
+
+/* A super peer may hear of a member's advertisement before it hears of
+ * the member (gossip brings both, in either order). Its attached standard
+ * peers must still get the advertisement with the member. */
+static void
+test_view_advertisement_first (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  PlexusTestNode *peer;
+  PlexusTestNode *super = start_super (fixture, &peer);
+  g_autoptr(GDBusObjectManager) super_om = object_manager_of (super);
+  g_autoptr(GDBusObjectManager) peer_om = object_manager_of (peer);
+  g_autoptr(PlexusIdentity) member = plexus_identity_new_ephemeral ();
+  const gchar *member_id = plexus_identity_get_peer_id (member);
+  LocalNode *local = tell_of_member (fixture, super, member);
 
   /* The super peer takes both; the standard peer learns the member with
    * its roles from the super peer. */
   wait_view_shows (super_om, super->connection, member_id, NULL, fixture->timeout_ms);
   wait_view_shows (peer_om, peer->connection, member_id, NULL, fixture->timeout_ms);
+
+  local_node_free (local, fixture->timeout_ms);
+  plexus_test_fixture_free (fixture);
+}
+
+/* A standard peer that attaches hears of the members that died lately, not
+ * only of the live ones: one that comes back after a while (a laptop that
+ * slept) may still hold them alive. */
+static void
+test_view_remembers_dead (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  PlexusTestNode *super = start_super (fixture, NULL);
+  PlexusTestNode *server = g_ptr_array_index (fixture->nodes, 0);
+  g_autoptr(GDBusObjectManager) super_om = object_manager_of (super);
+  g_autoptr(GDBusObjectManager) peer_om = NULL;
+  g_autoptr(PlexusIdentity) member = plexus_identity_new_ephemeral ();
+  const gchar *member_id = plexus_identity_get_peer_id (member);
+  LocalNode *local = tell_of_member (fixture, super, member);
+  PlexusTestNode *peer;
+
+  wait_view_shows (super_om, super->connection, member_id, "dead", DETECTION_TIMEOUT_MS);
+  peer = start_standard_peer (fixture, server, super);
+  peer_om = object_manager_of (peer);
+  wait_view_shows (peer_om, peer->connection, member_id, "dead", fixture->timeout_ms);
 
   local_node_free (local, fixture->timeout_ms);
   plexus_test_fixture_free (fixture);
@@ -806,6 +865,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/gossip/group", test_group);
   g_test_add_func ("/plexus/gossip/attach", test_attach);
   g_test_add_func ("/plexus/gossip/view-advertisement-first", test_view_advertisement_first);
+  g_test_add_func ("/plexus/gossip/view-remembers-dead", test_view_remembers_dead);
   g_test_add_func ("/plexus/gossip/scale", test_scale);
   return g_test_run ();
 }

@@ -738,6 +738,16 @@ test_leave (void)
                                                             &state, NULL));
       PLEXUS_SIM_ASSERT (sim, state == PLEXUS_SWIM_STATE_LEFT);
       PLEXUS_SIM_ASSERT (sim, plexus_swim_get_n_members (plexus_swim_sim_get_engine (world, i)) == GROUP - 2);
+      /* Not among the live members, still among those known. */
+      {
+        g_auto(GStrv) live = plexus_swim_get_members (plexus_swim_sim_get_engine (world, i));
+        g_auto(GStrv) known = plexus_swim_list_members (plexus_swim_sim_get_engine (world, i));
+        const gchar *gone = plexus_swim_sim_get_peer_id (world, watch.target);
+
+        PLEXUS_SIM_ASSERT (sim, !g_strv_contains ((const gchar * const *) live, gone));
+        PLEXUS_SIM_ASSERT (sim, g_strv_contains ((const gchar * const *) known, gone));
+        PLEXUS_SIM_ASSERT (sim, g_strv_length (known) == GROUP - 1);
+      }
     }
   }
 }

@@ -647,13 +647,15 @@ view_flush (PlexusGossipPlugin *self)
     send_view_chunked (self, key, changes);
 }
 
-/* The whole group as this node sees it: itself and every live member,
- * with their advertisements. */
+/* The whole group as this node sees it: itself and every member, with
+ * their advertisements. Dead and left ones too, while remembered: a
+ * standard peer that comes back after a while (a laptop that slept) may
+ * still hold them alive, and nothing else would tell it. */
 static void
 send_view_snapshot (PlexusGossipPlugin *self, const gchar *to)
 {
   g_autoptr(PlexusSwimMessage) snapshot = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
-  g_auto(GStrv) members = plexus_swim_get_members (self->swim);
+  g_auto(GStrv) members = plexus_swim_list_members (self->swim);
 
   add_member_updates (self, snapshot, own_peer_id (self), PLEXUS_SWIM_STATE_ALIVE,
                       plexus_swim_get_incarnation (self->swim), TRUE);

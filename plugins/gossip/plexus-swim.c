@@ -2061,6 +2061,22 @@ compare_strings (gconstpointer a, gconstpointer b)
   return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
 }
 
+/* The keys of @table, peer IDs, sorted, as a new string array. */
+static gchar **
+sorted_keys (GHashTable *table)
+{
+  GPtrArray *ids = g_ptr_array_new_full (g_hash_table_size (table) + 1, g_free);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (ids, g_strdup (key));
+  g_ptr_array_sort (ids, compare_strings);
+  g_ptr_array_add (ids, NULL);
+  return (gchar **) g_ptr_array_free (ids, FALSE);
+}
+
 /**
  * plexus_swim_get_members:
  * @self: a #PlexusSwim
@@ -2081,6 +2097,23 @@ plexus_swim_get_members (PlexusSwim *self)
   g_ptr_array_sort (ids, compare_strings);
   g_ptr_array_add (ids, NULL);
   return (gchar **) g_ptr_array_free (ids, FALSE);
+}
+
+/**
+ * plexus_swim_list_members:
+ * @self: a #PlexusSwim
+ *
+ * Like plexus_swim_get_members(), with dead and left members too until
+ * they are forgotten: what a node that was away needs to hear.
+ *
+ * Returns: (transfer full): the peer IDs of the other members this node
+ *   knows, sorted
+ */
+gchar **
+plexus_swim_list_members (PlexusSwim *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_SWIM (self), NULL);
+  return sorted_keys (self->members);
 }
 
 /**
@@ -2138,19 +2171,8 @@ plexus_swim_get_advertisement (PlexusSwim *self, const gchar *peer_id, guint64 *
 gchar **
 plexus_swim_list_advertised (PlexusSwim *self)
 {
-  GPtrArray *ids;
-  GHashTableIter iter;
-  gpointer key;
-
   g_return_val_if_fail (PLEXUS_IS_SWIM (self), NULL);
-
-  ids = g_ptr_array_new_full (g_hash_table_size (self->advertisements) + 1, g_free);
-  g_hash_table_iter_init (&iter, self->advertisements);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_ptr_array_add (ids, g_strdup (key));
-  g_ptr_array_sort (ids, compare_strings);
-  g_ptr_array_add (ids, NULL);
-  return (gchar **) g_ptr_array_free (ids, FALSE);
+  return sorted_keys (self->advertisements);
 }
 
 /**

@@ -198,6 +198,7 @@ guint64      plexus_swim_get_advertised_version (PlexusSwim *self);
 guint        plexus_swim_get_local_health (PlexusSwim *self);
 guint        plexus_swim_get_n_members (PlexusSwim *self);
 gchar      **plexus_swim_get_members (PlexusSwim *self);
+gchar      **plexus_swim_list_members (PlexusSwim *self);
 gboolean     plexus_swim_get_member_state (PlexusSwim      *self,
                                            const gchar     *peer_id,
                                            PlexusSwimState *state,
