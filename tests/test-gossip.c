@@ -614,10 +614,21 @@ start_standard_peer (PlexusTestFixture *fixture, PlexusTestNode *server, PlexusT
   return peer;
 }
 
-/* Tells @super, from a node of the test's own, of a member that is not
- * there (@member): its signed advertisement, then the member itself, in
- * two messages, so that the super peer handles each on its own. Probes
- * then find the member dead. Returns the node, to be freed. */
+/* Adds to @message that @member_id is in @state, at incarnation 1. */
+static void
+add_membership (PlexusSwimMessage *message, const gchar *member_id, PlexusSwimState state)
+{
+  PlexusSwimUpdate *update = plexus_swim_message_add_update (message);
+
+  update->state = state;
+  g_strlcpy (update->peer_id, member_id, sizeof update->peer_id);
+  update->incarnation = 1;
+}
+
+/* Tells @super (a member of the group), from a node of the test's own, of
+ * a member that is not there (@member): its signed advertisement, then
+ * the member itself, in two messages, so that @super handles each on its
+ * own. Probes find the member dead later. Returns the node, to be freed. */
 static LocalNode *
 tell_of_member (PlexusTestFixture *fixture, PlexusTestNode *super, PlexusIdentity *member)
 {
@@ -641,10 +652,7 @@ tell_of_member (PlexusTestFixture *fixture, PlexusTestNode *super, PlexusIdentit
   signature = plexus_identity_sign (member, signed_data, length);
   g_assert_cmpuint (g_bytes_get_size (signature), ==, PLEXUS_SWIM_SIGNATURE_SIZE);
   memcpy (update->signature, g_bytes_get_data (signature, NULL), PLEXUS_SWIM_SIGNATURE_SIZE);
-  update = plexus_swim_message_add_update (alive);
-  update->state = PLEXUS_SWIM_STATE_ALIVE;
-  g_strlcpy (update->peer_id, member_id, sizeof update->peer_id);
-  update->incarnation = 1;
+  add_membership (alive, member_id, PLEXUS_SWIM_STATE_ALIVE);
 
   local = local_node_new (fixture, plexus_dbus_manager_get_address (super->manager));
   local_node_send_gossip (local, plexus_dbus_manager_get_peer_id (super->manager), advertisement, fixture->timeout_ms);
@@ -732,6 +740,80 @@ test_view_remembers_dead (void)
   wait_view_shows (peer_om, peer->connection, member_id, "dead", fixture->timeout_ms);
 
   local_node_free (local, fixture->timeout_ms);
+  plexus_test_fixture_free (fixture);
+}
+
+typedef struct {
+  GDBusObjectManager *om;
+  GDBusConnection    *connection;  /* to the same daemon */
+  const gchar        *peer_id;
+  gint64              asked_at;
+} GoneWait;
+
+/* Whether the daemon no longer has an object for @peer_id. */
+static gboolean
+view_lacks (gconstpointer data)
+{
+  GoneWait *g = (GoneWait *) data;
+  g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", g->peer_id, NULL);
+  g_autoptr(GDBusObject) object = g_dbus_object_manager_get_object (g->om, path);
+
+  if (object != NULL && g_get_monotonic_time () - g->asked_at < G_USEC_PER_SEC)
+    return FALSE;
+  /* The cache may lag, as in view_shows(): the daemon decides. */
+  if (!daemon_shows (g->connection, g->peer_id, NULL, FALSE))
+    return TRUE;
+  g->asked_at = g_get_monotonic_time ();
+  return FALSE;
+}
+
+/* A standard peer drops a member that none of its super peers knows any
+ * longer: its only super peer goes down, the member dies and the group
+ * forgets it (here: the super peer comes back knowing nothing of it, as
+ * after the 5 minutes the group remembers a dead member), and the
+ * standard peer attaches again. */
+static void
+test_view_forgets_unknown (void)
+{
+  PlexusTestFixture *fixture = plexus_test_fixture_new ();
+  PlexusTestNode *peer;
+  PlexusTestNode *super = start_super (fixture, &peer);
+  PlexusTestNode *server = g_ptr_array_index (fixture->nodes, 0);
+  g_autoptr(GDBusObjectManager) server_om = object_manager_of (server);
+  g_autoptr(GDBusObjectManager) peer_om = object_manager_of (peer);
+  g_autoptr(PlexusIdentity) member = plexus_identity_new_ephemeral ();
+  const gchar *member_id = plexus_identity_get_peer_id (member);
+  g_autofree gchar *peer_id = plexus_dbus_manager_dup_peer_id (peer->manager);
+  g_autofree gchar *attached_line = g_strdup_printf ("standard peer %s attached", peer_id);
+  g_autoptr(PlexusSwimMessage) dead = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+  g_autoptr(GError) error = NULL;
+  LocalNode *local = tell_of_member (fixture, server, member);
+  GoneWait gone = { peer_om, peer->connection, member_id, 0 };
+
+  /* The server gossips the member to the super peer, which tells the
+   * standard peer. */
+  wait_view_shows (peer_om, peer->connection, member_id, NULL, fixture->timeout_ms);
+
+  g_subprocess_force_exit (super->daemon);
+  /* The member dies (the server hears it now rather than after its
+   * probes' suspicion timeout); the super peer coming back hears of the
+   * dead member from the server as news, which it ignores. */
+  add_membership (dead, member_id, PLEXUS_SWIM_STATE_DEAD);
+  local_node_send_gossip (local, plexus_dbus_manager_get_peer_id (server->manager), dead, fixture->timeout_ms);
+  wait_view_shows (server_om, server->connection, member_id, "dead", fixture->timeout_ms);
+  local_node_free (local, fixture->timeout_ms);
+  g_assert_true (plexus_test_node_restart (fixture, super, &error));
+  g_assert_no_error (error);
+  g_assert_true (plexus_test_node_wait_for_log (super, attached_line, DETECTION_TIMEOUT_MS));
+  g_assert_true (plexus_test_wait_for (view_lacks, &gone, fixture->timeout_ms));
+  g_assert_true (plexus_test_node_wait_for_log (peer, "is unknown to the super peers; forgetting it",
+                                                fixture->timeout_ms));
+  /* What the super peer does know stays. */
+  wait_view_shows (peer_om, peer->connection, plexus_dbus_manager_get_peer_id (super->manager), "alive",
+                   fixture->timeout_ms);
+  wait_view_shows (peer_om, peer->connection, plexus_dbus_manager_get_peer_id (server->manager), "alive",
+                   fixture->timeout_ms);
+
   plexus_test_fixture_free (fixture);
 }
 
@@ -866,6 +948,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/gossip/attach", test_attach);
   g_test_add_func ("/plexus/gossip/view-advertisement-first", test_view_advertisement_first);
   g_test_add_func ("/plexus/gossip/view-remembers-dead", test_view_remembers_dead);
+  g_test_add_func ("/plexus/gossip/view-forgets-unknown", test_view_forgets_unknown);
   g_test_add_func ("/plexus/gossip/scale", test_scale);
   return g_test_run ();
 }

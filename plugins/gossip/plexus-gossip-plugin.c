@@ -111,6 +111,7 @@ typedef struct {
   gint64          state_since;  /* monotonic µs */
   guint64         version;      /* of the advertisement, 0 if none */
   gchar          *capabilities;
+  GPtrArray      *vouchers;     /* super peers attached to that told of it since */
 } ViewEntry;
 
 static void
@@ -119,6 +120,7 @@ view_entry_free (gpointer data)
   ViewEntry *entry = data;
 
   g_free (entry->capabilities);
+  g_ptr_array_unref (entry->vouchers);
   g_free (entry);
 }
 
@@ -714,8 +716,12 @@ on_attach (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope
   drain (self);
   body = json_object_new ();
   json_object_set_boolean_member (body, "attached", TRUE);
-  if (is_new)
+  if (is_new) {
     send_view_snapshot (self, from);
+    /* Sent before this answer on the same link: the peer knows it has
+     * the whole view when the answer comes. */
+    json_object_set_boolean_member (body, "snapshot", TRUE);
+  }
   return plexus_envelope_new_reply (envelope, "gossip.attach", own_peer_id (self), body);
 }
 
@@ -740,16 +746,30 @@ linked_attached (PlexusGossipPlugin *self)
   return g_strv_builder_end (builder);
 }
 
+typedef struct {
+  PlexusGossipPlugin *self;  /* strong */
+  gchar              *peer_id;
+} AttachCall;
+
+static void view_prune (PlexusGossipPlugin *self);
+
 static void
 on_attach_answer (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autofree gchar *peer_id = user_data;
+  AttachCall *call = user_data;
   g_autoptr(PlexusEnvelope) answer = NULL;
   g_autoptr(GError) error = NULL;
 
   answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, &error);
   if (answer == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_message ("super peer %s did not take the attachment: %s", peer_id, error->message);
+    g_message ("super peer %s did not take the attachment: %s", call->peer_id, error->message);
+  /* Its whole view came before this answer, over the same link. */
+  else if (answer != NULL && call->self->messenger != NULL &&
+           json_object_get_boolean_member_with_default (plexus_envelope_get_body (answer), "snapshot", FALSE))
+    view_prune (call->self);
+  g_object_unref (call->self);
+  g_free (call->peer_id);
+  g_free (call);
 }
 
 /* Signs the node's capabilities, listing its super peers, and gives them
@@ -793,9 +813,14 @@ advertise_to_supers (PlexusGossipPlugin *self, gboolean force)
     return;
   memcpy (update->signature, g_bytes_get_data (signature, NULL), PLEXUS_SWIM_SIGNATURE_SIZE);
   body = plexus_swim_message_to_json (message);
-  for (guint i = 0; supers[i] != NULL; i++)
+  for (guint i = 0; supers[i] != NULL; i++) {
+    AttachCall *call = g_new0 (AttachCall, 1);
+
+    call->self = g_object_ref (self);
+    call->peer_id = g_strdup (supers[i]);
     plexus_messenger_request_async (self->messenger, supers[i], "gossip.attach", body, HELLO_TIMEOUT_MS,
-                                    self->cancellable, on_attach_answer, g_strdup (supers[i]));
+                                    self->cancellable, on_attach_answer, call);
+  }
 }
 
 static gboolean
@@ -832,6 +857,7 @@ view_merge (PlexusGossipPlugin *self, const PlexusSwimUpdate *update, ViewEntry 
     if (g_hash_table_size (self->view) >= MAX_VIEW)
       return FALSE;
     entry = g_new0 (ViewEntry, 1);
+    entry->vouchers = g_ptr_array_new_with_free_func (g_free);
     /* Known by its advertisement before its state: alive, at the lowest
      * incarnation, until told otherwise. */
     entry->state = PLEXUS_SWIM_STATE_ALIVE;
@@ -875,6 +901,41 @@ view_merge (PlexusGossipPlugin *self, const PlexusSwimUpdate *update, ViewEntry 
   return TRUE;
 }
 
+/* @super, a super peer this node is attached to, told of @peer_id. */
+static void
+view_vouch (PlexusGossipPlugin *self, const gchar *peer_id, const gchar *super)
+{
+  ViewEntry *entry = g_hash_table_lookup (self->view, peer_id);
+
+  for (guint i = 0; entry != NULL && i < entry->vouchers->len; i++) {
+    if (strcmp (g_ptr_array_index (entry->vouchers, i), super) == 0)
+      return;
+  }
+  if (entry != NULL)
+    g_ptr_array_add (entry->vouchers, g_strdup (super));
+}
+
+/* This node is no longer attached to @super: what it told no longer
+ * counts. */
+static void
+view_unvouch (PlexusGossipPlugin *self, const gchar *super)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->view);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    GPtrArray *vouchers = ((ViewEntry *) value)->vouchers;
+
+    for (guint i = 0; i < vouchers->len; i++) {
+      if (strcmp (g_ptr_array_index (vouchers, i), super) == 0) {
+        g_ptr_array_remove_index_fast (vouchers, i);
+        break;
+      }
+    }
+  }
+}
+
 /* `gossip.view`: what a super peer this node is attached to knows of the
  * group. */
 static PlexusEnvelope *
@@ -896,14 +957,44 @@ on_view (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *
     const PlexusSwimUpdate *update = &g_array_index (message->updates, PlexusSwimUpdate, i);
     ViewEntry *entry = NULL;
 
-    if (strcmp (update->peer_id, own_peer_id (self)) == 0 || !view_merge (self, update, &entry))
+    if (strcmp (update->peer_id, own_peer_id (self)) == 0)
       continue;
-    if (!update->is_advertisement)
-      g_message ("member %s is %s", update->peer_id, plexus_swim_state_to_string (entry->state));
-    g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, update->peer_id,
-                   plexus_swim_state_to_string (entry->state), entry->capabilities);
+    if (view_merge (self, update, &entry)) {
+      if (!update->is_advertisement)
+        g_message ("member %s is %s", update->peer_id, plexus_swim_state_to_string (entry->state));
+      g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, update->peer_id,
+                     plexus_swim_state_to_string (entry->state), entry->capabilities);
+    }
+    view_vouch (self, update->peer_id, from);
   }
   return NULL;
+}
+
+/* Nodes that no super peer this node is attached to has told of since it
+ * attached, once one of them has sent its whole view: the group forgot
+ * them while this node was away (asleep, cut off), and no change will
+ * ever say so. */
+static void
+view_prune (PlexusGossipPlugin *self)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  g_autoptr(GPtrArray) unknown = g_ptr_array_new_with_free_func (g_free);
+
+  g_hash_table_iter_init (&iter, self->view);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    if (((ViewEntry *) value)->vouchers->len == 0) {
+      g_ptr_array_add (unknown, g_strdup (key));
+      g_hash_table_iter_remove (&iter);
+    }
+  }
+  for (guint i = 0; i < unknown->len; i++) {
+    const gchar *peer_id = g_ptr_array_index (unknown, i);
+
+    g_message ("member %s is unknown to the super peers; forgetting it", peer_id);
+    forget_providers (self, peer_id, NULL);
+    g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, peer_id, "forgotten", NULL);
+  }
 }
 
 /* Dead and left members are kept a while, as the group does, then
@@ -1145,6 +1236,7 @@ on_attach_check (gpointer user_data)
     plexus_messenger_disconnect (self->messenger, g_hash_table_lookup (self->attached, peer_id));
     g_hash_table_remove (self->attached, peer_id);
     g_hash_table_remove (self->attach_since, peer_id);
+    view_unvouch (self, peer_id);
     avoid_super (self, peer_id);
   }
   if (stale->len > 0)
@@ -1181,6 +1273,7 @@ on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer use
   plexus_messenger_disconnect (self->messenger, uri);
   g_hash_table_remove (self->attached, peer_id);
   g_hash_table_remove (self->attach_since, peer_id);
+  view_unvouch (self, peer_id);
   avoid_super (self, peer_id);
   /* The rest of the group learns where it is attached now. */
   advertise_to_supers (self, FALSE);
