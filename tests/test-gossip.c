@@ -683,12 +683,18 @@ start_super (PlexusTestFixture *fixture, PlexusTestNode **peer)
   g_autoptr(GError) error = NULL;
   PlexusTestNode *server;
   PlexusTestNode *super;
+  g_autofree gchar *server_id = NULL;
+  g_autofree gchar *joined_line = NULL;
 
   server = plexus_test_fixture_add_node (fixture, server_args, &error);
   g_assert_no_error (error);
   super_args[3] = plexus_dbus_manager_get_address (server->manager);
   super = plexus_test_fixture_add_node (fixture, super_args, &error);
   g_assert_no_error (error);
+  /* In the group: before, its engine ignores gossip. */
+  server_id = plexus_dbus_manager_dup_peer_id (server->manager);
+  joined_line = g_strdup_printf ("member %s is alive", server_id);
+  g_assert_true (plexus_test_node_wait_for_log (super, joined_line, fixture->timeout_ms));
   if (peer != NULL)
     *peer = start_standard_peer (fixture, server, super);
   return super;
