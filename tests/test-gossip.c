@@ -347,6 +347,24 @@ located_where_linked (gconstpointer data)
   return matched == 2 && g_strv_length (attached_to) == 2;
 }
 
+static gboolean
+on_poll_tick (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* plexus_test_wait_for() for a condition that asks a daemon itself from
+ * time to time: a tick wakes the loop when no event would. */
+static gboolean
+wait_polling (PlexusTestCondition condition, gpointer data, guint timeout_ms)
+{
+  guint tick = g_timeout_add (250, on_poll_tick, NULL);
+  gboolean met = plexus_test_wait_for (condition, data, timeout_ms);
+
+  g_source_remove (tick);
+  return met;
+}
+
 /* What a node's daemon shows of a member, with its roles: for a standard
  * peer, from its super peers' view. */
 typedef struct {
@@ -397,7 +415,7 @@ wait_view_shows (GDBusObjectManager *om, GDBusConnection *connection, const gcha
   g_autoptr(GDBusInterface) iface = NULL;
   g_autoptr(GVariant) reply = NULL;
 
-  if (plexus_test_wait_for (view_shows, &v, timeout_ms))
+  if (wait_polling (view_shows, &v, timeout_ms))
     return;
   path = g_strconcat ("/org/plexus/Plexus1/Peers/", peer_id, NULL);
   iface = g_dbus_object_manager_get_interface (om, path, "org.plexus.Plexus1.Peer");
@@ -756,21 +774,45 @@ typedef struct {
   gint64              asked_at;
 } GoneWait;
 
-/* Whether the daemon no longer has an object for @peer_id. */
+/* Whether the daemon no longer has an object for @peer_id: the cache
+ * says so first, then (it may lag, as in view_shows()) the daemon, at
+ * most once a second; only "no such object" counts, not a failed call. */
 static gboolean
 view_lacks (gconstpointer data)
 {
   GoneWait *g = (GoneWait *) data;
   g_autofree gchar *path = g_strconcat ("/org/plexus/Plexus1/Peers/", g->peer_id, NULL);
   g_autoptr(GDBusObject) object = g_dbus_object_manager_get_object (g->om, path);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
 
-  if (object != NULL && g_get_monotonic_time () - g->asked_at < G_USEC_PER_SEC)
+  if (g_get_monotonic_time () - g->asked_at < G_USEC_PER_SEC)
     return FALSE;
-  /* The cache may lag, as in view_shows(): the daemon decides. */
-  if (!daemon_shows (g->connection, g->peer_id, NULL, FALSE))
+  reply = g_dbus_connection_call_sync (g->connection, "org.plexus.Plexus1", path, "org.freedesktop.DBus.Properties",
+                                       "GetAll", g_variant_new ("(s)", "org.plexus.Plexus1.Peer"),
+                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
+  if (reply == NULL && (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+                        g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE) ||
+                        g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)))
     return TRUE;
+  /* Asked again no sooner than a second from now; not when it is gone,
+   * for plexus_test_wait_for() asks once more at the end. */
   g->asked_at = g_get_monotonic_time ();
   return FALSE;
+}
+
+typedef struct {
+  PlexusTestNode *node;
+  gsize           from;    /* where in its log to look */
+  const gchar    *needle;
+} LogSince;
+
+static gboolean
+log_has_since (gconstpointer data)
+{
+  const LogSince *l = data;
+
+  return l->node->log->len > l->from && strstr (l->node->log->str + l->from, l->needle) != NULL;
 }
 
 /* A standard peer drops a member that none of its super peers knows any
@@ -791,7 +833,14 @@ test_view_forgets_unknown (void)
   const gchar *member_id = plexus_identity_get_peer_id (member);
   g_autofree gchar *peer_id = plexus_dbus_manager_dup_peer_id (peer->manager);
   g_autofree gchar *attached_line = g_strdup_printf ("standard peer %s attached", peer_id);
+  g_autofree gchar *forgot_member = g_strdup_printf ("member %s is unknown", member_id);
+  g_autofree gchar *forgot_server = g_strdup_printf ("member %s is unknown",
+                                                     plexus_dbus_manager_get_peer_id (server->manager));
+  g_autofree gchar *forgot_super = g_strdup_printf ("member %s is unknown",
+                                                    plexus_dbus_manager_get_peer_id (super->manager));
   g_autoptr(PlexusSwimMessage) dead = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
+  LogSince reattached = { super, 0, attached_line };
+  LogSince forgot = { peer, 0, forgot_member };
   g_autoptr(GError) error = NULL;
   LocalNode *local = tell_of_member (fixture, server, member);
   GoneWait gone = { peer_om, peer->connection, member_id, 0 };
@@ -808,12 +857,16 @@ test_view_forgets_unknown (void)
   local_node_send_gossip (local, plexus_dbus_manager_get_peer_id (server->manager), dead, fixture->timeout_ms);
   wait_view_shows (server_om, server->connection, member_id, "dead", fixture->timeout_ms);
   local_node_free (local, fixture->timeout_ms);
+  reattached.from = super->log->len;
+  forgot.from = peer->log->len;
   g_assert_true (plexus_test_node_restart (fixture, super, &error));
   g_assert_no_error (error);
-  g_assert_true (plexus_test_node_wait_for_log (super, attached_line, DETECTION_TIMEOUT_MS));
-  g_assert_true (plexus_test_wait_for (view_lacks, &gone, fixture->timeout_ms));
-  g_assert_true (plexus_test_node_wait_for_log (peer, "is unknown to the super peers; forgetting it",
-                                                fixture->timeout_ms));
+  g_assert_true (plexus_test_wait_for (log_has_since, &reattached, DETECTION_TIMEOUT_MS));
+  g_assert_true (wait_polling (view_lacks, &gone, fixture->timeout_ms));
+  g_assert_true (plexus_test_wait_for (log_has_since, &forgot, fixture->timeout_ms));
+  /* Only that one: the super peer's view was whole when it said so. */
+  g_assert_null (strstr (peer->log->str, forgot_server));
+  g_assert_null (strstr (peer->log->str, forgot_super));
   /* What the super peer does know stays. */
   wait_view_shows (peer_om, peer->connection, plexus_dbus_manager_get_peer_id (super->manager), "alive",
                    fixture->timeout_ms);

@@ -360,6 +360,64 @@ test_advertisement_checks (void)
 /* A super peer gossips the advertisement of a standard peer attached to it
  * (not a member): checked like gossip, forgotten unless renewed, and both
  * tables are bounded. */
+/* Hands every message @from wrote for @to over to @to; TRUE if one was a
+ * message of @type. */
+static gboolean
+pass_on (PlexusSwim *from, const gchar *from_id, PlexusSwim *to, const gchar *to_id, gint64 now,
+         PlexusSwimMessageType type)
+{
+  PlexusSwimOutput output;
+  gboolean seen = FALSE;
+
+  while (plexus_swim_pop_output (from, &output)) {
+    if (g_strcmp0 (output.to, to_id) == 0) {
+      g_autoptr(JsonNode) root = json_from_string (output.body, NULL);
+      g_autoptr(PlexusSwimMessage) message = NULL;
+
+      g_assert_nonnull (root);
+      message = plexus_swim_message_new_from_json (output.type, json_node_get_object (root), NULL);
+      g_assert_nonnull (message);
+      seen |= output.type == type;
+      plexus_swim_receive_message (to, now, from_id, message);
+    }
+    plexus_swim_output_clear (&output);
+  }
+  return seen;
+}
+
+/* An engine is synced once a member's whole membership came (a sync or
+ * its reply), not when it merely joined. */
+static void
+test_synced (void)
+{
+  Key a_key, b_key;
+  PlexusSwimConfig config;
+  g_autoptr(PlexusSwim) a = NULL;
+  g_autoptr(PlexusSwim) b = NULL;
+  const gchar *seeds[2] = { NULL, NULL };
+
+  key_init (&a_key);
+  key_init (&b_key);
+  lan_config (&config);
+  a = plexus_swim_new (a_key.peer_id, &config, 1);
+  b = plexus_swim_new (b_key.peer_id, &config, 2);
+  g_assert_false (plexus_swim_is_synced (a));
+  plexus_swim_join (a, 0, NULL);
+  seeds[0] = a_key.peer_id;
+  plexus_swim_join (b, 0, seeds);
+  g_assert_false (plexus_swim_is_synced (a));
+  g_assert_false (plexus_swim_is_synced (b));
+  /* B's sync brings A B's membership; A's reply brings B A's. */
+  g_assert_true (pass_on (b, b_key.peer_id, a, a_key.peer_id, 10, PLEXUS_SWIM_MESSAGE_SYNC));
+  g_assert_true (plexus_swim_is_synced (a));
+  g_assert_false (plexus_swim_is_synced (b));
+  g_assert_true (pass_on (a, a_key.peer_id, b, b_key.peer_id, 20, PLEXUS_SWIM_MESSAGE_SYNC_REPLY));
+  g_assert_true (plexus_swim_is_synced (b));
+
+  g_free (a_key.peer_id);
+  g_free (b_key.peer_id);
+}
+
 static void
 test_offer_and_bounds (void)
 {
@@ -825,6 +883,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plexus/swim/advertisement/checks", test_advertisement_checks);
   g_test_add_func ("/plexus/swim/advertisement/material-change", test_readvertise_material);
   g_test_add_func ("/plexus/swim/advertisement/offer-and-bounds", test_offer_and_bounds);
+  g_test_add_func ("/plexus/swim/synced", test_synced);
   g_test_add_func ("/plexus/swim/sim/reproducible", test_reproducible);
   g_test_add_func ("/plexus/swim/sim/join-and-advertise", test_join_and_advertise);
   g_test_add_func ("/plexus/swim/sim/no-false-dead", test_no_false_dead);

@@ -102,6 +102,7 @@ struct _PlexusGossipPlugin {
 
   /* a super peer's attached standard peers */
   GHashTable      *subscribers;   /* peer IDs sent the view */
+  GHashTable      *snapshot_owed; /* subscribers to send it once the engine synced */
   PlexusSwimMessage *view_changes; /* updates to pass on after this drain */
 };
 
@@ -142,6 +143,7 @@ static void attach_to_known (PlexusGossipPlugin *self, GHashTable *only);
 static void view_add_member (PlexusGossipPlugin *self, const gchar *peer_id, PlexusSwimState state,
                              guint64 incarnation, gboolean with_advertisement);
 static void view_flush (PlexusGossipPlugin *self);
+static void send_owed_snapshots (PlexusGossipPlugin *self);
 static void advertise_to_supers (PlexusGossipPlugin *self, gboolean force);
 
 static PlexusContext *
@@ -437,6 +439,8 @@ drain (PlexusGossipPlugin *self)
                      TRUE);
   }
   view_flush (self);
+  if (g_hash_table_size (self->snapshot_owed) > 0 && plexus_swim_is_synced (self->swim))
+    send_owed_snapshots (self);
   gossip_schedule (self);
 }
 
@@ -599,19 +603,62 @@ view_add_member (PlexusGossipPlugin *self, const gchar *peer_id, PlexusSwimState
   add_member_updates (self, self->view_changes, peer_id, state, incarnation, with_advertisement);
 }
 
+/* A snapshot on its way: once every part of it is queued on the link,
+ * `gossip.view-end` follows them, telling the peer its view is whole. */
+typedef struct {
+  PlexusGossipPlugin *self;  /* strong */
+  gchar              *to;
+  guint               pending;  /* parts not yet sent, +1 while making them */
+  gboolean            failed;
+} SnapshotSend;
+
 static void
-send_view (PlexusGossipPlugin *self, const gchar *to, PlexusSwimMessage *message)
+snapshot_part_done (SnapshotSend *send, gboolean sent)
+{
+  if (!sent)
+    send->failed = TRUE;
+  if (--send->pending > 0)
+    return;
+  if (!send->failed && send->self->messenger != NULL && send->self->cancellable != NULL) {
+    g_autoptr(JsonObject) body = json_object_new ();
+    g_autoptr(PlexusEnvelope) end = plexus_envelope_new ("gossip.view-end", own_peer_id (send->self), send->to, body);
+
+    plexus_messenger_send_async (send->self->messenger, end, send->self->cancellable, on_sent, NULL);
+  }
+  g_object_unref (send->self);
+  g_free (send->to);
+  g_free (send);
+}
+
+static void
+on_snapshot_part_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SnapshotSend *send = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean sent = plexus_messenger_send_finish (PLEXUS_MESSENGER (source), result, &error);
+
+  if (!sent)
+    g_debug ("part of the view for %s not sent: %s", send->to, error->message);
+  snapshot_part_done (send, sent);
+}
+
+/* @snapshot, if not NULL, is told when the message is on its way. */
+static void
+send_view (PlexusGossipPlugin *self, const gchar *to, PlexusSwimMessage *message, SnapshotSend *snapshot)
 {
   g_autoptr(JsonObject) body = plexus_swim_message_to_json (message);
   g_autoptr(PlexusEnvelope) envelope = plexus_envelope_new ("gossip.view", own_peer_id (self), to, body);
 
-  plexus_messenger_send_async (self->messenger, envelope, self->cancellable, on_sent, NULL);
+  if (snapshot != NULL)
+    snapshot->pending++;
+  plexus_messenger_send_async (self->messenger, envelope, self->cancellable,
+                               snapshot != NULL ? on_snapshot_part_sent : on_sent, snapshot);
 }
 
 /* Sends @message's updates to @to in gossip.view messages that each fit
  * in an envelope. */
 static void
-send_view_chunked (PlexusGossipPlugin *self, const gchar *to, PlexusSwimMessage *message)
+send_view_chunked (PlexusGossipPlugin *self, const gchar *to, PlexusSwimMessage *message, SnapshotSend *snapshot)
 {
   g_autoptr(PlexusSwimMessage) chunk = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
   gsize used = 0;
@@ -622,7 +669,7 @@ send_view_chunked (PlexusGossipPlugin *self, const gchar *to, PlexusSwimMessage 
 
     if (chunk->updates->len > 0 &&
         (used + size > VIEW_BUDGET || chunk->updates->len >= PLEXUS_SWIM_MESSAGE_MAX_UPDATES)) {
-      send_view (self, to, chunk);
+      send_view (self, to, chunk, snapshot);
       plexus_swim_message_free (chunk);
       chunk = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
       used = 0;
@@ -631,7 +678,7 @@ send_view_chunked (PlexusGossipPlugin *self, const gchar *to, PlexusSwimMessage 
     used += size;
   }
   if (chunk->updates->len > 0)
-    send_view (self, to, chunk);
+    send_view (self, to, chunk, snapshot);
 }
 
 /* What changed in this drain goes to every attached standard peer. */
@@ -646,7 +693,7 @@ view_flush (PlexusGossipPlugin *self)
     return;
   g_hash_table_iter_init (&iter, self->subscribers);
   while (g_hash_table_iter_next (&iter, &key, NULL))
-    send_view_chunked (self, key, changes);
+    send_view_chunked (self, key, changes, NULL);
 }
 
 /* The whole group as this node sees it: itself and every member, with
@@ -658,6 +705,7 @@ send_view_snapshot (PlexusGossipPlugin *self, const gchar *to)
 {
   g_autoptr(PlexusSwimMessage) snapshot = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
   g_auto(GStrv) members = plexus_swim_list_members (self->swim);
+  SnapshotSend *send;
 
   add_member_updates (self, snapshot, own_peer_id (self), PLEXUS_SWIM_STATE_ALIVE,
                       plexus_swim_get_incarnation (self->swim), TRUE);
@@ -668,7 +716,27 @@ send_view_snapshot (PlexusGossipPlugin *self, const gchar *to)
     if (plexus_swim_get_member_state (self->swim, members[i], &state, &incarnation))
       add_member_updates (self, snapshot, members[i], state, incarnation, TRUE);
   }
-  send_view_chunked (self, to, snapshot);
+  send = g_new0 (SnapshotSend, 1);
+  send->self = g_object_ref (self);
+  send->to = g_strdup (to);
+  send->pending = 1;
+  send_view_chunked (self, to, snapshot, send);
+  snapshot_part_done (send, TRUE);
+}
+
+/* Subscribers that attached before the engine had synced. */
+static void
+send_owed_snapshots (PlexusGossipPlugin *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->snapshot_owed);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    if (g_hash_table_contains (self->subscribers, key))
+      send_view_snapshot (self, key);
+    g_hash_table_iter_remove (&iter);
+  }
 }
 
 /* `gossip.attach`: a standard peer linked here gives its advertisement,
@@ -716,12 +784,12 @@ on_attach (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope
   drain (self);
   body = json_object_new ();
   json_object_set_boolean_member (body, "attached", TRUE);
-  if (is_new) {
+  /* An engine that has not heard a member's whole membership yet knows
+   * too little to give a whole view: it does once it has. */
+  if (is_new && plexus_swim_is_synced (self->swim))
     send_view_snapshot (self, from);
-    /* Sent before this answer on the same link: the peer knows it has
-     * the whole view when the answer comes. */
-    json_object_set_boolean_member (body, "snapshot", TRUE);
-  }
+  else if (is_new)
+    g_hash_table_add (self->snapshot_owed, g_strdup (from));
   return plexus_envelope_new_reply (envelope, "gossip.attach", own_peer_id (self), body);
 }
 
@@ -746,30 +814,16 @@ linked_attached (PlexusGossipPlugin *self)
   return g_strv_builder_end (builder);
 }
 
-typedef struct {
-  PlexusGossipPlugin *self;  /* strong */
-  gchar              *peer_id;
-} AttachCall;
-
-static void view_prune (PlexusGossipPlugin *self);
-
 static void
 on_attach_answer (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  AttachCall *call = user_data;
+  g_autofree gchar *peer_id = user_data;
   g_autoptr(PlexusEnvelope) answer = NULL;
   g_autoptr(GError) error = NULL;
 
   answer = plexus_messenger_request_finish (PLEXUS_MESSENGER (source), result, &error);
   if (answer == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_message ("super peer %s did not take the attachment: %s", call->peer_id, error->message);
-  /* Its whole view came before this answer, over the same link. */
-  else if (answer != NULL && call->self->messenger != NULL &&
-           json_object_get_boolean_member_with_default (plexus_envelope_get_body (answer), "snapshot", FALSE))
-    view_prune (call->self);
-  g_object_unref (call->self);
-  g_free (call->peer_id);
-  g_free (call);
+    g_message ("super peer %s did not take the attachment: %s", peer_id, error->message);
 }
 
 /* Signs the node's capabilities, listing its super peers, and gives them
@@ -813,14 +867,9 @@ advertise_to_supers (PlexusGossipPlugin *self, gboolean force)
     return;
   memcpy (update->signature, g_bytes_get_data (signature, NULL), PLEXUS_SWIM_SIGNATURE_SIZE);
   body = plexus_swim_message_to_json (message);
-  for (guint i = 0; supers[i] != NULL; i++) {
-    AttachCall *call = g_new0 (AttachCall, 1);
-
-    call->self = g_object_ref (self);
-    call->peer_id = g_strdup (supers[i]);
+  for (guint i = 0; supers[i] != NULL; i++)
     plexus_messenger_request_async (self->messenger, supers[i], "gossip.attach", body, HELLO_TIMEOUT_MS,
-                                    self->cancellable, on_attach_answer, call);
-  }
+                                    self->cancellable, on_attach_answer, g_strdup (supers[i]));
 }
 
 static gboolean
@@ -995,6 +1044,21 @@ view_prune (PlexusGossipPlugin *self)
     forget_providers (self, peer_id, NULL);
     g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, peer_id, "forgotten", NULL);
   }
+}
+
+/* `gossip.view-end`: the whole view of a super peer this node is attached
+ * to came before, over the same link. */
+static PlexusEnvelope *
+on_view_end (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope *envelope, gpointer user_data)
+{
+  PlexusGossipPlugin *self = user_data;
+  const gchar *from = plexus_envelope_get_from (envelope);
+
+  if (g_strcmp0 (link_peer_id, from) != 0 || !g_hash_table_contains (self->attached, from))
+    return plexus_envelope_new_error (envelope, own_peer_id (self), PLEXUS_ENVELOPE_CODE_BAD_ENVELOPE,
+                                      "a view comes from a super peer this node is attached to, over its link");
+  view_prune (self);
+  return NULL;
 }
 
 /* Dead and left members are kept a while, as the group does, then
@@ -1251,6 +1315,7 @@ on_peer_unlinked (PlexusMessenger *messenger, const gchar *peer_id, gpointer use
   const gchar *uri;
 
   g_hash_table_remove (self->group_neighbours, peer_id);
+  g_hash_table_remove (self->snapshot_owed, peer_id);
   if (g_hash_table_remove (self->subscribers, peer_id))
     g_message ("standard peer %s detached", peer_id);
   if (self->swim != NULL) {
@@ -1408,7 +1473,8 @@ plexus_gossip_plugin_setup (PlexusPlugin *plugin, GError **error)
     on_capabilities_check (self);
     self->capabilities_id = g_timeout_add (CAPABILITIES_CHECK_MS, on_capabilities_check, self);
   } else {
-    if (!plexus_messenger_register_handler (messenger, "gossip.view", on_view, self, NULL, error))
+    if (!plexus_messenger_register_handler (messenger, "gossip.view", on_view, self, NULL, error) ||
+        !plexus_messenger_register_handler (messenger, "gossip.view-end", on_view_end, self, NULL, error))
       return FALSE;
     self->readvertise_id = g_timeout_add_seconds (READVERTISE_SECONDS, on_readvertise, self);
     self->view_reap_id = g_timeout_add_seconds (60, on_view_reap, self);
@@ -1454,6 +1520,7 @@ plexus_gossip_plugin_shutdown (PlexusPlugin *plugin)
       plexus_messenger_unregister_handler (self->messenger, "gossip.attach");
     } else {
       plexus_messenger_unregister_handler (self->messenger, "gossip.view");
+      plexus_messenger_unregister_handler (self->messenger, "gossip.view-end");
     }
     g_clear_signal_handler (&self->peer_linked_id, self->messenger);
     g_clear_signal_handler (&self->peer_unlinked_id, self->messenger);
@@ -1493,6 +1560,7 @@ plexus_gossip_plugin_finalize (GObject *object)
   g_hash_table_unref (self->attach_since);
   g_hash_table_unref (self->view);
   g_hash_table_unref (self->subscribers);
+  g_hash_table_unref (self->snapshot_owed);
   g_hash_table_unref (self->routes);
   g_hash_table_unref (self->super_links);
   g_strfreev (self->advertised_attached);
@@ -1553,6 +1621,7 @@ plexus_gossip_plugin_init (PlexusGossipPlugin *self)
   self->attach_since = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->view = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, view_entry_free);
   self->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->snapshot_owed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->super_links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }

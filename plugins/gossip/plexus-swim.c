@@ -105,6 +105,7 @@ struct _PlexusSwim {
   GRand            *rand;
 
   gboolean          joined;
+  gboolean          synced;   /* a member's whole membership came since joining */
   gboolean          left;
   guint64           incarnation;
   guint             lhm;
@@ -1109,6 +1110,9 @@ receive_sync (PlexusSwim *self, gint64 now, const gchar *from, const PlexusSwimM
   }
   for (guint i = 0; i < message->want->len; i++)
     g_ptr_array_add (give, g_strdup (g_ptr_array_index (message->want, i)));
+  /* A sync lists the sender's whole membership. */
+  if (has_members)
+    self->synced = TRUE;
 
   if (message->type == PLEXUS_SWIM_MESSAGE_SYNC) {
     send_sync (self, from, PLEXUS_SWIM_MESSAGE_SYNC_REPLY, give, want);
@@ -1999,6 +2003,23 @@ plexus_swim_get_peer_id (PlexusSwim *self)
 {
   g_return_val_if_fail (PLEXUS_IS_SWIM (self), NULL);
   return self->peer_id;
+}
+
+/**
+ * plexus_swim_is_synced:
+ * @self: a #PlexusSwim
+ *
+ * Whether another member's whole membership has come (a push-pull sync)
+ * since this node joined: until then, what it knows of the group may be
+ * little more than itself.
+ *
+ * Returns: %TRUE once synced
+ */
+gboolean
+plexus_swim_is_synced (PlexusSwim *self)
+{
+  g_return_val_if_fail (PLEXUS_IS_SWIM (self), FALSE);
+  return self->synced;
 }
 
 /**

@@ -193,6 +193,7 @@ gboolean     plexus_swim_set_capabilities (PlexusSwim         *self,
                                            GError            **error);
 
 const gchar *plexus_swim_get_peer_id (PlexusSwim *self);
+gboolean     plexus_swim_is_synced (PlexusSwim *self);
 guint64      plexus_swim_get_incarnation (PlexusSwim *self);
 guint64      plexus_swim_get_advertised_version (PlexusSwim *self);
 guint        plexus_swim_get_local_health (PlexusSwim *self);
