@@ -603,8 +603,9 @@ view_add_member (PlexusGossipPlugin *self, const gchar *peer_id, PlexusSwimState
   add_member_updates (self, self->view_changes, peer_id, state, incarnation, with_advertisement);
 }
 
-/* A snapshot on its way: once every part of it is queued on the link,
- * `gossip.view-end` follows them, telling the peer its view is whole. */
+/* A whole snapshot on its way: once every part of it is queued on the
+ * link, `gossip.view-end` follows them, telling the peer its view is
+ * whole. */
 typedef struct {
   PlexusGossipPlugin *self;  /* strong */
   gchar              *to;
@@ -619,7 +620,8 @@ snapshot_part_done (SnapshotSend *send, gboolean sent)
     send->failed = TRUE;
   if (--send->pending > 0)
     return;
-  if (!send->failed && send->self->messenger != NULL && send->self->cancellable != NULL) {
+  if (!send->failed && send->self->messenger != NULL && send->self->cancellable != NULL &&
+      g_hash_table_contains (send->self->subscribers, send->to)) {
     g_autoptr(JsonObject) body = json_object_new ();
     g_autoptr(PlexusEnvelope) end = plexus_envelope_new ("gossip.view-end", own_peer_id (send->self), send->to, body);
 
@@ -699,9 +701,10 @@ view_flush (PlexusGossipPlugin *self)
 /* The whole group as this node sees it: itself and every member, with
  * their advertisements. Dead and left ones too, while remembered: a
  * standard peer that comes back after a while (a laptop that slept) may
- * still hold them alive, and nothing else would tell it. */
+ * still hold them alive, and nothing else would tell it. With @whole (the
+ * engine has synced), `gossip.view-end` follows. */
 static void
-send_view_snapshot (PlexusGossipPlugin *self, const gchar *to)
+send_view_snapshot (PlexusGossipPlugin *self, const gchar *to, gboolean whole)
 {
   g_autoptr(PlexusSwimMessage) snapshot = plexus_swim_message_new (PLEXUS_SWIM_MESSAGE_GOSSIP);
   g_auto(GStrv) members = plexus_swim_list_members (self->swim);
@@ -716,6 +719,10 @@ send_view_snapshot (PlexusGossipPlugin *self, const gchar *to)
     if (plexus_swim_get_member_state (self->swim, members[i], &state, &incarnation))
       add_member_updates (self, snapshot, members[i], state, incarnation, TRUE);
   }
+  if (!whole) {
+    send_view_chunked (self, to, snapshot, NULL);
+    return;
+  }
   send = g_new0 (SnapshotSend, 1);
   send->self = g_object_ref (self);
   send->to = g_strdup (to);
@@ -724,7 +731,8 @@ send_view_snapshot (PlexusGossipPlugin *self, const gchar *to)
   snapshot_part_done (send, TRUE);
 }
 
-/* Subscribers that attached before the engine had synced. */
+/* Subscribers that attached before the engine had synced: they had what
+ * it knew then, and get the whole view now. */
 static void
 send_owed_snapshots (PlexusGossipPlugin *self)
 {
@@ -734,7 +742,7 @@ send_owed_snapshots (PlexusGossipPlugin *self)
   g_hash_table_iter_init (&iter, self->snapshot_owed);
   while (g_hash_table_iter_next (&iter, &key, NULL)) {
     if (g_hash_table_contains (self->subscribers, key))
-      send_view_snapshot (self, key);
+      send_view_snapshot (self, key, TRUE);
     g_hash_table_iter_remove (&iter);
   }
 }
@@ -784,11 +792,12 @@ on_attach (PlexusMessenger *messenger, const gchar *link_peer_id, PlexusEnvelope
   drain (self);
   body = json_object_new ();
   json_object_set_boolean_member (body, "attached", TRUE);
-  /* An engine that has not heard a member's whole membership yet knows
-   * too little to give a whole view: it does once it has. */
-  if (is_new && plexus_swim_is_synced (self->swim))
-    send_view_snapshot (self, from);
-  else if (is_new)
+  /* An engine no member has answered a sync yet may know little more
+   * than itself (or be alone): what it knows goes now, the whole view
+   * once it has synced. */
+  if (is_new)
+    send_view_snapshot (self, from, plexus_swim_is_synced (self->swim));
+  if (is_new && !plexus_swim_is_synced (self->swim))
     g_hash_table_add (self->snapshot_owed, g_strdup (from));
   return plexus_envelope_new_reply (envelope, "gossip.attach", own_peer_id (self), body);
 }
@@ -1508,6 +1517,7 @@ plexus_gossip_plugin_shutdown (PlexusPlugin *plugin)
     /* Tell the group, so that it need not find out by probing. */
     plexus_swim_leave (self->swim, now_ms ());
     g_clear_object (&self->cancellable);
+    g_hash_table_remove_all (self->snapshot_owed);
     drain (self);
     g_clear_handle_id (&self->tick_id, g_source_remove);
   }

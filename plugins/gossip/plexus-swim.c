@@ -105,7 +105,7 @@ struct _PlexusSwim {
   GRand            *rand;
 
   gboolean          joined;
-  gboolean          synced;   /* a member's whole membership came since joining */
+  gboolean          synced;   /* a member answered a sync of ours since joining */
   gboolean          left;
   guint64           incarnation;
   guint             lhm;
@@ -1110,8 +1110,10 @@ receive_sync (PlexusSwim *self, gint64 now, const gchar *from, const PlexusSwimM
   }
   for (guint i = 0; i < message->want->len; i++)
     g_ptr_array_add (give, g_strdup (g_ptr_array_index (message->want, i)));
-  /* A sync lists the sender's whole membership. */
-  if (has_members)
+  /* The answer to a sync of ours (the join's, or push-pull) lists the
+   * sender's whole membership. A sync sent to us need not: a joiner's
+   * lists only itself, a reconnect two entries. */
+  if (has_members && message->type == PLEXUS_SWIM_MESSAGE_SYNC_REPLY)
     self->synced = TRUE;
 
   if (message->type == PLEXUS_SWIM_MESSAGE_SYNC) {
@@ -2009,9 +2011,10 @@ plexus_swim_get_peer_id (PlexusSwim *self)
  * plexus_swim_is_synced:
  * @self: a #PlexusSwim
  *
- * Whether another member's whole membership has come (a push-pull sync)
- * since this node joined: until then, what it knows of the group may be
- * little more than itself.
+ * Whether a member has answered a push-pull sync of this node's (the
+ * join's, or a later one) with its membership since this node joined:
+ * until then, what it knows of the group may be little more than itself.
+ * For a large group the answer comes in parts, and the first one counts.
  *
  * Returns: %TRUE once synced
  */
